@@ -1,0 +1,166 @@
+"""The plugin manager: built-in plugins, entry points, disabling by environment variable.
+
+``EVOLKIT_DISABLE_PLUGINS`` holds a comma-separated list of plugin names (an entry-point name,
+the distribution that ships it, or a built-in such as ``evolkit.filters``) to leave out.
+``EVOLKIT_DISABLE_PLUGINS=entrypoints`` leaves out every third-party plugin.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import warnings
+from collections.abc import Callable
+from importlib import metadata
+from typing import Any, TypeVar
+
+import pluggy
+from attrs import frozen
+
+from evolkit import hookspecs
+from evolkit._registry import BackendRegistry, FilterRegistry, MutatorRegistry, _Registry
+
+__all__ = [
+    "BUILTIN_PLUGINS",
+    "DISABLE_ENV",
+    "ENTRY_POINT_GROUP",
+    "PluginInfo",
+    "PluginLoadWarning",
+    "Plugins",
+    "default_plugins",
+]
+
+ENTRY_POINT_GROUP = "evolkit"
+DISABLE_ENV = "EVOLKIT_DISABLE_PLUGINS"
+BUILTIN_PLUGINS = ("evolkit.operators", "evolkit.filters", "evolkit.backends")
+
+R = TypeVar("R", bound=_Registry[Any])
+
+
+class PluginLoadWarning(UserWarning):
+    """A third-party plugin could not be loaded; the rest of evolkit still works."""
+
+
+@frozen
+class PluginInfo:
+    name: str
+    package: str
+    version: str
+
+
+def _disabled_from_env() -> frozenset[str]:
+    raw = os.environ.get(DISABLE_ENV, "")
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+class Plugins:
+    """A pluggy plugin manager with evolkit's hooks, and the registries built from it.
+
+    Registries are rebuilt from the registered plugins on each call, so registering or
+    unregistering a plugin takes effect at once.
+    """
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("evolkit")
+        self.pm.add_hookspecs(hookspecs)
+        self._packages: dict[str, tuple[str, str]] = {}
+
+    @classmethod
+    def load(
+        cls, *, entry_points: bool = True, disabled: frozenset[str] | None = None
+    ) -> Plugins:
+        """Built-in plugins plus, unless ``entry_points=False``, every installed plugin."""
+        off = _disabled_from_env() if disabled is None else disabled
+        plugins = cls()
+        for module_name in BUILTIN_PLUGINS:
+            if module_name in off:
+                continue
+            module = importlib.import_module(module_name)
+            plugins.register(module, name=module_name, package="evolkit")
+        if entry_points and "entrypoints" not in off:
+            plugins._load_entry_points(off)
+        return plugins
+
+    def _load_entry_points(self, off: frozenset[str]) -> None:
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist
+            package = dist.metadata["Name"] if dist is not None else ep.value.split(":")[0]
+            version = dist.version if dist is not None else ""
+            if ep.name in off or package in off or self.pm.has_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # a broken plugin must not take evolkit down
+                warnings.warn(
+                    f"evolkit plugin {ep.name!r} from package {package!r} failed to load and "
+                    f"is skipped: {type(exc).__name__}: {exc} "
+                    f"(reinstall or fix it, or set {DISABLE_ENV}={ep.name})",
+                    PluginLoadWarning,
+                    stacklevel=2,
+                )
+                continue
+            self.register(plugin, name=ep.name, package=package, version=version)
+
+    def register(
+        self, plugin: object, name: str | None = None, *, package: str = "", version: str = ""
+    ) -> str:
+        """Register a plugin object (a module or an instance with ``@hookimpl`` methods)."""
+        registered = self.pm.register(plugin, name=name)
+        if registered is None:
+            raise ValueError(f"plugin {name or plugin!r} is blocked or already registered")
+        self._packages[registered] = (package or registered, version)
+        return registered
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> None:
+        removed = self.pm.unregister(plugin=plugin, name=name)
+        if removed is not None:
+            self._packages.pop(self.pm.get_name(removed) or "", None)
+
+    def info(self) -> list[PluginInfo]:
+        """Each registered plugin with the package that shipped it."""
+        out = []
+        for name, _ in self.pm.list_name_plugin():
+            package, version = self._packages.get(name, (name, ""))
+            if package == "evolkit" and not version:
+                version = _evolkit_version()
+            out.append(PluginInfo(name, package, version))
+        return out
+
+    def _fill(self, registry: R, hook_name: str) -> R:
+        hook: pluggy.HookCaller = getattr(self.pm.hook, hook_name)
+        # pluggy calls the last registered first; walk in registration order instead so the
+        # first plugin to claim a name keeps it and the later one gets the duplicate error.
+        for impl in reversed(hook.get_hookimpls()):
+            package, _ = self._packages.get(impl.plugin_name, (impl.plugin_name, ""))
+            registry._set_source(impl.plugin_name, package)
+            fn: Callable[..., Any] = impl.function
+            fn(registry=registry)
+        registry._set_source("evolkit", "evolkit")
+        return registry
+
+    def mutators(self) -> MutatorRegistry:
+        return self._fill(MutatorRegistry(), "evolkit_register_mutators")
+
+    def filters(self) -> FilterRegistry:
+        return self._fill(FilterRegistry(), "evolkit_register_filters")
+
+    def backends(self) -> BackendRegistry:
+        return self._fill(BackendRegistry(), "evolkit_register_backends")
+
+
+def _evolkit_version() -> str:
+    try:
+        return metadata.version("evolkit")
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+@functools.lru_cache(maxsize=1)
+def default_plugins() -> Plugins:
+    """The process-wide plugins: built-ins plus installed entry points, loaded once.
+
+    ``evolkit.testing``'s ``evolkit_plugin`` fixture registers a plugin here for one test.
+    Call ``default_plugins.cache_clear()`` to reload (after installing a package, say).
+    """
+    return Plugins.load()

@@ -1,0 +1,228 @@
+"""evolkit's value types: frozen, validated, changed only through :func:`attrs.evolve`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, Literal, TypedDict
+
+import attrs
+from attrs import field, frozen
+
+__all__ = [
+    "ChatMessage",
+    "Completion",
+    "Instruction",
+    "Rejected",
+    "Usage",
+    "Verdict",
+    "content_id",
+]
+
+
+class ChatMessage(TypedDict):
+    """One chat message in the OpenAI layout that every litellm model accepts."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+def content_id(text: str, input: str = "") -> str:
+    """The stable id of an instruction: a hash of its text and input, 16 hex digits.
+
+    The same content always gets the same id, on every machine and Python version.
+    """
+    h = hashlib.blake2b(digest_size=8)
+    h.update(text.encode("utf-8"))
+    h.update(b"\x1f")
+    h.update(input.encode("utf-8"))
+    return h.hexdigest()
+
+
+def _non_blank(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    if not value.strip():
+        raise ValueError(f"{type(instance).__name__}.{attribute.name} must not be blank")
+
+
+def _non_negative(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 0:
+        raise ValueError(f"{type(instance).__name__}.{attribute.name} must be >= 0, got {value}")
+
+
+def _json_object(instance: Any, attribute: attrs.Attribute[Mapping[str, Any]], value: Any) -> None:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"Instruction.metadata must be a mapping, got {type(value).__name__}")
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"Instruction.metadata must be JSON-serialisable: {exc}") from None
+
+
+def _default_id(self: Instruction) -> str:
+    return content_id(self.text, self.input)
+
+
+@frozen(kw_only=True)
+class Instruction:
+    """One instruction of the pool, with its lineage.
+
+    ``id`` is derived from ``text`` and ``input`` unless given. A seed has no ``parent_id``,
+    no ``operator`` and ``round == 0``; an evolved instruction names the instruction it was
+    made from, the operator that made it and the round it was made in.
+    """
+
+    text: str = field(validator=[attrs.validators.instance_of(str), _non_blank])
+    input: str = field(default="", validator=attrs.validators.instance_of(str))
+    response: str | None = field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
+    )
+    id: str = field(
+        default=attrs.Factory(_default_id, takes_self=True),
+        validator=[attrs.validators.instance_of(str), _non_blank],
+    )
+    parent_id: str | None = field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
+    )
+    operator: str | None = field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
+    )
+    round: int = field(default=0, validator=[attrs.validators.instance_of(int), _non_negative])
+    metadata: Mapping[str, Any] = field(
+        factory=dict, validator=_json_object, hash=False, converter=dict
+    )
+
+    @property
+    def is_seed(self) -> bool:
+        """True for an instruction that no operator made."""
+        return self.parent_id is None
+
+    def derive(self, text: str, input: str | None = None, **changes: Any) -> Instruction:
+        """A new instruction made from this one: fresh id from the new content, no response.
+
+        Lineage (``parent_id``, ``operator``, ``round``) is filled in by the engine.
+        """
+        new_input = self.input if input is None else input
+        return attrs.evolve(
+            self,
+            text=text,
+            input=new_input,
+            response=None,
+            id=content_id(text, new_input),
+            **changes,
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        """The row written to JSONL: Alpaca keys plus lineage, always the same shape."""
+        return {
+            "id": self.id,
+            "instruction": self.text,
+            "input": self.input,
+            "output": self.response,
+            "parent_id": self.parent_id,
+            "operator": self.operator,
+            "round": self.round,
+            "metadata": dict(self.metadata),
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Instruction:
+        """Inverse of :meth:`to_record`; also reads plain Alpaca rows and ``text`` rows."""
+        text = record.get("instruction", record.get("text"))
+        if not isinstance(text, str):
+            raise ValueError("a row needs a string 'instruction' (or 'text')")
+        kwargs: dict[str, Any] = {"text": text}
+        if record.get("input") is not None:
+            kwargs["input"] = record["input"]
+        if record.get("output") is not None:
+            kwargs["response"] = record["output"]
+        for key in ("id", "parent_id", "operator"):
+            if record.get(key) is not None:
+                kwargs[key] = record[key]
+        if record.get("round") is not None:
+            kwargs["round"] = record["round"]
+        if record.get("metadata") is not None:
+            kwargs["metadata"] = record["metadata"]
+        return cls(**kwargs)
+
+    def _repr_html_(self) -> str:
+        from evolkit._display import instruction_html
+
+        return instruction_html(self)
+
+
+@frozen
+class Verdict:
+    """A filter's judgement of one candidate: keep or drop, with a reason and the filter's name."""
+
+    keep: bool
+    reason: str = field(validator=[attrs.validators.instance_of(str), _non_blank])
+    filter: str = field(validator=[attrs.validators.instance_of(str), _non_blank])
+
+    @classmethod
+    def kept(cls, filter: str, reason: str = "ok") -> Verdict:
+        return cls(True, reason, filter)
+
+    @classmethod
+    def dropped(cls, filter: str, reason: str) -> Verdict:
+        return cls(False, reason, filter)
+
+
+@frozen
+class Rejected:
+    """What a mutator's ``parse`` returns when the model's reply holds no usable rewrite."""
+
+    reason: str = field(validator=[attrs.validators.instance_of(str), _non_blank])
+
+
+@frozen
+class Usage:
+    """Tokens and cost of one or more model calls."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.cost + other.cost,
+        )
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@frozen
+class Completion:
+    """A backend's answer: the reply text, what it cost, and which model gave it."""
+
+    text: str = field(validator=attrs.validators.instance_of(str))
+    usage: Usage = field(factory=Usage)
+    model: str = ""
+    finish_reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "model": self.model,
+            "finish_reason": self.finish_reason,
+            "prompt_tokens": self.usage.prompt_tokens,
+            "completion_tokens": self.usage.completion_tokens,
+            "cost": self.usage.cost,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Completion:
+        return cls(
+            text=data["text"],
+            usage=Usage(
+                int(data.get("prompt_tokens", 0)),
+                int(data.get("completion_tokens", 0)),
+                float(data.get("cost", 0.0)),
+            ),
+            model=str(data.get("model", "")),
+            finish_reason=data.get("finish_reason"),
+        )

@@ -1,0 +1,43 @@
+"""Built-in backends: ``litellm`` (every model string), ``fake`` (tests and demos), ``local``.
+
+This module is itself a plugin: it registers the backends through
+``evolkit_register_backends`` like any third-party package would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from evolkit._protocols import Backend
+from evolkit._registry import BackendRegistry
+from evolkit.hookspecs import hookimpl
+
+__all__ = ["evolkit_register_backends"]
+
+
+def _litellm(model: str, params: Mapping[str, Any]) -> Backend:
+    from evolkit.backends.litellm import LiteLLMBackend
+
+    return LiteLLMBackend(model, params)
+
+
+def _fake(model: str, params: Mapping[str, Any]) -> Backend:
+    from evolkit.testing import FakeBackend
+
+    return FakeBackend.default(model=model)
+
+
+@hookimpl
+def evolkit_register_backends(registry: BackendRegistry) -> None:
+    registry.add(
+        "litellm",
+        _litellm,
+        matches=lambda model: True,
+        description="any model litellm reaches: OpenAI, Anthropic, vLLM, Ollama, ...",
+    )
+    registry.add(
+        "fake",
+        _fake,
+        description="scripted offline model for tests and demos (fake/<anything>)",
+    )

@@ -1,0 +1,155 @@
+"""Every model call of a run goes through :class:`CallRunner`.
+
+It answers from the run journal or the response cache when it can; otherwise it sends the
+request with bounded concurrency, a per-call timeout, optional request/token-per-minute limits
+and retries with exponential backoff and jitter, then journals the result before returning it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from evolkit._protocols import Backend
+from evolkit._types import ChatMessage, Completion
+from evolkit.backends.litellm import classify_error
+from evolkit.engine.cache import ResponseCache
+from evolkit.engine.journal import Journal, request_key
+from evolkit.errors import ModelError
+
+__all__ = ["CallCounters", "CallRunner", "RateLimiter"]
+
+
+class RateLimiter:
+    """Requests-per-minute and tokens-per-minute limits over a sliding 60 s window."""
+
+    def __init__(self, rpm: float | None, tpm: float | None) -> None:
+        self.rpm = rpm
+        self.tpm = tpm
+        self._requests: list[float] = []
+        self._tokens: list[tuple[float, int]] = []
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        if self.rpm is None and self.tpm is None:
+            return
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._requests = [t for t in self._requests if now - t < 60.0]
+                self._tokens = [(t, n) for t, n in self._tokens if now - t < 60.0]
+                wait = 0.0
+                if self.rpm is not None and len(self._requests) >= self.rpm:
+                    wait = max(wait, 60.0 - (now - self._requests[0]))
+                if self.tpm is not None and sum(n for _, n in self._tokens) >= self.tpm:
+                    wait = max(wait, 60.0 - (now - self._tokens[0][0]))
+                if wait <= 0:
+                    self._requests.append(now)
+                    return
+                await asyncio.sleep(wait)
+
+    def record_tokens(self, tokens: int) -> None:
+        if self.tpm is not None:
+            self._tokens.append((time.monotonic(), tokens))
+
+
+class CallCounters:
+    """Running counts of what the runner did (mutable; the engine snapshots it)."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.journal_hits = 0
+        self.cache_hits = 0
+        self.retries = 0
+        self.failures = 0
+        self.in_flight = 0
+
+
+class CallRunner:
+    """Sends requests for one run. ``call`` returns a Completion or raises ModelError."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        journal: Journal,
+        *,
+        cache: ResponseCache | None = None,
+        concurrency: int = 16,
+        timeout: float = 120.0,
+        retries: int = 4,
+        backoff: float = 0.5,
+        backoff_max: float = 30.0,
+        rpm: float | None = None,
+        tpm: float | None = None,
+    ) -> None:
+        self.backend = backend
+        self.journal = journal
+        self.cache = cache
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.backoff_max = backoff_max
+        self.counters = CallCounters()
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._limiter = RateLimiter(rpm, tpm)
+        self._jitter = random.Random()  # jitter only spaces retries; it never changes results
+
+    async def call(
+        self, messages: Sequence[ChatMessage], params: Mapping[str, Any] | None = None
+    ) -> tuple[Completion, bool]:
+        """The completion for ``messages`` and whether it cost a model call just now."""
+        params = dict(params or {})
+        key = request_key(self.backend.model, messages, params)
+        done = self.journal.get(key)
+        if done is not None:
+            self.counters.journal_hits += 1
+            return done, False
+        if self.cache is not None:
+            cached = await self.cache.get(key)
+            if cached is not None:
+                self.counters.cache_hits += 1
+                await self.journal.append(key, cached)
+                return cached, False
+        completion = await self._send(messages, params)
+        await self.journal.append(key, completion)
+        if self.cache is not None:
+            await self.cache.put(key, completion)
+        return completion, True
+
+    async def _send(self, messages: Sequence[ChatMessage], params: dict[str, Any]) -> Completion:
+        attempt = 0
+        while True:
+            try:
+                async with self._semaphore:
+                    await self._limiter.acquire()
+                    self.counters.in_flight += 1
+                    self.counters.sent += 1
+                    try:
+                        completion = await asyncio.wait_for(
+                            self.backend.complete(messages, **params), self.timeout
+                        )
+                    finally:
+                        self.counters.in_flight -= 1
+            except asyncio.TimeoutError:
+                error = ModelError(
+                    f"no reply within {self.timeout:g}s", kind="timeout", retryable=True
+                )
+            except ModelError as exc:
+                error = exc
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                error = classify_error(exc)
+            else:
+                self._limiter.record_tokens(completion.usage.total_tokens)
+                return completion
+            if not error.retryable or attempt >= self.retries:
+                self.counters.failures += 1
+                raise error
+            attempt += 1
+            self.counters.retries += 1
+            delay = min(self.backoff_max, self.backoff * 2 ** (attempt - 1))
+            await asyncio.sleep(delay * (0.5 + self._jitter.random()))

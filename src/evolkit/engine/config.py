@@ -1,0 +1,97 @@
+"""The settings of one evolution run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+from attrs import field, frozen
+
+__all__ = ["EvolveConfig"]
+
+
+def _positive(instance: Any, attribute: attrs.Attribute[Any], value: float | int | None) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"{attribute.name} must be > 0, got {value}")
+
+
+def _non_negative(instance: Any, attribute: attrs.Attribute[Any], value: float | int) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {value}")
+
+
+def _weights(value: Mapping[str, float] | Sequence[str] | str | None) -> dict[str, float] | None:
+    """Accept ``{"depth": 2, "breadth": 1}``, ``["depth", "breadth"]`` or ``"a=2,b"``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [part for part in value.split(",") if part.strip()]
+    if isinstance(value, Mapping):
+        out = {str(k): float(v) for k, v in value.items()}
+    else:
+        out = {}
+        for part in value:
+            name, _, weight = str(part).partition("=")
+            out[name.strip()] = float(weight) if weight.strip() else 1.0
+    for name, weight in out.items():
+        if weight < 0:
+            raise ValueError(f"operator weight for {name!r} must be >= 0, got {weight}")
+    if not out or not any(out.values()):
+        raise ValueError("at least one operator needs a weight above 0")
+    return out
+
+
+def _names(value: Sequence[str] | str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.split(",")
+    return tuple(v.strip() for v in value if v.strip())
+
+
+@frozen(kw_only=True)
+class EvolveConfig:
+    """Everything that decides what a run produces, and how it runs.
+
+    ``operators`` selects mutators by name or kind with weights (``{"depth": 5, "breadth": 1}``,
+    ``["depth.deepen", "breadth"]`` or ``"depth=5,breadth"``); ``None`` uses every default
+    operator with weight 1. ``filters`` names the eliminator filters in order; ``None`` uses the
+    defaults. ``respond=False`` skips the response to each evolved instruction (and the filters
+    that need one).
+    """
+
+    rounds: int = field(default=4, validator=_non_negative)
+    seed: int = 0
+    concurrency: int = field(default=16, validator=_positive)
+    operators: dict[str, float] | None = field(default=None, converter=_weights)
+    filters: tuple[str, ...] | None = field(default=None, converter=_names)
+    respond: bool = True
+    respond_seeds: bool = True
+    mutate_params: Mapping[str, Any] = field(
+        factory=lambda: {"temperature": 0.7, "max_tokens": 512}, converter=dict
+    )
+    respond_params: Mapping[str, Any] = field(
+        factory=lambda: {"temperature": 0.7, "max_tokens": 1024}, converter=dict
+    )
+    retries: int = field(default=4, validator=_non_negative)
+    timeout: float = field(default=120.0, validator=_positive)
+    backoff: float = field(default=0.5, validator=_non_negative)
+    backoff_max: float = field(default=30.0, validator=_non_negative)
+    rpm: float | None = field(default=None, validator=_positive)
+    tpm: float | None = field(default=None, validator=_positive)
+    cache: Path | None = field(default=None, converter=attrs.converters.optional(Path))
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The settings that change the output; a resumed run must match them."""
+        return {
+            "rounds": self.rounds,
+            "seed": self.seed,
+            "operators": self.operators,
+            "filters": list(self.filters) if self.filters is not None else None,
+            "respond": self.respond,
+            "respond_seeds": self.respond_seeds,
+            "mutate_params": dict(self.mutate_params),
+            "respond_params": dict(self.respond_params),
+        }

@@ -1,0 +1,152 @@
+"""What happens to one instruction in one round: draw an operator, evolve, respond, judge."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+from attrs import frozen
+
+from evolkit._protocols import Filter, Mutator
+from evolkit._types import ChatMessage, Completion, Instruction, Rejected, content_id
+from evolkit.engine.calls import CallRunner
+from evolkit.engine.stats import Drop, StatsBuilder
+from evolkit.errors import ModelError
+
+__all__ = ["Outcome", "RoundContext", "response_messages"]
+
+
+def response_messages(instruction: Instruction) -> list[ChatMessage]:
+    """The request for the response to ``instruction``: its text, then its input if any."""
+    content = instruction.text
+    if instruction.input:
+        content = f"{instruction.text}\n\n{instruction.input}"
+    return [{"role": "user", "content": content}]
+
+
+@frozen
+class Outcome:
+    """The result of evolving one pool item: the kept child, or the drop and why."""
+
+    index: int
+    parent: Instruction
+    child: Instruction | None
+    drop: Drop | None
+
+
+class _AccountedBackend:
+    """What a filter sees as its backend: calls go through the run's runner and are counted."""
+
+    def __init__(self, ctx: RoundContext, round: int, operator: str) -> None:
+        self._ctx = ctx
+        self._round = round
+        self._operator = operator
+        self.model = ctx.runner.backend.model
+
+    async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
+        return await self._ctx.call(messages, params, self._round, self._operator)
+
+
+class RoundContext:
+    """Shared state of a run's rounds: operators, filters, runner, settings."""
+
+    def __init__(
+        self,
+        *,
+        runner: CallRunner,
+        stats: StatsBuilder,
+        mutators: Sequence[tuple[Mutator, float]],
+        filters: Sequence[Filter],
+        seed: int,
+        respond: bool,
+        mutate_params: Mapping[str, Any],
+        respond_params: Mapping[str, Any],
+    ) -> None:
+        self.runner = runner
+        self.stats = stats
+        self.mutators = list(mutators)
+        self.filters = [f for f in filters if respond or not f.needs_response]
+        self.seed = seed
+        self.respond = respond
+        self.mutate_params = dict(mutate_params)
+        self.respond_params = dict(respond_params)
+        self.seen_before: set[str] = set()
+
+    async def call(
+        self,
+        messages: Sequence[ChatMessage],
+        params: Mapping[str, Any],
+        round: int,
+        operator: str,
+    ) -> Completion:
+        completion, _ = await self.runner.call(messages, params)
+        self.stats.add_usage(completion, round, operator)
+        return completion
+
+    def rng(self, round: int, parent: Instruction) -> random.Random:
+        """The generator for every random choice about ``parent`` in ``round``."""
+        return random.Random(f"evolkit:{self.seed}:{round}:{parent.id}")
+
+    def choose(self, parent: Instruction, rng: random.Random) -> Mutator | None:
+        candidates = [(m, w) for m, w in self.mutators if w > 0 and m.applies_to(parent)]
+        if not candidates:
+            return None
+        return rng.choices([m for m, _ in candidates], weights=[w for _, w in candidates])[0]
+
+    async def respond_to(self, instruction: Instruction, round: int, operator: str) -> str:
+        completion = await self.call(
+            response_messages(instruction), self.respond_params, round, operator
+        )
+        return completion.text.strip()
+
+    async def evolve_one(self, index: int, parent: Instruction, round: int) -> Outcome:
+        """Evolve ``parent`` once. Never raises for a model or parse failure: those are drops."""
+
+        def dropped(
+            stage: str, filter: str, reason: str, operator: str, text: str | None = None
+        ) -> Outcome:
+            drop = Drop(round, parent.id, operator, stage, filter, reason, text)
+            return Outcome(index, parent, None, drop)
+
+        rng = self.rng(round, parent)
+        mutator = self.choose(parent, rng)
+        if mutator is None:
+            return dropped("mutate", "engine", "no_applicable_operator", "none")
+        name = mutator.name
+        try:
+            messages = mutator.build_messages(parent, rng)
+            reply = await self.call(messages, self.mutate_params, round, name)
+        except ModelError as exc:
+            return dropped("mutate", "model", f"model_error:{exc.kind}", name, str(exc))
+        try:
+            parsed = mutator.parse(reply.text, parent)
+        except Exception as exc:  # a bug in a third-party operator is a drop, not a crash
+            return dropped("parse", name, "operator_error", name, f"{type(exc).__name__}: {exc}")
+        if isinstance(parsed, Rejected):
+            return dropped("parse", name, parsed.reason, name, reply.text[:2000])
+        child = attrs.evolve(
+            parsed,
+            id=content_id(parsed.text, parsed.input),
+            parent_id=parent.id,
+            operator=name,
+            round=round,
+            response=None,
+        )
+        if child.id in self.seen_before:
+            return dropped("dedupe", "engine", "duplicate", name, child.text)
+        if self.respond:
+            try:
+                child = attrs.evolve(child, response=await self.respond_to(child, round, name))
+            except ModelError as exc:
+                return dropped("respond", "model", f"model_error:{exc.kind}", name, child.text)
+        backend = _AccountedBackend(self, round, name)
+        for flt in self.filters:
+            try:
+                verdict = await flt.judge(child, parent, backend)
+            except ModelError as exc:
+                return dropped("filter", flt.name, f"model_error:{exc.kind}", name, child.text)
+            if not verdict.keep:
+                return dropped("filter", verdict.filter, verdict.reason, name, child.text)
+        return Outcome(index, parent, child, None)

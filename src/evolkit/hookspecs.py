@@ -1,0 +1,55 @@
+"""The hooks a plugin implements. Each receives one typed registry and adds to it.
+
+A plugin is any module or object with functions marked ``@evolkit.hookimpl`` whose names match
+these specs, exposed through the ``evolkit`` entry-point group::
+
+    [project.entry-points.evolkit]
+    my_plugin = "my_package.plugin"
+
+The built-in operators, filters and backends register through these same hooks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from evolkit._registry import BackendRegistry, FilterRegistry, MutatorRegistry
+
+__all__ = ["hookimpl", "hookspec"]
+
+hookspec = pluggy.HookspecMarker("evolkit")
+hookimpl = pluggy.HookimplMarker("evolkit")
+
+
+@hookspec
+def evolkit_register_mutators(registry: MutatorRegistry) -> None:
+    """Register mutation operators.
+
+    Call ``registry.add(mutator)`` for each object that implements :class:`evolkit.Mutator`.
+    Pass ``default=False`` for operators a run should use only when asked for by name or kind
+    (``--operators math.upward``).
+    """
+
+
+@hookspec
+def evolkit_register_filters(registry: FilterRegistry) -> None:
+    """Register eliminator filters.
+
+    Call ``registry.add(filter)`` for each object that implements :class:`evolkit.Filter`.
+    Filters added with ``default=True`` run in every run unless the user picks filters
+    explicitly; the others run only when named (``--filters my.filter``).
+    """
+
+
+@hookspec
+def evolkit_register_backends(registry: BackendRegistry) -> None:
+    """Register model backends.
+
+    Call ``registry.add(name, factory, matches=...)``. ``factory(model, params)`` returns an
+    object that implements :class:`evolkit.Backend`. A model string is handled by the first
+    backend whose ``matches(model)`` is true (by default: it starts with ``name + "/"``);
+    everything else goes to the ``litellm`` backend.
+    """

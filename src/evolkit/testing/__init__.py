@@ -1,0 +1,104 @@
+"""What a plugin author needs to test operators and filters without a model.
+
+- :class:`FakeBackend`: scripted or computed replies, records every call.
+- :func:`run_mutator` / :func:`arun_mutator`: one operator on one instruction, lineage filled in
+  the way the engine fills it.
+- :func:`run_filter` / :func:`arun_filter`: one filter on one candidate.
+- pytest fixtures (installed through the ``pytest11`` entry point, so they are there as soon as
+  evolkit is installed): ``fake_backend`` and ``evolkit_plugin``, which registers a plugin object
+  for one test and removes it afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import attrs
+
+from evolkit._protocols import Backend, Filter, Mutator
+from evolkit._types import Instruction, Rejected, Verdict
+from evolkit.testing._fake import FakeBackend, default_reply
+
+__all__ = [
+    "FakeBackend",
+    "arun_filter",
+    "arun_mutator",
+    "default_reply",
+    "run_filter",
+    "run_mutator",
+]
+
+T = TypeVar("T")
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    from evolkit.engine._loop import run_sync
+
+    return run_sync(coro)
+
+
+async def arun_mutator(
+    mutator: Mutator,
+    instruction: Instruction | str,
+    backend: Backend | None = None,
+    *,
+    seed: int = 0,
+    round: int = 1,
+) -> Instruction | Rejected:
+    """Evolve ``instruction`` once with ``mutator`` through ``backend`` (the default fake)."""
+    parent = Instruction(text=instruction) if isinstance(instruction, str) else instruction
+    model = backend if backend is not None else FakeBackend.default()
+    messages = mutator.build_messages(parent, random.Random(f"{seed}:{round}:{parent.id}"))
+    completion = await model.complete(messages)
+    result = mutator.parse(completion.text, parent)
+    if isinstance(result, Rejected):
+        return result
+    return attrs.evolve(result, parent_id=parent.id, operator=mutator.name, round=round)
+
+
+def run_mutator(
+    mutator: Mutator,
+    instruction: Instruction | str,
+    backend: Backend | None = None,
+    *,
+    seed: int = 0,
+    round: int = 1,
+) -> Instruction | Rejected:
+    """Blocking :func:`arun_mutator`; works inside a running event loop (Jupyter) too."""
+    return _run(arun_mutator(mutator, instruction, backend, seed=seed, round=round))
+
+
+async def arun_filter(
+    filter: Filter,
+    candidate: Instruction | str,
+    parent: Instruction | str | None = None,
+    backend: Backend | None = None,
+    *,
+    response: str | None = None,
+) -> Verdict:
+    """Judge ``candidate`` (with ``response``) against ``parent`` with ``filter``."""
+    cand = Instruction(text=candidate) if isinstance(candidate, str) else candidate
+    if response is not None:
+        cand = attrs.evolve(cand, response=response)
+    if parent is None:
+        par = Instruction(text=cand.text + " (original)")
+    else:
+        par = Instruction(text=parent) if isinstance(parent, str) else parent
+    if cand.parent_id is None:
+        cand = attrs.evolve(cand, parent_id=par.id, round=max(cand.round, par.round + 1))
+    return await filter.judge(cand, par, backend if backend is not None else FakeBackend.default())
+
+
+def run_filter(
+    filter: Filter,
+    candidate: Instruction | str,
+    parent: Instruction | str | None = None,
+    backend: Backend | None = None,
+    *,
+    response: str | None = None,
+) -> Verdict:
+    """Blocking :func:`arun_filter`."""
+    return _run(arun_filter(filter, candidate, parent, backend, response=response))

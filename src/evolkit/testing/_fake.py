@@ -1,0 +1,122 @@
+"""A fake model for tests and demos: scripted replies, or replies computed from the prompt."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Union
+
+from evolkit._markers import INSTRUCTION_TAG, JUDGE_TAGS, REWRITE_TAG, between, wrap
+from evolkit._types import ChatMessage, Completion, Usage
+from evolkit.errors import ModelError
+
+__all__ = ["FakeBackend", "Reply", "default_reply"]
+
+Reply = Union[str, Completion, BaseException]
+Handler = Callable[[Sequence[ChatMessage]], Reply]
+
+_ADDITIONS = (
+    "Answer in no more than 120 words.",
+    "Include one concrete example with numbers.",
+    "Justify each step of your reasoning.",
+    "Compare two different approaches before choosing one.",
+    "State every assumption you make.",
+    "Give the result as a short table.",
+    "Mention one common mistake to avoid.",
+    "Explain it so a twelve-year-old could follow.",
+    "Add a final one-sentence summary.",
+    "Consider what changes if the main quantity doubles.",
+    "Use only plain language, no jargon.",
+    "Point out one limitation of your answer.",
+)
+
+_WORDS = (
+    "first consider the question carefully then break it into smaller parts each part gets "
+    "a clear explanation with an example and a check that the result makes sense overall the "
+    "answer combines these parts into one coherent solution that a reader can verify step by "
+    "step using the facts given in the task and simple reasoning about them"
+).split()
+
+
+def _pick(seed_text: str, n: int) -> int:
+    return int.from_bytes(hashlib.blake2b(seed_text.encode(), digest_size=4).digest(), "big") % n
+
+
+def default_reply(messages: Sequence[ChatMessage]) -> str:
+    """The default fake model: rewrites, judges and answers in a deterministic way.
+
+    - a rewrite request (the prompt mentions ``<rewrite>``) gets the instruction back with one
+      extra requirement, chosen by hashing the whole prompt;
+    - an equality judgement (``<first>`` and ``<second>``) gets ``Not Equal``;
+    - anything else gets a fluent, deterministic answer of about 90 words.
+    """
+    prompt = "\n".join(m["content"] for m in messages)
+    user = messages[-1]["content"] if messages else ""
+    if f"<{REWRITE_TAG}>" in prompt:
+        original = between(INSTRUCTION_TAG, user) or user.strip()
+        addition = _ADDITIONS[_pick(prompt, len(_ADDITIONS))]
+        return wrap(REWRITE_TAG, f"{original} {addition}")
+    if all(f"<{tag}>" in user for tag in JUDGE_TAGS):
+        return "Not Equal"
+    topic = " ".join(user.split()[:12])
+    start = _pick(user, len(_WORDS))
+    body = " ".join(_WORDS[(start + i) % len(_WORDS)] for i in range(80))
+    return f"Here is an answer to: {topic}\n\n{body.capitalize()}."
+
+
+class FakeBackend:
+    """A :class:`evolkit.Backend` that never touches a model, like ``httpx.MockTransport``.
+
+    Give it a ``handler`` that computes a reply from the messages, or a list of ``replies``
+    returned in turn (an exception in either is raised from ``complete``). Every call's messages
+    and parameters are recorded in ``calls``.
+
+    >>> backend = FakeBackend(replies=["<rewrite>Sum 2 and 3, then double it.</rewrite>"])
+    """
+
+    def __init__(
+        self,
+        handler: Handler | None = None,
+        *,
+        replies: Iterable[Reply] | None = None,
+        model: str = "fake/model",
+        latency: float = 0.0,
+    ) -> None:
+        if handler is not None and replies is not None:
+            raise ValueError("give FakeBackend a handler or replies, not both")
+        self.model = model
+        self.latency = latency
+        self.calls: list[tuple[list[ChatMessage], dict[str, Any]]] = []
+        self._replies = list(replies) if replies is not None else None
+        self._handler: Handler = handler if handler is not None else default_reply
+
+    @classmethod
+    def default(cls, model: str = "fake/default", latency: float = 0.0) -> FakeBackend:
+        """The fake that follows evolkit's built-in prompts (see :func:`default_reply`)."""
+        return cls(default_reply, model=model, latency=latency)
+
+    def __repr__(self) -> str:
+        return f"FakeBackend(model={self.model!r}, calls={len(self.calls)})"
+
+    async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
+        self.calls.append((list(messages), dict(params)))
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if self._replies is not None:
+            if not self._replies:
+                raise ModelError("FakeBackend ran out of scripted replies", kind="script")
+            reply: Reply = self._replies.pop(0)
+        else:
+            reply = self._handler(messages)
+        if isinstance(reply, BaseException):
+            raise reply
+        if isinstance(reply, Completion):
+            return reply
+        prompt_tokens = sum(len(m["content"].split()) for m in messages)
+        return Completion(
+            text=reply,
+            usage=Usage(prompt_tokens, len(reply.split()), 0.0),
+            model=self.model,
+            finish_reason="stop",
+        )
