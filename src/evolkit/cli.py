@@ -1,0 +1,265 @@
+"""The ``evolkit`` command. Argument parsing and display only: every command calls the same
+functions as the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from evolkit.errors import EvolkitError
+
+__all__ = ["main"]
+
+_SUBCOMMAND_MODULES = ("evolkit.evaluate._cli", "evolkit.train._cli", "evolkit.report._cli")
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _default_model_text() -> str:
+    try:
+        from evolkit.backends.default import describe_default_model
+
+        return describe_default_model()
+    except ImportError:
+        return os.environ.get("EVOLKIT_MODEL") or "none (pass --model)"
+    except EvolkitError as exc:
+        return f"none ({exc})"
+
+
+def _add_evolve(sub: Any) -> None:
+    p = sub.add_parser(
+        "evolve",
+        help="evolve a seed file into a data set",
+        description=(
+            "Evolve the instructions in SEEDS (JSONL, JSON array or text) for N rounds and write "
+            "the data set to OUT (JSONL with lineage). Running the same command again resumes an "
+            f"interrupted run. Default model: {_default_model_text()}."
+        ),
+    )
+    p.add_argument("seeds", type=Path, help="seed file: .jsonl, .json (Alpaca) or plain text")
+    p.add_argument("-o", "--output", type=Path, required=True, help="data set to write (.jsonl)")
+    p.add_argument("--rounds", type=int, default=4, help="evolution rounds (default 4)")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="litellm model string, local/<name>, a .gguf path, or fake/<x> "
+        "(default: $EVOLKIT_MODEL, else the embedded model)",
+    )
+    p.add_argument("--api-base", default=None, help="endpoint for the model (vLLM, Ollama, ...)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--concurrency", type=int, default=16, help="model calls in flight (16)")
+    p.add_argument(
+        "--operators",
+        default=None,
+        help="operators or kinds with optional weights, e.g. 'depth=5,breadth=1' or "
+        "'math.upward,math.downward' (default: every default operator, weight 1)",
+    )
+    p.add_argument("--filters", default=None, help="filters in order (default: the defaults)")
+    p.add_argument("--no-respond", action="store_true", help="do not answer evolved instructions")
+    p.add_argument("--temperature", type=float, default=None, help="sampling temperature")
+    p.add_argument("--retries", type=int, default=4, help="retries per call (4)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per call (120)")
+    p.add_argument("--rpm", type=float, default=None, help="request-per-minute limit")
+    p.add_argument("--tpm", type=float, default=None, help="token-per-minute limit")
+    p.add_argument(
+        "--cache",
+        default="default",
+        help="response cache file, 'default' (~/.cache/evolkit) or 'off'",
+    )
+    p.add_argument("--overwrite", action="store_true", help="discard a previous run at OUT")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    p.add_argument("--progress", choices=["auto", "rich", "log", "quiet"], default="auto")
+    p.set_defaults(func=_cmd_evolve)
+
+
+def _cmd_evolve(args: argparse.Namespace) -> int:
+    from evolkit.engine import evolve
+    from evolkit.engine.cache import default_cache_path
+
+    cache: Path | None
+    if args.cache == "off":
+        cache = None
+    elif args.cache == "default":
+        cache = default_cache_path()
+    else:
+        cache = Path(args.cache)
+    params: dict[str, Any] = {}
+    if args.api_base:
+        params["api_base"] = args.api_base
+    settings: dict[str, Any] = {}
+    if args.temperature is not None:
+        settings["mutate_params"] = {"temperature": args.temperature, "max_tokens": 512}
+        settings["respond_params"] = {"temperature": args.temperature, "max_tokens": 1024}
+    result = evolve(
+        args.seeds,
+        rounds=args.rounds,
+        model=args.model,
+        model_params=params,
+        output=args.output,
+        seed=args.seed,
+        concurrency=args.concurrency,
+        operators=args.operators,
+        filters=args.filters,
+        respond=not args.no_respond,
+        retries=args.retries,
+        timeout=args.timeout,
+        rpm=args.rpm,
+        tpm=args.tpm,
+        cache=cache,
+        overwrite=args.overwrite,
+        progress="quiet" if args.quiet else args.progress,
+        **settings,
+    )
+    if not args.quiet:
+        from evolkit.summary import render_stats
+
+        _console().print(render_stats(result.stats, title=f"evolkit run → {args.output}"))
+    return 0
+
+
+def _add_plugins(sub: Any) -> None:
+    p = sub.add_parser("plugins", help="list operators, filters and backends with their packages")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_plugins)
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from evolkit._plugins import default_plugins
+
+    plugins = default_plugins()
+    mutators, filters, backends = plugins.mutators(), plugins.filters(), plugins.backends()
+    if args.json:
+        data = {
+            "operators": [
+                {"name": e.name, "kind": e.item.kind, "package": e.package, "default": e.default}
+                for e in mutators.entries()
+            ],
+            "filters": [
+                {"name": e.name, "package": e.package, "default": e.default}
+                for e in filters.entries()
+            ],
+            "backends": [
+                {"name": e.name, "package": e.package, "description": e.item.description}
+                for e in backends.entries()
+            ],
+            "plugins": [
+                {"name": i.name, "package": i.package, "version": i.version}
+                for i in plugins.info()
+            ],
+            "default_model": _default_model_text(),
+        }
+        print(json.dumps(data, indent=2))
+        return 0
+    from rich.table import Table
+
+    console = _console()
+    table = Table(title="operators")
+    for column in ("name", "kind", "package", "default"):
+        table.add_column(column)
+    for e in mutators.entries():
+        table.add_row(e.name, e.item.kind, e.package, "yes" if e.default else "on request")
+    console.print(table)
+    table = Table(title="filters (run in this order)")
+    for column in ("name", "package", "needs response", "default"):
+        table.add_column(column)
+    for e in filters.entries():
+        needs = "yes" if e.item.needs_response else "no"
+        table.add_row(e.name, e.package, needs, "yes" if e.default else "on request")
+    console.print(table)
+    table = Table(title="backends")
+    for column in ("name", "package", "handles"):
+        table.add_column(column)
+    for e in backends.entries():
+        table.add_row(e.name, e.package, e.item.description)
+    console.print(table)
+    console.print(f"default model: {_default_model_text()}")
+    return 0
+
+
+def _add_stats(sub: Any) -> None:
+    p = sub.add_parser("stats", help="rows per round, per operator, and drop reasons of a run")
+    p.add_argument("output", type=Path, help="the data set a run wrote")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_stats)
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    from evolkit.summary import load_stats, render_stats
+
+    stats = load_stats(args.output)
+    if args.json:
+        print(json.dumps(stats.to_json(), indent=2))
+    else:
+        _console().print(render_stats(stats, title=str(args.output)))
+    return 0
+
+
+def _add_export(sub: Any) -> None:
+    p = sub.add_parser("export", help="convert a data set to Alpaca JSON or chat messages JSONL")
+    p.add_argument("data", type=Path, help="a data set (.jsonl, .json, or text)")
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--format", choices=["alpaca", "chat", "jsonl", "text"], required=True)
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from evolkit.io import read_instructions, write_instructions
+
+    fmt = {"alpaca": "json", "chat": "chat", "jsonl": "jsonl", "text": "text"}[args.format]
+    n = write_instructions(args.output, read_instructions(args.data), fmt)  # type: ignore[arg-type]
+    _console().print(f"wrote {n} rows to {args.output} ({args.format})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evolkit", description="Evol-Instruct: evolve, filter, train and evaluate."
+    )
+    from evolkit import __version__
+
+    parser.add_argument("--version", action="version", version=f"evolkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_evolve(sub)
+    _add_plugins(sub)
+    _add_stats(sub)
+    _add_export(sub)
+    for module_name in _SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        module.add_subcommand(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        code: int = args.func(args)
+        return code
+    except EvolkitError as exc:
+        _console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        _console(stderr=True).print(
+            "interrupted: finished calls are saved; run the same command again to resume"
+        )
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
