@@ -129,9 +129,9 @@ class Plugins:
 
     def _fill(self, registry: R, hook_name: str) -> R:
         hook: pluggy.HookCaller = getattr(self.pm.hook, hook_name)
-        # pluggy calls the last registered first; walk in registration order instead so the
+        # Walk the implementations in registration order (pluggy would call the last first) so the
         # first plugin to claim a name keeps it and the later one gets the duplicate error.
-        for impl in reversed(hook.get_hookimpls()):
+        for impl in hook.get_hookimpls():
             package, _ = self._packages.get(impl.plugin_name, (impl.plugin_name, ""))
             registry._set_source(impl.plugin_name, package)
             fn: Callable[..., Any] = impl.function

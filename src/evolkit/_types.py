@@ -60,6 +60,8 @@ def _json_object(instance: Any, attribute: attrs.Attribute[Mapping[str, Any]], v
 
 
 def _default_id(self: Instruction) -> str:
+    if not isinstance(self.text, str) or not isinstance(self.input, str):
+        raise TypeError("Instruction.text and Instruction.input must be strings")
     return content_id(self.text, self.input)
 
 

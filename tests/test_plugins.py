@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pytest
+
+import evolkit
+from evolkit import Instruction, Rejected, Verdict, hookimpl
+from evolkit._markers import REWRITE_TAG, between
+from evolkit._plugins import Plugins
+from evolkit._registry import FilterRegistry, MutatorRegistry
+from evolkit.errors import DuplicateNameError, UnknownNameError
+from evolkit.testing import FakeBackend, run_mutator
+
+BUILTIN_OPERATORS = {
+    "depth.add_constraints",
+    "depth.deepen",
+    "depth.concretize",
+    "depth.increase_reasoning",
+    "depth.complicate_input",
+    "breadth.mutate",
+}
+
+
+class Shout:
+    """A toy operator: asks for the instruction in capitals."""
+
+    name = "test.shout"
+    kind = "test"
+
+    def applies_to(self, instruction: Instruction) -> bool:
+        return True
+
+    def build_messages(self, instruction: Instruction, rng: random.Random) -> list[evolkit.ChatMessage]:
+        return [{"role": "user", "content": f"Shout: <instruction>{instruction.text}</instruction> Reply in <{REWRITE_TAG}> tags."}]
+
+    def parse(self, reply: str, parent: Instruction) -> Instruction | Rejected:
+        text = between(REWRITE_TAG, reply) or ""
+        return parent.derive(text.upper()) if text else Rejected("empty_rewrite")
+
+
+class ShoutPlugin:
+    @hookimpl
+    def evolkit_register_mutators(self, registry: MutatorRegistry) -> None:
+        registry.add(Shout(), default=False)
+
+
+class NoQuestionMarks:
+    name = "test.no_question_marks"
+    needs_response = False
+
+    async def judge(self, candidate: Instruction, parent: Instruction, backend: evolkit.Backend) -> Verdict:
+        if "?" in candidate.text:
+            return Verdict.dropped(self.name, "question_mark")
+        return Verdict.kept(self.name)
+
+
+class FilterPlugin:
+    @hookimpl
+    def evolkit_register_filters(self, registry: FilterRegistry) -> None:
+        registry.add(NoQuestionMarks())
+
+
+def test_builtins_register_through_hooks() -> None:
+    plugins = Plugins.load(entry_points=False)
+    assert BUILTIN_OPERATORS <= set(plugins.mutators().names())
+    assert {"information_gain", "refusal", "stopwords", "template_leak"} <= set(
+        plugins.filters().names()
+    )
+    assert {"litellm", "fake"} <= set(plugins.backends().names())
+    assert {i.name for i in plugins.info()} >= {"evolkit.operators", "evolkit.filters"}
+    for entry in plugins.mutators().entries():
+        if entry.name in BUILTIN_OPERATORS:
+            assert entry.package == "evolkit"
+
+
+def test_plugin_operator_is_used_by_engine(evolkit_plugin: Callable[..., str]) -> None:
+    evolkit_plugin(ShoutPlugin(), name="shout")
+    result = evolkit.evolve(
+        ["make tea", "paint a fence"],
+        rounds=2,
+        backend=FakeBackend.default(),
+        operators=["test.shout"],
+        filters=[],
+    )
+    evolved = [r for r in result if not r.is_seed]
+    assert evolved and all(r.operator == "test.shout" for r in evolved)
+    assert any(r.text.startswith("MAKE TEA ") for r in evolved)
+
+
+def test_plugin_registered_for_one_test_is_gone_after() -> None:
+    assert "test.shout" not in evolkit._plugins.default_plugins().mutators()
+
+
+def test_plugin_filter_runs(evolkit_plugin: Callable[..., str]) -> None:
+    evolkit_plugin(FilterPlugin(), name="qm")
+
+    def reply(messages: list[evolkit.ChatMessage]) -> str:
+        text = messages[-1]["content"]
+        if f"<{REWRITE_TAG}>" in text:
+            return f"<{REWRITE_TAG}>Why is that?</{REWRITE_TAG}>"
+        return "An answer that is long enough to pass every rule of the eliminator easily here."
+
+    result = evolkit.evolve(
+        ["make tea"],
+        rounds=1,
+        backend=FakeBackend(reply),
+        operators=["test.shout"] if False else None,
+        filters=["test.no_question_marks"],
+        respond=False,
+    )
+    assert result.stats.drop_reasons == {"question_mark": 1}
+    assert [d.filter for d in result.iter_drops()] == ["test.no_question_marks"]
+
+
+def test_duplicate_name_is_refused(evolkit_plugin: Callable[..., str]) -> None:
+    evolkit_plugin(ShoutPlugin(), name="shout-1")
+    evolkit_plugin(ShoutPlugin(), name="shout-2")
+    with pytest.raises(DuplicateNameError, match="test.shout.*registered twice.*shout-1.*shout-2"):
+        evolkit._plugins.default_plugins().mutators()
+
+
+def test_duplicate_of_builtin_is_refused() -> None:
+    class Clash:
+        @hookimpl
+        def evolkit_register_mutators(self, registry: MutatorRegistry) -> None:
+            registry.add(type("D", (Shout,), {"name": "depth.deepen"})())
+
+    plugins = Plugins.load(entry_points=False)
+    plugins.register(Clash(), name="clash")
+    with pytest.raises(DuplicateNameError, match="depth.deepen"):
+        plugins.mutators()
+
+
+def test_disable_env_removes_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVOLKIT_DISABLE_PLUGINS", "evolkit.filters, something-else")
+    plugins = Plugins.load()
+    assert "refusal" not in plugins.filters()
+    assert BUILTIN_OPERATORS <= set(plugins.mutators().names())
+
+
+def test_unknown_operator_suggests() -> None:
+    with pytest.raises(UnknownNameError, match="did you mean depth.deepen"):
+        evolkit.evolve(["x y"], rounds=1, backend=FakeBackend.default(), operators=["depth.deepn"])
+
+
+def test_registry_rejects_non_mutator() -> None:
+    with pytest.raises(TypeError, match="does not implement"):
+        MutatorRegistry().add(object())  # type: ignore[arg-type]
+
+
+def test_run_mutator_helper() -> None:
+    child = run_mutator(Shout(), "boil an egg")
+    assert isinstance(child, Instruction)
+    assert child.text.startswith("BOIL AN EGG ") and child.operator == "test.shout" and child.round == 1
