@@ -10,7 +10,7 @@ import random
 import tempfile
 import time
 from array import array
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
 from evolkit.engine.config import EvolveConfig
 from evolkit.engine.journal import Journal
+from evolkit.engine.executor import Executor, LocalExecutor
 from evolkit.engine.ordered import ordered_map
 from evolkit.engine.progress import Progress, Snapshot, make_progress
 from evolkit.engine.result import RunResult
@@ -113,7 +114,9 @@ class _Run:
         runner: CallRunner,
         ctx: RoundContext,
         progress: Progress,
+        executor: Executor,
     ) -> None:
+        self.executor = executor
         self.cfg = cfg
         self.wd = wd
         self.runner = runner
@@ -175,11 +178,8 @@ class _Run:
             atomic_writer(self.wd.drops(round)) as drops,
         ):
 
-            async def step(index: int, parent: Instruction) -> Outcome:
-                return await ctx.evolve_one(index, parent, round)
-
-            results: AsyncIterator[Outcome] = ordered_map(
-                self.wd.instructions(self.wd.pool(round - 1)), step, self.cfg.concurrency * 4
+            results = self.executor.outcomes(
+                ctx, round, self.wd.instructions(self.wd.pool(round - 1))
             )
             async for outcome in results:
                 done += 1
@@ -269,6 +269,7 @@ async def aevolve(
     plugins: Plugins | None = None,
     progress: str | Progress = "quiet",
     overwrite: bool = False,
+    executor: Executor | None = None,
     **settings: Any,
 ) -> RunResult:
     """Evolve ``seeds`` for ``rounds`` rounds; see :func:`evolve`."""
@@ -360,7 +361,7 @@ async def aevolve(
         )
         reporter = make_progress(progress) if isinstance(progress, str) else progress
         stack.callback(reporter.close)
-        run = _Run(cfg, wd, runner, ctx, reporter)
+        run = _Run(cfg, wd, runner, ctx, reporter, executor or LocalExecutor(cfg.concurrency * 4))
 
         def save(round: int) -> None:
             snap = stats.snapshot(
@@ -423,6 +424,7 @@ def evolve(
     plugins: Plugins | None = None,
     progress: str | Progress = "quiet",
     overwrite: bool = False,
+    executor: Executor | None = None,
     **settings: Any,
 ) -> RunResult:
     """Evolve ``seeds`` (a file path, or instructions/strings) for ``rounds`` rounds.
@@ -453,6 +455,7 @@ def evolve(
             plugins=plugins,
             progress=progress,
             overwrite=overwrite,
+            executor=executor,
             **settings,
         )
     )
