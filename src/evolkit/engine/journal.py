@@ -1,9 +1,14 @@
-"""The run journal: every finished model call, appended and fsync'd as it completes.
+"""The run journal: every finished model call, written to disk as it completes.
 
 A resumed run replays the journal: a request it holds is answered from disk and never sent
-again. Appends are group-committed: concurrent calls wait for one shared ``fsync`` instead of
-one each, so durability costs little even at hundreds of calls per second. A torn last line
-(a crash mid-write) is ignored on load.
+again. The journal is an SQLite database in WAL mode with ``synchronous=FULL``: each commit is
+appended to the write-ahead log and fsync'd, and a crash (``kill -9`` included) loses at most
+the calls whose commit had not returned. Commits are grouped: calls that finish together wait
+for one shared commit instead of one each, so durability costs little at hundreds of calls per
+second. Lookups go to disk, so memory does not grow with the number of calls.
+
+Rows are never updated or deleted; ``seq`` records the order calls finished in, and the
+absence of a repeated ``key`` shows that no call was made twice.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
+import sqlite3
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,58 +38,61 @@ def request_key(model: str, messages: Sequence[ChatMessage], params: Mapping[str
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    completion TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS calls_key ON calls (key);
+"""
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    return db
+
+
 class Journal:
-    """Append-only JSONL of ``{"key": ..., "completion": {...}}`` lines."""
+    """Completed calls by request key, durable on disk."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._done: dict[str, Completion] = {}
-        self.replayed = 0
-        self._fd: int | None = None
-        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = _connect(path)
+        self._writer.executescript(_SCHEMA)
+        self._reader = _connect(path)
+        self._write_lock = threading.Lock()
+        self._unflushed: dict[str, Completion] = {}
+        self._pending: list[tuple[str, str, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
-        self._load()
-
-    def _load(self) -> None:
-        if not self.path.exists():
-            return
-        with self.path.open("rb") as fh:
-            for raw in fh:
-                try:
-                    entry = json.loads(raw)
-                    self._done[entry["key"]] = Completion.from_json(entry["completion"])
-                except (ValueError, KeyError, TypeError):
-                    continue  # a torn write at the end of a crashed run
-        self.replayed = len(self._done)
+        self.replayed = len(self)
 
     def __len__(self) -> int:
-        return len(self._done)
+        row = self._reader.execute("SELECT COUNT(*) FROM calls").fetchone()
+        return int(row[0]) + len(self._unflushed)
 
     def get(self, key: str) -> Completion | None:
-        return self._done.get(key)
+        pending = self._unflushed.get(key)
+        if pending is not None:
+            return pending
+        row = self._reader.execute(
+            "SELECT completion FROM calls WHERE key = ? ORDER BY seq LIMIT 1", (key,)
+        ).fetchone()
+        return Completion.from_json(json.loads(row[0])) if row else None
 
     def keys(self) -> list[str]:
-        return list(self._done)
-
-    def _open(self) -> int:
-        if self._fd is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            # If the previous run died mid-line, start on a fresh line.
-            size = os.fstat(self._fd).st_size
-            if size:
-                with self.path.open("rb") as fh:
-                    fh.seek(size - 1)
-                    if fh.read(1) != b"\n":
-                        os.write(self._fd, b"\n")
-        return self._fd
+        """Every journaled key in the order the calls finished (repeats would show twice)."""
+        return [row[0] for row in self._reader.execute("SELECT key FROM calls ORDER BY seq")]
 
     async def append(self, key: str, completion: Completion) -> None:
         """Record a finished call; returns once it is on disk."""
-        self._done[key] = completion
-        line = json.dumps({"key": key, "completion": completion.to_json()}, ensure_ascii=False)
+        self._unflushed[key] = completion
+        blob = json.dumps(completion.to_json(), ensure_ascii=False)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((line.encode("utf-8") + b"\n", future))
+        self._pending.append((key, blob, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         await future
@@ -91,29 +100,27 @@ class Journal:
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
-            data = b"".join(line for line, _ in batch)
             try:
-                await asyncio.to_thread(self._write, data)
+                await asyncio.to_thread(self._commit, [(k, b) for k, b, _ in batch])
             except BaseException as exc:
-                for _, fut in batch:
+                for _, _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
                 raise
-            for _, fut in batch:
+            for key, _, fut in batch:
+                self._unflushed.pop(key, None)
                 if not fut.done():
                     fut.set_result(None)
 
-    def _write(self, data: bytes) -> None:
-        fd = self._open()
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
+    def _commit(self, rows: list[tuple[str, str]]) -> None:
+        with self._write_lock:
+            self._writer.execute("BEGIN")
+            self._writer.executemany("INSERT INTO calls (key, completion) VALUES (?, ?)", rows)
+            self._writer.execute("COMMIT")
 
     async def aclose(self) -> None:
         if self._flusher is not None:
-            await self._flusher
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        self._reader.close()
+        with self._write_lock:
+            self._writer.close()

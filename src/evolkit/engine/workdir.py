@@ -3,7 +3,7 @@
 ``OUT.evolkit/`` beside the output holds::
 
     state.json          fingerprint, completed rounds, counts (written atomically)
-    journal.jsonl       every finished model call (append-only, fsync'd)
+    journal.sqlite      every finished model call (WAL, fsync.d on commit)
     seeds.jsonl         the seeds as read, duplicates removed
     round-0000.jsonl    rows kept in round 0 (the seeds, with responses)
     pool-0000.jsonl     the pool entering round 1
@@ -41,7 +41,7 @@ class WorkDir:
 
     @property
     def journal(self) -> Path:
-        return self.file("journal.jsonl")
+        return self.file("journal.sqlite")
 
     @property
     def seeds(self) -> Path:
