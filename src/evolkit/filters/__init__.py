@@ -1,0 +1,55 @@
+"""Built-in eliminator filters: they drop evolved instructions that failed to evolve.
+
+- ``template_leak``: the instruction copies the rewrite prompt's words or tags.
+- ``refusal``: the response apologises or declines and is short, or is empty.
+- ``stopwords``: the response is only punctuation and stop words.
+- ``information_gain``: the model judges the instruction equal to its parent.
+
+The engine runs filters in registry order and stops at the first drop, so the cheap local
+rules come first and the one that calls the model comes last.
+
+This module is itself a plugin: it registers the filters through
+``evolkit_register_filters`` like any third-party package would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evolkit._registry import FilterRegistry
+from evolkit.filters.information_gain import InformationGainFilter, read_judgement
+from evolkit.filters.refusal import REFUSAL_PHRASES, RefusalFilter
+from evolkit.filters.stopwords import StopwordsFilter, english_stopwords
+from evolkit.filters.template_leak import LEAK_PHRASES, LEAK_TAGS, TemplateLeakFilter
+from evolkit.hookspecs import hookimpl
+
+__all__ = [
+    "LEAK_PHRASES",
+    "LEAK_TAGS",
+    "REFUSAL_PHRASES",
+    "InformationGainFilter",
+    "RefusalFilter",
+    "StopwordsFilter",
+    "TemplateLeakFilter",
+    "builtin_filters",
+    "english_stopwords",
+    "evolkit_register_filters",
+    "read_judgement",
+]
+
+
+def builtin_filters() -> tuple[
+    TemplateLeakFilter, RefusalFilter, StopwordsFilter, InformationGainFilter
+]:
+    """Fresh instances of the built-in filters with default settings, in registry order."""
+    return (TemplateLeakFilter(), RefusalFilter(), StopwordsFilter(), InformationGainFilter())
+
+
+@hookimpl
+def evolkit_register_filters(registry: FilterRegistry) -> None:
+    """Register the built-in filters, all used by default: local rules first, the judge last."""
+    # Typed loosely: mypy reads a frozen attrs field as read-only, while the Filter protocol
+    # declares ``name``/``needs_response`` as plain attributes; at run time they satisfy it.
+    filters: tuple[Any, ...] = builtin_filters()
+    for item in filters:
+        registry.add(item, default=True)
