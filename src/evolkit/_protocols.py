@@ -21,8 +21,15 @@ class Mutator(Protocol):
     hands the reply to :meth:`parse`.
     """
 
-    name: str
-    kind: str
+    @property
+    def name(self) -> str:
+        """Unique across plugins, e.g. ``"depth.add_constraints"``."""
+        ...
+
+    @property
+    def kind(self) -> str:
+        """A group of operators: ``"depth"``, ``"breadth"`` or a plugin's own word."""
+        ...
 
     def applies_to(self, instruction: Instruction) -> bool:
         """Whether this mutator can evolve ``instruction`` (for example: it carries data)."""
@@ -52,8 +59,15 @@ class Filter(Protocol):
     such filters when responses are turned off. A filter may call the model through ``backend``.
     """
 
-    name: str
-    needs_response: bool
+    @property
+    def name(self) -> str:
+        """Unique across plugins, e.g. ``"refusal"``."""
+        ...
+
+    @property
+    def needs_response(self) -> bool:
+        """Whether :meth:`judge` reads ``candidate.response``."""
+        ...
 
     async def judge(
         self, candidate: Instruction, parent: Instruction, backend: Backend
@@ -70,7 +84,10 @@ class Backend(Protocol):
     limits, timeouts, connection errors and server errors).
     """
 
-    model: str
+    @property
+    def model(self) -> str:
+        """The model this backend talks to (part of every request's journal key)."""
+        ...
 
     async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
         """Answer ``messages``; ``params`` are sampling parameters such as ``temperature``."""

@@ -29,7 +29,7 @@ def _default_model_text() -> str:
     try:
         from evolkit.backends.default import describe_default_model
 
-        return describe_default_model()
+        return str(describe_default_model())
     except ImportError:
         return os.environ.get("EVOLKIT_MODEL") or "none (pass --model)"
     except EvolkitError as exc:
@@ -172,15 +172,15 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     table = Table(title="filters (run in this order)")
     for column in ("name", "package", "needs response", "default"):
         table.add_column(column)
-    for e in filters.entries():
-        needs = "yes" if e.item.needs_response else "no"
-        table.add_row(e.name, e.package, needs, "yes" if e.default else "on request")
+    for f in filters.entries():
+        needs = "yes" if f.item.needs_response else "no"
+        table.add_row(f.name, f.package, needs, "yes" if f.default else "on request")
     console.print(table)
     table = Table(title="backends")
     for column in ("name", "package", "handles"):
         table.add_column(column)
-    for e in backends.entries():
-        table.add_row(e.name, e.package, e.item.description)
+    for b in backends.entries():
+        table.add_row(b.name, b.package, b.item.description)
     console.print(table)
     console.print(f"default model: {_default_model_text()}")
     return 0

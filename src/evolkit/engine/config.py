@@ -28,13 +28,13 @@ def _weights(value: Mapping[str, float] | Sequence[str] | str | None) -> dict[st
         return None
     if isinstance(value, str):
         value = [part for part in value.split(",") if part.strip()]
+    out: dict[str, float] = {}
     if isinstance(value, Mapping):
         out = {str(k): float(v) for k, v in value.items()}
     else:
-        out = {}
         for part in value:
-            name, _, weight = str(part).partition("=")
-            out[name.strip()] = float(weight) if weight.strip() else 1.0
+            name, _, raw = str(part).partition("=")
+            out[name.strip()] = float(raw) if raw.strip() else 1.0
     for name, weight in out.items():
         if weight < 0:
             raise ValueError(f"operator weight for {name!r} must be >= 0, got {weight}")

@@ -292,7 +292,7 @@ async def aevolve(
         if backend is None:
             backend, _ = _resolve_backend(plugins, model, model_params or {})
             if hasattr(backend, "__aenter__"):
-                backend = await stack.enter_async_context(backend)  # type: ignore[arg-type]
+                await stack.enter_async_context(backend)  # type: ignore[arg-type]
         fingerprint = {
             **cfg.fingerprint(),
             "seeds": digest,

@@ -185,12 +185,10 @@ class StatsBuilder:
 
     def add_usage(self, completion: Completion, round: int, operator: str) -> None:
         model = completion.model or "unknown"
-        for table, key in (
-            (self.usage_model, model),
-            (self.usage_round, round),
-            (self.usage_operator, operator),
-        ):
-            table[key] = table.get(key, Usage()) + completion.usage  # type: ignore[index]
+        usage = completion.usage
+        self.usage_model[model] = self.usage_model.get(model, Usage()) + usage
+        self.usage_round[round] = self.usage_round.get(round, Usage()) + usage
+        self.usage_operator[operator] = self.usage_operator.get(operator, Usage()) + usage
 
     def keep(self, round: int, operator: str) -> None:
         self.rows_per_round[round] += 1
