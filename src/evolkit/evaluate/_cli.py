@@ -1,0 +1,170 @@
+"""``evolkit eval``: ``gsm8k`` (evaluate a model) and ``contamination`` (check a data set)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+__all__ = ["add_subcommand", "run_contamination", "run_gsm8k"]
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _option(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
+def add_subcommand(subparsers: Any) -> None:
+    """Add ``eval`` with its ``gsm8k`` and ``contamination`` subcommands to ``subparsers``."""
+    from evolkit.evaluate._styles import STYLES
+
+    parser = subparsers.add_parser(
+        "eval", help="evaluate a model on GSM8K, or check a data set for test-set overlap"
+    )
+    commands = parser.add_subparsers(dest="eval_command", metavar="{gsm8k,contamination}")
+    commands.required = True
+
+    gsm8k = commands.add_parser(
+        "gsm8k",
+        help="evaluate a model on GSM8K",
+        description="Generate answers to GSM8K questions and score them.",
+    )
+    gsm8k.add_argument("--model", required=True, help="hub name, local path or litellm model")
+    gsm8k.add_argument(
+        "--backend", choices=["auto", "vllm", "hf", "litellm"], default="auto",
+        help="auto: vllm on a GPU when installed, else hf (default: auto)",
+    )
+    gsm8k.add_argument("--style", choices=sorted(STYLES), default="wizardmath")
+    gsm8k.add_argument("--data", help="GSM8K JSONL file (default: openai/gsm8k from the hub)")
+    gsm8k.add_argument("--split", default="test", help="which split the data is (default: test)")
+    gsm8k.add_argument("--limit", type=_non_negative_int, help="evaluate the first N questions")
+    gsm8k.add_argument("--num-fewshot", type=_non_negative_int, help="worked examples shown")
+    gsm8k.add_argument("--fewshot-data", help="GSM8K train JSONL to draw worked examples from")
+    gsm8k.add_argument(
+        "--strip-calculator", action="store_true", help="remove <<...>> calculator notes"
+    )
+    gsm8k.add_argument("--batch-size", type=_positive_int, default=8, help="hf batch size")
+    gsm8k.add_argument("--max-new-tokens", type=_positive_int, default=512)
+    gsm8k.add_argument("--samples", type=_positive_int, default=1, help="k for maj@k")
+    gsm8k.add_argument("--temperature", type=float, help="default 0 (greedy), 0.7 with k > 1")
+    gsm8k.add_argument("--top-p", type=float, default=1.0)
+    gsm8k.add_argument("--seed", type=int, default=0)
+    gsm8k.add_argument("--concurrency", type=_positive_int, default=16, help="litellm requests")
+    gsm8k.add_argument(
+        "--option", "-O", type=_option, action="append", default=[], metavar="KEY=VALUE",
+        help="backend option (vllm engine arg, hf device/dtype/static_cache/compile, litellm "
+        "api_base…); VALUE is read as JSON when it parses",
+    )
+    gsm8k.add_argument("-o", "--output", help="write per-question records to this JSONL file")
+    gsm8k.add_argument("--summary", help="write the scores to this JSON file")
+    gsm8k.set_defaults(func=run_gsm8k)
+
+    contamination = commands.add_parser(
+        "contamination",
+        help="find rows of a data set that overlap the GSM8K test set",
+        description="List rows sharing word n-grams with GSM8K test questions.",
+    )
+    contamination.add_argument("data", help="evolkit JSONL data set (instruction/input/output)")
+    contamination.add_argument("--gsm8k", help="GSM8K test JSONL (default: the hub copy)")
+    contamination.add_argument("--ngram", type=_positive_int, default=13, help="default 13")
+    contamination.add_argument("--min-shared", type=_positive_int, default=1)
+    contamination.add_argument(
+        "--include-solutions", action="store_true", help="also match the test solutions"
+    )
+    contamination.add_argument("-o", "--output", help="write the hits to this JSONL file")
+    contamination.add_argument("--clean", help="write the rows without the flagged ones here")
+    contamination.set_defaults(func=run_contamination)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=False)
+
+
+def run_gsm8k(args: argparse.Namespace) -> int:
+    """Run ``evolkit eval gsm8k``."""
+    from evolkit.evaluate._gsm8k import evaluate_gsm8k
+
+    console = _console()
+    with console.status(f"evaluating {args.model} on GSM8K ({args.style})…"):
+        result = evaluate_gsm8k(
+            args.model,
+            backend=args.backend,
+            style=args.style,
+            data=args.data,
+            split=args.split,
+            limit=args.limit,
+            num_fewshot=args.num_fewshot,
+            fewshot_data=args.fewshot_data,
+            strip_calculator=args.strip_calculator,
+            max_new_tokens=args.max_new_tokens,
+            samples=args.samples,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            concurrency=args.concurrency,
+            backend_options=dict(args.option),
+            output=args.output,
+        )
+    console.print(result)
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    if result.errors:
+        console.print(f"[yellow]warning:[/yellow] {result.errors} questions had failed calls")
+    if args.output:
+        console.print(f"records written to {args.output}")
+    if args.summary:
+        from pathlib import Path
+
+        Path(args.summary).write_text(json.dumps(result.summary(), indent=2) + "\n")
+    return 0
+
+
+def run_contamination(args: argparse.Namespace) -> int:
+    """Run ``evolkit eval contamination``; exits 1 when any row overlaps the test set."""
+    from evolkit.evaluate._contamination import check_contamination, read_rows
+
+    console = _console()
+    rows = read_rows(args.data)
+    report = check_contamination(
+        rows,
+        args.gsm8k,
+        n=args.ngram,
+        include_solutions=args.include_solutions,
+        min_shared=args.min_shared,
+    )
+    console.print(report)
+    if args.output:
+        report.to_jsonl(args.output)
+        console.print(f"hits written to {args.output}")
+    if args.clean:
+        from pathlib import Path
+
+        kept = report.clean(rows)
+        with Path(args.clean).open("w", encoding="utf-8") as handle:
+            for row in kept:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        console.print(f"{len(kept)} rows without overlap written to {args.clean}")
+    return 1 if report.hits else 0

@@ -1,0 +1,180 @@
+"""Generation backends for evaluation: prompts in, ``samples`` completions per prompt out.
+
+Three implementations share the :class:`Generator` protocol: vLLM offline inference
+(:mod:`evolkit.evaluate._vllm`), batched Hugging Face transformers generation
+(:mod:`evolkit.evaluate._hf`) and any :class:`evolkit.Backend` such as litellm
+(:class:`BackendGenerator`, here). Each is imported only when it is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Coroutine, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from attrs import field, frozen
+
+from evolkit._protocols import Backend
+from evolkit.errors import ConfigError, ModelError
+from evolkit.evaluate._styles import Prompt
+
+__all__ = [
+    "BackendGenerator",
+    "Generation",
+    "Generator",
+    "SamplingConfig",
+    "run_sync",
+    "truncate_at_stop",
+]
+
+T = TypeVar("T")
+
+
+def _positive(instance: Any, attribute: Any, value: int) -> None:
+    if value < 1:
+        raise ConfigError(f"{attribute.name} must be >= 1, got {value}")
+
+
+@frozen
+class SamplingConfig:
+    """How to generate: greedy when ``temperature`` is 0, ``samples`` completions per prompt."""
+
+    max_new_tokens: int = field(default=512, validator=_positive)
+    samples: int = field(default=1, validator=_positive)
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int = 0
+
+    @property
+    def greedy(self) -> bool:
+        """Whether decoding is greedy (temperature 0)."""
+        return self.temperature <= 0.0
+
+
+@frozen
+class Generation:
+    """The completions of one prompt; ``prompt`` is the text the model saw (rendered)."""
+
+    prompt: str
+    outputs: tuple[str, ...]
+    errors: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Anything that completes a batch of prompts (see :class:`SamplingConfig`)."""
+
+    name: str
+
+    def generate(self, prompts: Sequence[Prompt], config: SamplingConfig) -> list[Generation]:
+        """One :class:`Generation` per prompt, in the order of ``prompts``."""
+        ...
+
+
+def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to the first occurrence of any stop string."""
+    cut = len(text)
+    for marker in stop:
+        if marker:
+            position = text.find(marker)
+            if position != -1:
+                cut = min(cut, position)
+    return text[:cut]
+
+
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to completion, also from inside a running event loop (a notebook)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+class BackendGenerator:
+    """Generates through an :class:`evolkit.Backend` (litellm, or a test's ``FakeBackend``).
+
+    A model string is turned into a backend as :func:`evolkit.evolve` does it: a registered
+    prefix such as ``fake/`` picks that backend, anything else is a litellm model string
+    (``openai/gpt-4o-mini``, ``hosted_vllm/...`` with ``api_base``).
+
+    Requests run concurrently, at most ``concurrency`` at a time. Plain-text prompts are sent
+    as one user message; the stop strings go with every call and are applied again to the
+    reply. A call that still fails after ``attempts`` tries (retryable errors only) is recorded
+    as an empty output with its error, which scores as invalid.
+    """
+
+    name = "litellm"
+
+    def __init__(
+        self,
+        backend: Backend | str,
+        *,
+        concurrency: int = 16,
+        attempts: int = 3,
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        if isinstance(backend, str):
+            # Model strings resolve like everywhere in evolkit: plugin prefixes (``fake/``,
+            # ``local/``…) first, every other string goes to litellm.
+            from evolkit._plugins import default_plugins
+
+            backend = default_plugins().backends().create(backend, params)
+        if concurrency < 1:
+            raise ConfigError(f"concurrency must be >= 1, got {concurrency}")
+        self.backend = backend
+        self.concurrency = concurrency
+        self.attempts = max(1, attempts)
+
+    def __repr__(self) -> str:
+        return f"BackendGenerator({self.backend!r}, concurrency={self.concurrency})"
+
+    async def _one(
+        self, prompt: Prompt, config: SamplingConfig, gate: asyncio.Semaphore
+    ) -> tuple[str, str | None]:
+        params: dict[str, Any] = {"max_tokens": config.max_new_tokens}
+        params["temperature"] = config.temperature
+        if not config.greedy and config.top_p < 1.0:
+            params["top_p"] = config.top_p
+        if config.stop:
+            params["stop"] = list(config.stop)
+        delay = 1.0
+        for attempt in range(1, self.attempts + 1):
+            try:
+                async with gate:
+                    completion = await self.backend.complete(prompt.as_messages(), **params)
+                return truncate_at_stop(completion.text, config.stop), None
+            except ModelError as exc:
+                if not exc.retryable or attempt == self.attempts:
+                    return "", str(exc)
+                await asyncio.sleep(delay)
+                delay *= 2
+        return "", "no attempt made"  # pragma: no cover - the loop always returns
+
+    async def agenerate(
+        self, prompts: Sequence[Prompt], config: SamplingConfig
+    ) -> list[Generation]:
+        """The asynchronous form of :meth:`generate`."""
+        gate = asyncio.Semaphore(self.concurrency)
+        tasks = [
+            [asyncio.ensure_future(self._one(prompt, config, gate)) for _ in range(config.samples)]
+            for prompt in prompts
+        ]
+        generations = []
+        for prompt, group in zip(prompts, tasks):
+            results = [await task for task in group]
+            generations.append(
+                Generation(
+                    prompt=prompt.display(),
+                    outputs=tuple(text for text, _ in results),
+                    errors=tuple(error for _, error in results if error is not None),
+                )
+            )
+        return generations
+
+    def generate(self, prompts: Sequence[Prompt], config: SamplingConfig) -> list[Generation]:
+        """Complete every prompt ``config.samples`` times."""
+        return run_sync(self.agenerate(prompts, config))
