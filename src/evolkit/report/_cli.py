@@ -36,7 +36,10 @@ def add_subcommand(subparsers: Any) -> None:
         help="add embedding diversity (needs evolkit[quality]); default: when installed",
     )
     emb.add_argument(
-        "--no-embeddings", dest="embeddings", action="store_const", const=False,
+        "--no-embeddings",
+        dest="embeddings",
+        action="store_const",
+        const=False,
         help="lexical diversity only (faster)",
     )
     p.add_argument("--chains", type=int, default=5, help="evolution chains to show (5)")
@@ -52,9 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     from evolkit.report import load_run, quality_summary, write_report
 
-    path = write_report(
-        args.output, args.html, embeddings=args.embeddings, chains=args.chains
-    )
+    path = write_report(args.output, args.html, embeddings=args.embeddings, chains=args.chains)
     console = Console(highlight=False)
     console.print(f"wrote report to [bold]{path}[/] (open it in a browser)")
     if args.quality_json:

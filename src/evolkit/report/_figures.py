@@ -85,7 +85,7 @@ def per_operator(run: RunData) -> Any:
     dropped = [stats.dropped_per_operator.get(o, 0) for o in ops]
     ax.barh(ops, kept, color=KEPT, label="kept")
     ax.barh(ops, dropped, left=kept, color=DROPPED, label="dropped")
-    for y, (k, d) in enumerate(zip(kept, dropped)):
+    for y, (k, d) in enumerate(zip(kept, dropped, strict=True)):
         if k + d:
             ax.text(k + d, y, f" {100 * k / (k + d):.0f}% kept", va="center", fontsize=8)
     ax.set_xlabel("evolutions")
@@ -161,8 +161,14 @@ def token_use(run: RunData) -> Any:
     ax.bar(x, completion, bottom=prompt, color=COMPLETION, label="completion")
     for i, r in enumerate(rounds):
         if usage[r].cost:
-            ax.text(i, prompt[i] + completion[i], f"${usage[r].cost:.4f}", ha="center",
-                    va="bottom", fontsize=8)
+            ax.text(
+                i,
+                prompt[i] + completion[i],
+                f"${usage[r].cost:.4f}",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
     ax.set_xticks(x, _round_labels(rounds))
     ax.set_xlabel("round")
     ax.set_ylabel("tokens")
@@ -181,11 +187,21 @@ def diversity(quality: QualitySummary) -> Any:
         ("distinct_2", "distinct-2", COMPLETION),
         ("distinct_3", "distinct-3", KEPT),
     ):
-        ax.plot(range(len(rounds)), [getattr(r, key) for r in quality.rounds], "o-",
-                color=colour, label=name)
+        ax.plot(
+            range(len(rounds)),
+            [getattr(r, key) for r in quality.rounds],
+            "o-",
+            color=colour,
+            label=name,
+        )
     if quality.embedding_model:
-        ax.plot(range(len(rounds)), [r.embedding_diversity or 0.0 for r in quality.rounds], "s--",
-                color=ACCENT, label="embedding diversity")
+        ax.plot(
+            range(len(rounds)),
+            [r.embedding_diversity or 0.0 for r in quality.rounds],
+            "s--",
+            color=ACCENT,
+            label="embedding diversity",
+        )
     ax.set_xticks(range(len(rounds)), _round_labels(rounds))
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("round")

@@ -96,11 +96,15 @@ def _cards(run: RunData) -> str:
         ("cost", f"${usage.cost:.4f}"),
         ("time", f"{s.elapsed_s:.1f}s"),
     ]
-    return "<div class='cards'>" + "".join(
-        f"<div class='card'><b>{html.escape(v)}</b><span class='muted'>{html.escape(k)}</span>"
-        "</div>"
-        for k, v in items
-    ) + "</div>"
+    return (
+        "<div class='cards'>"
+        + "".join(
+            f"<div class='card'><b>{html.escape(v)}</b><span class='muted'>{html.escape(k)}</span>"
+            "</div>"
+            for k, v in items
+        )
+        + "</div>"
+    )
 
 
 def _drop_table(run: RunData) -> str:
@@ -169,8 +173,9 @@ def render_html(
         "</section>",
         "<section><h2>Data quality</h2><div class='grid'>"
         + _fig(figures, "diversity", "Lexical (distinct-n) and embedding diversity per round.")
-        + f"<div class='wide'>{quality.html_table()}<p class='muted'>distinct-n: distinct word n-grams / all "
-        f"n-grams of a round, measured on {quality.sample_size} instructions per round. "
+        + f"<div class='wide'>{quality.html_table()}<p class='muted'>distinct-n: distinct "
+        f"word n-grams / all n-grams of a round, measured on {quality.sample_size} "
+        "instructions per round. "
         f"Percentages compare with the seeds. {quality_note}</p></div></div></section>",
         "<section><h2>Tokens and cost</h2><div class='grid'>"
         + _fig(figures, "tokens", "Prompt and completion tokens per round.")

@@ -29,9 +29,9 @@ from collections.abc import Iterable, Sequence
 
 __all__ = [
     "CONSTRAINT_MARKERS",
+    "clause_count",
     "complexity",
     "constraint_count",
-    "clause_count",
     "distinct_n",
     "tokens",
     "word_count",
@@ -89,7 +89,8 @@ _WORD = re.compile(r"[\w']+", re.UNICODE)
 _CLAUSE_BREAK = re.compile(r"[.?!;:](?=\s|$)")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 _MARKER = re.compile(
-    r"\b(?:" + "|".join(re.escape(m) for m in sorted(CONSTRAINT_MARKERS, key=len, reverse=True))
+    r"\b(?:"
+    + "|".join(re.escape(m) for m in sorted(CONSTRAINT_MARKERS, key=len, reverse=True))
     + r")\b",
     re.IGNORECASE,
 )

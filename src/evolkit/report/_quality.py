@@ -192,9 +192,7 @@ def quality_summary(
     ``quality`` extra; raises :class:`~evolkit.errors.MissingExtraError` without it);
     ``embeddings=None`` adds it when the extra is installed.
     """
-    insts = [
-        r if isinstance(r, Instruction) else Instruction.from_record(r) for r in rows
-    ]
+    insts = [r if isinstance(r, Instruction) else Instruction.from_record(r) for r in rows]
     grouped: dict[int, list[Instruction]] = {}
     for inst in insts:
         grouped.setdefault(inst.round, []).append(inst)
@@ -230,9 +228,7 @@ def quality_summary(
                 distinct_2=distinct_n(texts, 2),
                 distinct_3=distinct_n(texts, 3),
                 mean_words=fmean(word_count(t) for t in texts) if texts else 0.0,
-                mean_complexity=fmean(complexity(i.text, i.input) for i in items)
-                if items
-                else 0.0,
+                mean_complexity=fmean(complexity(i.text, i.input) for i in items) if items else 0.0,
                 embedding_diversity=diversity,
                 drift_from_seed=drift,
             )
