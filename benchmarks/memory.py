@@ -24,7 +24,7 @@ import evolkit
 from evolkit.testing import FakeBackend
 seeds, out, concurrency = sys.argv[1], sys.argv[2], int(sys.argv[3])
 start = time.perf_counter()
-result = evolkit.evolve(seeds, rounds=1, backend=FakeBackend.default(), output=out,
+result = evolkit.evolve(seeds, rounds=1, backend=FakeBackend.default(record=False), output=out,
                         respond=False, concurrency=concurrency, filters=["template_leak"])
 elapsed = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -70,7 +70,8 @@ class FakeBackend:
 
     Give it a ``handler`` that computes a reply from the messages, or a list of ``replies``
     returned in turn (an exception in either is raised from ``complete``). Every call's messages
-    and parameters are recorded in ``calls``.
+    and parameters are recorded in ``calls`` (``record=False`` keeps only the count, for long
+    runs).
 
     >>> backend = FakeBackend(replies=["<rewrite>Sum 2 and 3, then double it.</rewrite>"])
     """
@@ -82,25 +83,32 @@ class FakeBackend:
         replies: Iterable[Reply] | None = None,
         model: str = "fake/model",
         latency: float = 0.0,
+        record: bool = True,
     ) -> None:
         if handler is not None and replies is not None:
             raise ValueError("give FakeBackend a handler or replies, not both")
         self.model = model
         self.latency = latency
+        self.record = record
+        self.count = 0
         self.calls: list[tuple[list[ChatMessage], dict[str, Any]]] = []
         self._replies = list(replies) if replies is not None else None
         self._handler: Handler = handler if handler is not None else default_reply
 
     @classmethod
-    def default(cls, model: str = "fake/default", latency: float = 0.0) -> FakeBackend:
+    def default(
+        cls, model: str = "fake/default", latency: float = 0.0, record: bool = True
+    ) -> FakeBackend:
         """The fake that follows evolkit's built-in prompts (see :func:`default_reply`)."""
-        return cls(default_reply, model=model, latency=latency)
+        return cls(default_reply, model=model, latency=latency, record=record)
 
     def __repr__(self) -> str:
-        return f"FakeBackend(model={self.model!r}, calls={len(self.calls)})"
+        return f"FakeBackend(model={self.model!r}, calls={self.count})"
 
     async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
-        self.calls.append((list(messages), dict(params)))
+        self.count += 1
+        if self.record:
+            self.calls.append((list(messages), dict(params)))
         if self.latency:
             await asyncio.sleep(self.latency)
         if self._replies is not None:
