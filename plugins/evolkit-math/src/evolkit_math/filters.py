@@ -27,7 +27,9 @@ __all__ = ["FinalAnswerFilter", "SelfConsistencyFilter", "Vote", "verdict_with_m
 _VERDICT_HAS_METADATA = "metadata" in attrs.fields_dict(Verdict)
 
 
-def verdict_with_metadata(keep: bool, reason: str, filter: str, metadata: dict[str, Any]) -> Verdict:
+def verdict_with_metadata(
+    keep: bool, reason: str, filter: str, metadata: dict[str, Any]
+) -> Verdict:
     """A verdict that carries ``metadata`` for the kept instruction where evolkit supports it.
 
     Older evolkit versions have no ``Verdict.metadata``; there the metadata is left out.

@@ -1,0 +1,1 @@
+"""evolkit-audience: an evolkit plugin that rewrites instructions for a named audience."""
