@@ -252,11 +252,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except EvolkitError as exc:
-        _console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        # One unwrapped line, whatever the terminal width, so logs and scripts can grep it.
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        _console(stderr=True).print(
-            "interrupted: finished calls are saved; run the same command again to resume"
+        print(
+            "interrupted: finished calls are saved; run the same command again to resume",
+            file=sys.stderr,
         )
         return 130
 

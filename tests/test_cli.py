@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evolkit.cli import main
+
+BUILTIN_OPERATORS = [
+    "depth.add_constraints",
+    "depth.deepen",
+    "depth.concretize",
+    "depth.increase_reasoning",
+    "depth.complicate_input",
+    "breadth.mutate",
+]
+BUILTIN_FILTERS = ["template_leak", "refusal", "stopwords", "information_gain"]
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    path = tmp_path / "seeds.jsonl"
+    rows = [
+        {"instruction": "Explain how a rainbow forms."},
+        {"instruction": "Sort these numbers.", "input": "5, 3, 9, 1"},
+        {"instruction": "Write a limerick about a cat."},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_evolve_writes_lineage(tmp_path: Path, seeds: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.jsonl"
+    code = main(["evolve", str(seeds), "-o", str(out), "--model", "fake/demo", "--rounds", "2",
+                 "--seed", "3", "--cache", "off", "--progress", "quiet"])
+    assert code == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    ids = {r["id"] for r in rows}
+    evolved = [r for r in rows if r["round"] > 0]
+    assert evolved
+    for r in evolved:
+        assert r["parent_id"] in ids and r["operator"] in BUILTIN_OPERATORS and r["round"] <= 2
+        assert r["output"]
+    assert "rows per round" in capsys.readouterr().out
+
+    assert main(["stats", str(out), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["rows"] == len(rows) and stats["seeds"] == 3
+
+    alpaca = tmp_path / "alpaca.json"
+    assert main(["export", str(out), "--format", "alpaca", "-o", str(alpaca)]) == 0
+    assert len(json.loads(alpaca.read_text())) == len(rows)
+
+
+def test_plugins_lists_builtins(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plugins", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    names = [o["name"] for o in data["operators"] if o["package"] == "evolkit"]
+    assert set(BUILTIN_OPERATORS) <= set(names)
+    assert set(BUILTIN_FILTERS) <= {f["name"] for f in data["filters"]}
+    assert {"litellm", "fake"} <= {b["name"] for b in data["backends"]}
+    assert "default_model" in data
+    assert main(["plugins"]) == 0
+    text = capsys.readouterr().out
+    assert all(name in text for name in BUILTIN_OPERATORS + BUILTIN_FILTERS)
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "evolkit.cli", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        ('{"instruction": "fine"}\n{"instruction": oops}\n', "seeds.jsonl:2: invalid JSON"),
+        ('{"prompt": "no instruction key"}\n', "seeds.jsonl:1"),
+    ],
+)
+def test_bad_seed_file_is_one_line(tmp_path: Path, content: str, expected: str) -> None:
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text(content, encoding="utf-8")
+    proc = _run("evolve", str(seeds), "-o", str(tmp_path / "o.jsonl"), "--model", "fake/x", "--cache", "off")
+    assert proc.returncode == 2
+    assert expected in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_operator_is_one_line(tmp_path: Path, seeds: Path) -> None:
+    proc = _run("evolve", str(seeds), "-o", str(tmp_path / "o.jsonl"), "--model", "fake/x",
+                "--operators", "depth.deepenn", "--cache", "off")
+    assert proc.returncode == 2
+    assert "unknown operator 'depth.deepenn'" in proc.stderr and "depth.deepen" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_seed_file(tmp_path: Path) -> None:
+    proc = _run("evolve", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "o.jsonl"), "--model", "fake/x")
+    assert proc.returncode == 2 and "not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_help_names_default_model() -> None:
+    proc = _run("evolve", "--help")
+    assert proc.returncode == 0 and "Default model" in proc.stdout
