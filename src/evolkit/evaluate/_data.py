@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import attrs
-from attrs import field, frozen
+from attrs import frozen
 
 from evolkit.errors import EvolkitError, SeedFileError, missing_extra
 from evolkit.evaluate._extract import gold_answer
@@ -59,7 +59,7 @@ class GSM8KItem:
     index: int
     question: str
     solution: str
-    gold: Fraction = field(eq=False)
+    gold: Fraction
 
     @property
     def gold_text(self) -> str:

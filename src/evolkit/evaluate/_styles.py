@@ -1,15 +1,14 @@
-"""The prompt styles GSM8K is evaluated in.
+"""The prompt styles GSM8K is evaluated in, each with its stop strings and answer marker.
 
-========== ============================================================ ====================
-style      prompt                                                        final-answer marker
-========== ============================================================ ====================
-wizardmath zero-shot; the shared Alpaca template (:data:`evolkit.templates.  ``The answer is:``
-           ALPACA`) with the question as instruction, the response opened
-           with ``Let's think step by step.``
-gsm8k      few-shot (5), ``Question: ...\\nAnswer: <solution> #### N``    ``#### N``
-gsm8k_cot  few-shot (8), ``Q: ...\\nA: <reasoning> The answer is N.``     ``The answer is N``
-chat       zero-shot chain of thought in the model's own chat template    ``The answer is N``
-========== ============================================================ ====================
+- ``wizardmath``: zero-shot. The shared Alpaca template (:data:`evolkit.templates.ALPACA`,
+  the one training renders rows with) with the question as the instruction; the response is
+  opened with ``Let's think step by step.``. Final-answer marker ``The answer is:``.
+- ``gsm8k``: few-shot (5), the lm-evaluation-harness layout ``Question: ...\nAnswer: ...``
+  with solutions ending ``#### N``. Marker ``####``.
+- ``gsm8k_cot``: few-shot (8) chain of thought, ``Q: ...\nA: ... The answer is N.``.
+  Marker ``The answer is``.
+- ``chat``: zero-shot chain of thought in the model's own chat template, asking for a last
+  line ``The answer is N.``. Marker ``The answer is`` (also ``Final answer:``).
 
 ``gsm8k`` and ``gsm8k_cot`` use evolkit's own worked examples by default, or ``k`` examples
 drawn from a GSM8K train file that the user passes.

@@ -29,6 +29,7 @@ def random_model(
     layers: int = 2,
     heads: int = 4,
     max_positions: int = 4096,
+    init_std: float = 0.3,
     seed: int = 0,
     config: Any = None,
 ) -> tuple[Any, Any]:
@@ -36,7 +37,8 @@ def random_model(
 
     ``config`` replaces the small default architecture (any transformers model config, e.g.
     ``AutoConfig.from_pretrained(path)`` of a real model); its vocabulary size is set to the
-    tokenizer's. The tokenizer has ``<s>``/``</s>``/``<pad>`` tokens and a simple chat template.
+    tokenizer's. ``init_std`` is wider than a trained model's initialisation so that the random
+    model writes varied tokens (digits included) instead of repeating one. The tokenizer has ``<s>``/``</s>``/``<pad>`` tokens and a simple chat template.
     """
     torch, transformers = import_transformers()
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -73,6 +75,7 @@ def random_model(
             eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,
             tie_word_embeddings=True,
+            initializer_range=init_std,
         )
     else:
         config.vocab_size = len(tokenizer)
