@@ -1,0 +1,362 @@
+"""evolkit against peers: the same Evol-Instruct job, the same fake server, side by side.
+
+    python benchmarks/vs_peers.py                          # 64 seeds, 2 rounds, 0.1 s latency
+    python benchmarks/vs_peers.py --seeds 128 --rounds 3 --concurrency 64
+    python benchmarks/vs_peers.py --distilabel-python none # skip distilabel
+
+One fake OpenAI-compatible server runs in its own process (``FakeServer(...).run_in_process()``)
+and answers every request after ``--latency`` seconds. Every system evolves the same generated
+seed instructions for the same number of rounds and answers what it evolves:
+
+1. evolkit, ``evolkit.evolve`` through ``LiteLLMBackend("openai/fake", ...)``, default operators
+   and filters, responses on, ``--concurrency`` calls in flight, output to a temporary directory,
+   no response cache. With its defaults it also answers the seeds and runs a judge call per
+   evolution (the information-gain filter), so it makes more calls than the others; a second
+   evolkit row ("same calls") turns off the seed answers and the filters, so that it makes exactly
+   the calls the others make.
+2. A plain sequential loop, the way a straightforward Evol-Instruct script is written: for each
+   round, for each instruction, one blocking call to rewrite it and one to answer the rewrite,
+   with the synchronous ``openai`` client.
+3. distilabel's ``EvolInstruct(num_evolutions=rounds, store_evolutions=True,
+   generate_answers=True)`` task with its ``OpenAILLM``, run standalone (``task.load()`` then
+   ``task.process(batch)``) on batches of ``--distilabel-batch`` seeds (default: the
+   concurrency, as a pipeline with that ``input_batch_size`` would), in a child process with the
+   Python of a separate virtual environment (``--distilabel-python``, default
+   ``/work/distilabel-venv/bin/python``). Measured with distilabel 1.5.3 (``pip install
+   "distilabel[openai]==1.5.3" requests``; it pulled openai 3.57.0 and no torch).
+
+Wall time excludes imports and client construction for all three (each is warmed up first).
+Calls are counted by the server (``/_fake/stats``), so the figures per call are comparable even
+where the systems make different numbers of calls per instruction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+DEFAULT_DISTILABEL_PYTHON = "/work/distilabel-venv/bin/python"
+
+TOPICS = [
+    "sorting a list of numbers",
+    "the water cycle",
+    "compound interest",
+    "writing a cover letter",
+    "photosynthesis",
+    "binary search",
+    "planning a garden",
+    "the causes of inflation",
+]
+FORMS = [
+    "Explain {t} to a ten-year-old.",
+    "Write three tips about {t}.",
+    "Give a short example that shows {t}.",
+    "List common mistakes people make with {t}.",
+    "Summarise {t} in two sentences.",
+    "Describe how {t} works, step by step.",
+    "Compare two ways of approaching {t}.",
+    "Ask a quiz question about {t} and answer it.",
+]
+
+
+def make_seeds(n: int) -> list[str]:
+    """``n`` distinct seed instructions, generated (no data set needed)."""
+    out = []
+    for i in range(n):
+        topic = TOPICS[i % len(TOPICS)]
+        form = FORMS[(i // len(TOPICS)) % len(FORMS)]
+        text = form.format(t=topic)
+        if i >= len(TOPICS) * len(FORMS):
+            text += f" (variant {i})"
+        out.append(text)
+    return out
+
+
+# -- 1. evolkit ----------------------------------------------------------------------------------
+
+
+def run_evolkit(
+    url: str, seeds: list[str], rounds: int, concurrency: int, same_calls: bool
+) -> dict[str, Any]:
+    import evolkit
+    from evolkit.backends.litellm import LiteLLMBackend
+
+    backend = LiteLLMBackend("openai/fake", {"api_base": url, "api_key": "x"})
+    extra: dict[str, Any] = {"respond_seeds": False, "filters": []} if same_calls else {}
+    with tempfile.TemporaryDirectory(prefix="vs-peers-") as tmp:
+        start, cpu = time.perf_counter(), time.process_time()
+        evolkit.evolve(
+            seeds,
+            rounds=rounds,
+            backend=backend,
+            output=Path(tmp) / "out.jsonl",
+            concurrency=concurrency,
+            respond=True,
+            cache=None,
+            **extra,
+        )
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        with (Path(tmp) / "out.jsonl").open() as fh:
+            rows = sum(1 for line in fh if line.strip())
+    return {"wall": wall, "cpu": cpu, "rows": rows, "evolved": rows - len(seeds)}
+
+
+def warm_litellm(url: str) -> None:
+    from evolkit.backends._litellm_import import import_litellm
+
+    with warnings.catch_warnings():  # a pydantic notice about openai's own types
+        warnings.simplefilter("ignore", UserWarning)
+        litellm = import_litellm()
+    litellm.completion(
+        model="openai/fake",
+        api_base=url,
+        api_key="x",
+        messages=[{"role": "user", "content": "Warm up."}],
+        num_retries=0,
+    )
+
+
+# -- 2. a plain sequential loop ------------------------------------------------------------------
+
+REWRITE_PROMPT = (
+    "Make the task below more demanding: add one constraint or one extra step that a careful "
+    "reader can check, keep it answerable, and keep it to a few sentences.\n\n"
+    "<instruction>{instruction}</instruction>\n\n"
+    "Reply with the new task only, between <rewrite> and </rewrite>."
+)
+
+
+def run_sequential(url: str, seeds: list[str], rounds: int) -> dict[str, Any]:
+    with warnings.catch_warnings():  # a pydantic notice about openai's own types
+        warnings.simplefilter("ignore", UserWarning)
+        from openai import OpenAI
+
+    client = OpenAI(base_url=url, api_key="x", max_retries=0)
+
+    def ask(prompt: str, max_tokens: int) -> str:
+        reply = client.chat.completions.create(
+            model="fake",
+            messages=[{"role": "user", "content": prompt}],
+            temperature=0.7,
+            max_tokens=max_tokens,
+        )
+        return reply.choices[0].message.content or ""
+
+    ask("Warm up.", 8)
+    rows: list[tuple[str, str]] = []
+    pool = list(seeds)
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(rounds):
+        for i, instruction in enumerate(pool):
+            reply = ask(REWRITE_PROMPT.format(instruction=instruction), 512)
+            rewrite = reply.split("<rewrite>")[-1].split("</rewrite>")[0].strip() or instruction
+            rows.append((rewrite, ask(rewrite, 1024)))
+            pool[i] = rewrite
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    client.close()
+    n = len(rows)
+    return {"wall": wall, "cpu": cpu, "rows": len(seeds) + n, "evolved": n, "warmup": 1}
+
+
+# -- 3. distilabel (child process, its own virtual environment) ----------------------------------
+
+
+def distilabel_worker(url: str, seeds_path: str, out_path: str, rounds: int, batch: int) -> None:
+    """Runs under the distilabel venv's Python; imports nothing from evolkit."""
+    import logging
+
+    warnings.simplefilter("ignore")
+    logging.disable(logging.WARNING)
+    import distilabel
+
+    try:
+        from distilabel.models import OpenAILLM
+    except ImportError:  # distilabel < 1.5
+        from distilabel.llms import OpenAILLM
+    from distilabel.steps.tasks import EvolInstruct
+
+    seeds = json.loads(Path(seeds_path).read_text())
+    llm = OpenAILLM(
+        model="fake",
+        base_url=url,
+        api_key="x",
+        max_retries=0,
+        generation_kwargs={"temperature": 0.7, "max_new_tokens": 512},
+    )
+    task = EvolInstruct(
+        llm=llm, num_evolutions=rounds, store_evolutions=True, generate_answers=True
+    )
+    task.load()
+    llm.generate([[{"role": "user", "content": "Warm up."}]], max_new_tokens=8)
+    rows: list[dict[str, Any]] = []
+    start, cpu = time.perf_counter(), time.process_time()
+    for i in range(0, len(seeds), batch):
+        for out in task.process([{"instruction": s} for s in seeds[i : i + batch]]):
+            rows.extend(out)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    evolved = sum(len(r["evolved_instructions"]) for r in rows)
+    answers = sum(len(r.get("answers") or []) for r in rows)
+    Path(out_path).write_text(
+        json.dumps(
+            {
+                "wall": wall,
+                "cpu": cpu,
+                "rows": len(seeds) + evolved,
+                "evolved": evolved,
+                "answers": answers,
+                "version": distilabel.__version__,
+                "warmup": 1,
+            }
+        )
+    )
+    task.unload()
+
+
+def run_distilabel(
+    python: str, url: str, seeds: list[str], rounds: int, batch: int
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="vs-peers-dl-") as tmp:
+        seeds_path, out_path = Path(tmp) / "seeds.json", Path(tmp) / "out.json"
+        seeds_path.write_text(json.dumps(seeds))
+        cmd = [python, os.path.abspath(__file__), "--distilabel-worker", url]
+        cmd += [str(seeds_path), str(out_path), str(rounds), str(batch)]
+        start = time.perf_counter()
+        # run from the temporary directory, so nothing on the path shadows distilabel's modules
+        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+        total = time.perf_counter() - start
+        if proc.returncode != 0 or not out_path.exists():
+            tail = (proc.stderr or proc.stdout)[-2000:]
+            raise RuntimeError(f"distilabel worker failed ({proc.returncode}):\n{tail}")
+        result: dict[str, Any] = json.loads(out_path.read_text())
+    result["process_wall"] = total
+    return result
+
+
+# -- driver --------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--distilabel-python",
+        default=os.environ.get("DISTILABEL_PYTHON", DEFAULT_DISTILABEL_PYTHON),
+        help="Python of a virtual environment with distilabel installed ('none' skips it)",
+    )
+    parser.add_argument("--distilabel-batch", type=int, default=None)
+    args = parser.parse_args()
+
+    from evolkit.testing.server import FakeServer
+
+    seeds = make_seeds(args.seeds)
+    batch = args.distilabel_batch or args.concurrency
+    print(
+        f"{len(seeds)} seeds, {args.rounds} rounds, fake server latency "
+        f"{args.latency * 1000:.0f} ms, evolkit concurrency {args.concurrency}, "
+        f"distilabel batch {batch}, {os.cpu_count()} cores",
+        flush=True,
+    )
+    results: dict[str, dict[str, Any]] = {}
+    with FakeServer(latency=args.latency).run_in_process() as server:
+        warm_litellm(server.url)
+
+        def measure(name: str, fn: Any, *fargs: Any) -> None:
+            server.reset_stats()
+            try:
+                out = fn(*fargs)
+            except Exception as exc:  # report it and carry on with the others
+                print(f"{name}: FAILED: {exc}", flush=True)
+                return
+            stats = server.snapshot()
+            warmup = int(out.pop("warmup", 0))  # warm-up calls made before the clock started
+            out.update(
+                calls=stats.requests - warmup,
+                ok=stats.ok - warmup,
+                max_in_flight=stats.max_in_flight,
+            )
+            results[name] = out
+            print(f"  {name}: {out['wall']:.2f} s, {out['calls']} calls", flush=True)
+
+        measure("evolkit", run_evolkit, server.url, seeds, args.rounds, args.concurrency, False)
+        measure(
+            "evolkit, same calls",
+            run_evolkit,
+            server.url,
+            seeds,
+            args.rounds,
+            args.concurrency,
+            True,
+        )
+        measure("sequential loop", run_sequential, server.url, seeds, args.rounds)
+        if args.distilabel_python.lower() != "none":
+            if Path(args.distilabel_python).exists():
+                measure(
+                    "distilabel",
+                    run_distilabel,
+                    args.distilabel_python,
+                    server.url,
+                    seeds,
+                    args.rounds,
+                    batch,
+                )
+            else:
+                print(f"distilabel: skipped, {args.distilabel_python} does not exist")
+    report(results, len(seeds), args.rounds)
+
+
+def report(results: dict[str, dict[str, Any]], n_seeds: int, rounds: int) -> None:
+    """The table, and each peer's wall time and time per call against both evolkit rows."""
+    print()
+    print(
+        f"{'system':<20} {'wall s':>7} {'calls':>6} {'calls/instr/round':>17} "
+        f"{'max in flight':>13} {'calls/s':>8} {'CPU ms/call':>11}"
+    )
+    for name, r in results.items():
+        per = r["calls"] / (n_seeds * rounds)
+        print(
+            f"{name:<20} {r['wall']:>7.2f} {r['calls']:>6} {per:>17.2f} "
+            f"{r['max_in_flight']:>13} {r['calls'] / r['wall']:>8.1f} "
+            f"{r['cpu'] / r['calls'] * 1000:>11.2f}"
+        )
+    print()
+    for base_name in ("evolkit", "evolkit, same calls"):
+        base = results.get(base_name)
+        if base is None:
+            continue
+        for name, r in results.items():
+            if name.startswith("evolkit"):
+                continue
+            per_call = (r["wall"] / r["calls"]) / (base["wall"] / base["calls"])
+            print(
+                f"{name} / {base_name}: wall {r['wall'] / base['wall']:.2f}x, "
+                f"wall per call {per_call:.2f}x"
+            )
+    if "distilabel" in results:
+        d = results["distilabel"]
+        print(
+            f"distilabel {d['version']}: {d['process_wall']:.2f} s for the whole child process "
+            "(interpreter start and imports included)"
+        )
+    rows = ", ".join(f"{name} {r['rows']}" for name, r in results.items())
+    print(f"rows out (seeds + evolved): {rows}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--distilabel-worker":
+        url, seeds_path, out_path, rounds, batch = sys.argv[2:7]
+        distilabel_worker(url, seeds_path, out_path, int(rounds), int(batch))
+    else:
+        main()
