@@ -145,6 +145,7 @@ def _section(title: str, header: Sequence[str], body: str) -> str:
     )
     return (
         "<table style='border-collapse:collapse;margin:6px 18px 6px 0;display:inline-table;"
+        "font-size:13px;font-family:inherit;color:inherit;"
         f"vertical-align:top'><caption style='font-weight:600;text-align:left'>"
         f"{html.escape(title)}</caption><tr>{cells}</tr>{body}</table>"
     )

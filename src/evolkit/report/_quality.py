@@ -97,22 +97,30 @@ class QualitySummary:
                 ("embedding_diversity", "embedding diversity"),
                 ("drift_from_seed", "distance to seed"),
             ]
-        head = "".join(f"<th>{html.escape(label)}</th>" for _, label in cols)
+        head = "".join(f"<th style='{_TD}'>{html.escape(label)}</th>" for _, label in cols)
         body = []
         for r in self.rounds:
             cells = []
             for key, _ in cols:
                 value = getattr(r, key)
-                cells.append(f"<td>{_cell(value, getattr(base, key) if base else None, key)}</td>")
+                shown = _cell(value, getattr(base, key) if base else None, key)
+                cells.append(f"<td style='{_TD}'>{shown}</td>")
             name = "seeds" if r.round == 0 else f"round {r.round}"
-            body.append(f"<tr><th>{name}</th>{''.join(cells)}</tr>")
+            body.append(f"<tr><th style='{_TD};text-align:left'>{name}</th>{''.join(cells)}</tr>")
         return (
-            f"<table class='quality'><thead><tr><th></th>{head}</tr></thead>"
+            f"<table class='quality' style='{_TABLE}'><thead><tr><th></th>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table>"
         )
 
     def _repr_html_(self) -> str:
         return self.html_table()
+
+
+_TABLE = (
+    "border-collapse:collapse;font-family:system-ui,-apple-system,'Segoe UI',sans-serif;"
+    "font-size:13px;color:#1f2328"
+)
+_TD = "padding:3px 8px;border-bottom:1px solid #eaeef2;text-align:right;white-space:nowrap"
 
 
 def _cell(value: Any, base: Any, key: str) -> str:
@@ -124,7 +132,7 @@ def _cell(value: Any, base: Any, key: str) -> str:
     if isinstance(base, (int, float)) and base and isinstance(value, (int, float)):
         change = 100 * (value - base) / base
         if abs(change) >= 0.05:
-            text += f" <span class='delta'>({change:+.0f}%)</span>"
+            text += f" <span style='color:#59636e;font-size:11px'>({change:+.0f}%)</span>"
     return text
 
 
