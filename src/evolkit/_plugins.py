@@ -12,7 +12,6 @@ import importlib
 import os
 import warnings
 from collections.abc import Callable
-from importlib import metadata
 from typing import Any, TypeVar
 
 import pluggy
@@ -83,6 +82,8 @@ class Plugins:
         return plugins
 
     def _load_entry_points(self, off: frozenset[str]) -> None:
+        from importlib import metadata
+
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = ep.dist
             package = dist.metadata["Name"] if dist is not None else ep.value.split(":")[0]
@@ -150,6 +151,8 @@ class Plugins:
 
 
 def _evolkit_version() -> str:
+    from importlib import metadata
+
     try:
         return metadata.version("evolkit")
     except metadata.PackageNotFoundError:
