@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import pytest
-
 from evolkit import Filter, Verdict
 from evolkit.testing import run_filter
+
 from evolkit_code import PythonParsesFilter, code_blocks, looks_like_python, parses, python_blocks
 
 TASK = "Write a Python function that returns the second largest number in a list."
 FLT = PythonParsesFilter()
 
-GOOD = '''Sort a copy and skip duplicates:
+GOOD = """Sort a copy and skip duplicates:
 
 ```python
 def second_largest(xs: list[int]) -> int | None:
@@ -19,7 +19,7 @@ def second_largest(xs: list[int]) -> int | None:
     return unique[-2] if len(unique) > 1 else None
 ```
 
-It runs in O(n log n).'''
+It runs in O(n log n)."""
 
 KEEP = {
     "valid_python": GOOD,
@@ -28,11 +28,13 @@ KEEP = {
     "untagged_not_python": "```\nfor (int i = 0; i < n; i++) {\n    sum += a[i];\n}\n```",
     "shell_block": "Install it first:\n```bash\npip install numpy\n```",
     "untagged_python": "```\nimport heapq\nprint(heapq.nlargest(2, [3, 1, 4])[-1])\n```",
-    "doctest_session": "```pycon\n>>> max([1, 2])\n2\n```\n```python\n>>> sorted([3, 1])[-1]\n3\n```",
+    "doctest_session": (
+        "```pycon\n>>> max([1, 2])\n2\n```\n```python\n>>> sorted([3, 1])[-1]\n3\n```"
+    ),
     "magic_lines": "```python\n%timeit sorted(xs)\n!pip install numpy\nx = sorted([2, 1])\n```",
     "escape_warning": '```python\nimport re\npattern = re.compile("\\d+")\n```',
     "indented_fence": "Steps:\n   ```py\n   total = sum(range(10))\n   ```",
-    "py3_tag": "```python3 title=\"a.py\"\nvalues = [1, 2, 3]\n```",
+    "py3_tag": '```python3 title="a.py"\nvalues = [1, 2, 3]\n```',
     "tilde_is_not_a_fence": "~~~python\ndef broken(:\n~~~",
 }
 

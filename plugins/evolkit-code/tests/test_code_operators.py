@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from evolkit import Instruction, Mutator, Rejected
 from evolkit.testing import FakeBackend, run_mutator
+
 from evolkit_code import CODE_MUTATORS, MISDIRECTION, has_code_snippet, prompts
 
 TASK = Instruction(text="Write a Python function that reverses the words in a sentence.")

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import attrs
 import pytest
-
 from evolkit import ChatMessage, Filter, Instruction, Verdict
 from evolkit.testing import FakeBackend, run_filter
+
 from evolkit_math import FinalAnswerFilter, SelfConsistencyFilter
 from evolkit_math.filters import Vote, _majority
 
@@ -63,7 +63,7 @@ def test_final_answer_keeps_a_candidate_without_response() -> None:
 
 def scripted(*answers: str) -> FakeBackend:
     """A fake model whose solutions end with ``answers`` in turn ("" for no final answer)."""
-    replies = [f"Working...\nThe answer is: {a}" if a else "I think it is about 30." for a in answers]
+    replies = [f"Working...\nThe answer is: {a}" if a else "About 30, I think." for a in answers]
     return FakeBackend(replies=replies)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from evolkit import Instruction, Mutator, Rejected
 from evolkit.testing import FakeBackend, run_mutator
+
 from evolkit_math import DOWNWARD, MATH_MUTATORS, UPWARD, looks_like_math, prompts
 
 PROBLEM = Instruction(
@@ -84,8 +84,10 @@ def test_parse_reads_the_tagged_rewrite(op: Mutator) -> None:
         ("<rewrite></rewrite>", "empty_rewrite"),
         ("I'm sorry, I can't change this problem.", "refused"),
         (f"<rewrite>{PROBLEM.text}</rewrite>", "unchanged"),
-        ("<rewrite>The answer is 14 dollars, because 4 times 3 is 12 plus 2.</rewrite>",
-         "answered_instead"),
+        (
+            "<rewrite>The answer is 14 dollars, because 4 times 3 is 12 plus 2.</rewrite>",
+            "answered_instead",
+        ),
     ],
 )
 @ops

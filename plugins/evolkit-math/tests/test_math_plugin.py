@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import pytest
-
 import evolkit
+import pytest
 from evolkit._plugins import Plugins
 from evolkit.testing import FakeBackend, default_reply
+
 from evolkit_math import plugin
 
 SEEDS = [

@@ -14,7 +14,6 @@ import textwrap
 import warnings
 
 from attrs import frozen
-
 from evolkit import Backend, Instruction, Verdict
 
 __all__ = [

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 
 from attrs import frozen
-
 from evolkit import Instruction, Rejected
 from evolkit.operators import TemplateMutator
+
 from evolkit_code import prompts
 
 __all__ = [

@@ -17,8 +17,8 @@ from typing import Any
 
 import attrs
 from attrs import field, frozen
-
 from evolkit import Backend, ChatMessage, Instruction, Verdict
+
 from evolkit_math import prompts
 from evolkit_math.answers import answer_text, final_answer
 

@@ -11,6 +11,7 @@ import re
 
 from evolkit import Instruction
 from evolkit.operators import TemplateMutator
+
 from evolkit_math import prompts
 
 __all__ = ["DOWNWARD", "MATH_MUTATORS", "UPWARD", "looks_like_math"]
