@@ -1,0 +1,45 @@
+"""Scale out: many model endpoints (litellm Router) and many machines (Ray).
+
+- :class:`RouterBackend`: one model name spread over several deployments (vLLM or Ollama
+  servers, API keys, regions) by litellm's Router, with cooldown and fallbacks; configured by a
+  TOML/YAML file (:func:`load_router_config`). Model strings ``router/...`` build it through
+  :func:`router_backend_factory`.
+- :class:`RayExecutor`: ``evolkit.evolve(..., executor=RayExecutor(workers=4))`` evolves each
+  round's pool on Ray workers (a private local instance, or a cluster by address) and gives the
+  same data set as a single-process run with the same seed.
+
+Nothing here imports litellm or ray until it is used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evolkit.scale._config import RouterConfig, load_router_config
+    from evolkit.scale.executor import RayExecutor
+    from evolkit.scale.router import RouterBackend, router_backend_factory
+
+__all__ = [
+    "RayExecutor",
+    "RouterBackend",
+    "RouterConfig",
+    "load_router_config",
+    "router_backend_factory",
+]
+
+_WHERE = {
+    "RayExecutor": "evolkit.scale.executor",
+    "RouterBackend": "evolkit.scale.router",
+    "router_backend_factory": "evolkit.scale.router",
+    "RouterConfig": "evolkit.scale._config",
+    "load_router_config": "evolkit.scale._config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        import importlib
+
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'evolkit.scale' has no attribute {name!r}")

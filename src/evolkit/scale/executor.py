@@ -1,0 +1,395 @@
+"""``RayExecutor``: spread each round's evolutions over Ray workers on one or many machines.
+
+The driver (the process that calls :func:`evolkit.evolve`) cuts a round's pool into chunks and
+sends them to long-lived Ray actors, a few chunks per actor at a time. Each actor runs the
+engine's own step (:meth:`RoundContext.evolve_one`) with its own call runner and journal, and
+returns each item's outcome with the model calls it made. The driver journals those calls in
+the run's journal, adds their token use to the run's counts, and yields the outcomes in pool
+order, so the engine writes exactly what a single-process run with the same seed writes.
+
+A worker that dies mid-round loses nothing it finished: its chunks go to another worker, which
+replays the dead worker's journal file (for a worker on the same machine or a shared folder) or
+the calls it had already returned, and Ray restarts the dead actor (``max_restarts``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator, Mapping
+from itertools import islice
+from types import TracebackType
+from typing import Any
+
+from evolkit._types import Instruction
+from evolkit.engine.steps import Outcome, RoundContext
+from evolkit.errors import ConfigError, EvolkitError, missing_extra
+from evolkit.scale._worker import ChunkResult, ItemResult, Worker, WorkerSpec
+
+__all__ = ["RayExecutor"]
+
+
+#: Set before ray is first imported, this keeps a local Ray instance on loopback (127.0.0.1);
+#: without it Ray binds its services to the machine's network address.
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def import_ray(*, loopback: bool = False) -> Any:
+    """Import ray, or explain how to install it.
+
+    With ``loopback=True`` (a private local instance) and ray not imported yet, Ray's services
+    are kept on 127.0.0.1.
+    """
+    if loopback and "ray" not in sys.modules:
+        os.environ.setdefault(LOOPBACK_ENV, "0")
+    try:
+        import ray
+    except ImportError as exc:
+        raise missing_extra("ray", "ray", exc) from exc
+    return ray
+
+
+class _Actor:
+    def __init__(self, handle: Any, index: int) -> None:
+        self.handle = handle
+        self.index = index
+        self.outstanding = 0
+        self.usable = True
+
+
+class _Chunk:
+    def __init__(self, items: list[tuple[int, Instruction]]) -> None:
+        self.items = items
+        self.attempts = 0
+        self.actor: _Actor | None = None
+
+
+class RayExecutor:
+    """Run each round's evolutions on ``workers`` Ray actors; pass it as ``executor=``.
+
+    ``address`` is a Ray cluster address (``"auto"``, ``"ray://head:10001"``, ``"10.0.0.5:6379"``)
+    or ``None`` for a private local Ray instance on loopback (``num_cpus`` logical CPUs, no
+    dashboard). ``concurrency`` is the model calls in flight *per worker*; ``chunk`` the pool items
+    sent per request (default: ``concurrency``), with ``depth`` chunks queued per worker.
+
+    Workers rebuild the backend from ``model`` and ``model_params`` when given (do this for a
+    backend that does not pickle); otherwise the run's backend object is sent to them (a
+    ``LiteLLMBackend`` or ``RouterBackend`` is sent as its model string and settings).
+
+    ``journal_dir`` is where workers keep their journal files (default: the run's work dir;
+    a worker on a machine that cannot write there uses its temp folder). ``max_restarts`` is how
+    often Ray restarts a dead worker, ``chunk_retries`` how often one chunk is re-sent after its
+    worker died before the run fails.
+
+    Use it in a ``with`` block (or call :meth:`close`) to stop the workers; a Ray instance the
+    executor started is shut down then too.
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        workers: int = 2,
+        *,
+        concurrency: int = 16,
+        chunk: int | None = None,
+        depth: int = 2,
+        model: str | None = None,
+        model_params: Mapping[str, Any] | None = None,
+        num_cpus: int | None = None,
+        cpus_per_worker: float = 1.0,
+        max_restarts: int = 3,
+        chunk_retries: int = 3,
+        journal_dir: str | os.PathLike[str] | None = None,
+        init_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ConfigError(f"RayExecutor needs at least one worker, got workers={workers}")
+        if concurrency < 1 or depth < 1 or (chunk is not None and chunk < 1):
+            raise ConfigError("RayExecutor concurrency, chunk and depth must be >= 1")
+        self.address = address
+        self.workers = workers
+        self.concurrency = concurrency
+        self.chunk = chunk or concurrency
+        self.depth = depth
+        self.model = model
+        self.model_params = dict(model_params or {})
+        self.num_cpus = num_cpus
+        self.cpus_per_worker = cpus_per_worker
+        self.max_restarts = max_restarts
+        self.chunk_retries = chunk_retries
+        self.journal_dir = None if journal_dir is None else str(journal_dir)
+        self.init_options = dict(init_options or {})
+        #: Chunks re-sent after their worker died, and workers replaced (for reports and tests).
+        self.chunks_resent = 0
+        self.workers_replaced = 0
+        self._actors: list[_Actor] = []
+        self._ctx: RoundContext | None = None
+        self._started_ray = False
+        self._next_index = 0
+        self._token = 0
+        self._spec_box: list[Any] = []
+        #: Chunks finished per worker index.
+        self.chunks_done: dict[int, int] = {}
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def __enter__(self) -> RayExecutor:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _init_ray(self) -> Any:
+        ray = import_ray(loopback=self.address is None)
+        if not ray.is_initialized():
+            options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+            if self.address is None:
+                options["address"] = "local"  # a new private instance, never someone else's
+                options["num_cpus"] = self.num_cpus or max(
+                    os.cpu_count() or 1, int(self.workers * self.cpus_per_worker + 0.999)
+                )
+            else:
+                options["address"] = self.address
+                options.pop("include_dashboard")
+            options.update(self.init_options)
+            ray.init(**options)
+            self._started_ray = True
+        return ray
+
+    def close(self) -> None:
+        """Stop the workers (and the local Ray instance this executor started)."""
+        if not self._actors and not self._started_ray:
+            return
+        ray = import_ray()
+        self._kill_actors(ray)
+        if self._started_ray and ray.is_initialized():
+            ray.shutdown()
+        self._started_ray = False
+
+    def _kill_actors(self, ray: Any) -> None:
+        for actor in self._actors:
+            try:
+                ray.kill(actor.handle, no_restart=True)
+            except Exception:  # already gone
+                pass
+        self._actors = []
+        self._ctx = None
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of the live workers (empty before the first round)."""
+        ray = import_ray()
+        return [int(pid) for pid in ray.get([a.handle.pid.remote() for a in self._actors])]
+
+    # -- workers ------------------------------------------------------------------------------
+
+    def _spec(self, ctx: RoundContext) -> WorkerSpec:
+        runner = ctx.runner
+        backend: Any = runner.backend
+        model, params = self.model, self.model_params
+        if model is None:
+            from evolkit.backends.litellm import LiteLLMBackend
+
+            if type(backend) is LiteLLMBackend:
+                model, params, backend = backend.model, dict(backend.params), None
+        else:
+            backend = None
+        if backend is not None:
+            ray = import_ray()
+            try:
+                ray.cloudpickle.dumps(backend)
+            except Exception as exc:
+                raise ConfigError(
+                    f"the backend {backend!r} cannot be sent to Ray workers ({exc}): pass "
+                    "RayExecutor(model=..., model_params=...) so workers build their own"
+                ) from None
+        limiter = getattr(runner, "_limiter", None)
+        rpm = getattr(limiter, "rpm", None)
+        tpm = getattr(limiter, "tpm", None)
+        folder = self.journal_dir or str(runner.journal.path.parent)
+        return WorkerSpec(
+            model=model,
+            model_params=params,
+            backend=backend,
+            mutators=ctx.mutators,
+            filters=ctx.filters,
+            seed=ctx.seed,
+            respond=ctx.respond,
+            mutate_params=ctx.mutate_params,
+            respond_params=ctx.respond_params,
+            concurrency=self.concurrency,
+            timeout=runner.timeout,
+            retries=runner.retries,
+            backoff=runner.backoff,
+            backoff_max=runner.backoff_max,
+            rpm=None if rpm is None else rpm / self.workers,
+            tpm=None if tpm is None else tpm / self.workers,
+            journal_dir=folder,
+            main_journal=str(runner.journal.path),
+        )
+
+    def _start(self, ctx: RoundContext) -> Any:
+        ray = self._init_ray()
+        if self._ctx is not ctx:
+            # A new run: the same workers, with this run's spec (sent once to each worker).
+            self._spec_box = [ray.put(self._spec(ctx))]
+            self._token += 1
+            self._ctx = ctx
+        if not self._actors:
+            self._remote = ray.remote(Worker)
+            for _ in range(self.workers):
+                self._actors.append(self._new_actor())
+        return ray
+
+    def _new_actor(self) -> _Actor:
+        index = self._next_index
+        self._next_index += 1
+        handle = self._remote.options(
+            num_cpus=self.cpus_per_worker,
+            max_restarts=self.max_restarts,
+            max_task_retries=0,
+            max_concurrency=max(64, self.depth * 4),
+            scheduling_strategy="SPREAD",
+        ).remote(index)
+        return _Actor(handle, index)
+
+    # -- the executor protocol ----------------------------------------------------------------
+
+    def outcomes(
+        self, ctx: RoundContext, round: int, pool: Iterator[Instruction]
+    ) -> AsyncIterator[Outcome]:
+        """The outcome of each pool item, in pool order, evolved on the Ray workers."""
+        return self._outcomes(ctx, round, pool)
+
+    async def _outcomes(
+        self, ctx: RoundContext, round: int, pool: Iterator[Instruction]
+    ) -> AsyncIterator[Outcome]:
+        ray = self._start(ctx)
+        seen = [ray.put(sorted(ctx.seen_before))]
+        source = enumerate(pool)
+        exhausted = False
+        waiting: list[_Chunk] = []  # chunks to (re)send
+        running: dict[asyncio.Future[Any], _Chunk] = {}
+        pings: dict[asyncio.Future[Any], _Actor] = {}
+        ready: dict[int, ItemResult] = {}
+        next_index = 0
+        sent_up_to = 0
+        lookahead = self.chunk * self.depth * len(self._actors) * 2
+        try:
+            while True:
+                # Fill every usable worker up to ``depth`` chunks.
+                while True:
+                    actors = [a for a in self._actors if a.usable and a.outstanding < self.depth]
+                    if not actors:
+                        break
+                    if not waiting:
+                        if exhausted or sent_up_to - next_index >= lookahead:
+                            break
+                        items = list(islice(source, self.chunk))
+                        if not items:
+                            exhausted = True
+                            break
+                        sent_up_to = items[-1][0] + 1
+                        waiting.append(_Chunk(items))
+                    chunk = waiting.pop(0)
+                    actor = min(actors, key=lambda a: (a is chunk.actor, a.outstanding))
+                    chunk.actor = actor
+                    chunk.attempts += 1
+                    actor.outstanding += 1
+                    ref = actor.handle.run.remote(
+                        self._token, self._spec_box, round, seen, chunk.items
+                    )
+                    running[asyncio.wrap_future(ref.future())] = chunk
+                while next_index in ready:
+                    item = ready.pop(next_index)
+                    for _key, completion, call_round, operator in item.calls:
+                        ctx.stats.add_usage(completion, call_round, operator)
+                    next_index += 1
+                    yield item.outcome
+                if not running and not pings:
+                    if exhausted and not waiting:
+                        break
+                    if not any(a.usable for a in self._actors):
+                        raise EvolkitError("every Ray worker of the run is gone")
+                    continue
+                done, _ = await asyncio.wait(
+                    [*running, *pings], return_when=asyncio.FIRST_COMPLETED
+                )
+                for future in done:
+                    if future in pings:
+                        self._pinged(ray, pings.pop(future), future)
+                        continue
+                    chunk = running.pop(future)
+                    assert chunk.actor is not None
+                    chunk.actor.outstanding -= 1
+                    try:
+                        result: ChunkResult = future.result()
+                    except ray.exceptions.RayTaskError as exc:
+                        raise exc.as_instanceof_cause() from None
+                    except (ray.exceptions.RayError, ConnectionError) as exc:
+                        self._lost(ray, chunk, exc, pings)
+                        waiting.insert(0, chunk)
+                        continue
+                    await self._absorb(ctx, result)
+                    self.chunks_done[result.worker] = self.chunks_done.get(result.worker, 0) + 1
+                    for item in result.items:
+                        ready[item.outcome.index] = item
+        finally:
+            for future in [*running, *pings]:
+                future.cancel()
+
+    def _lost(
+        self,
+        ray: Any,
+        chunk: _Chunk,
+        exc: BaseException,
+        pings: dict[asyncio.Future[Any], _Actor],
+    ) -> None:
+        """A chunk's worker died: queue the chunk again and watch the worker come back."""
+        if chunk.attempts > self.chunk_retries:
+            raise EvolkitError(
+                f"a chunk of {len(chunk.items)} items failed on {chunk.attempts} Ray workers "
+                f"(last error: {type(exc).__name__}: {exc}); raise chunk_retries or check "
+                "the workers' logs"
+            ) from exc
+        self.chunks_resent += 1
+        actor = chunk.actor
+        if actor is not None and actor.usable:
+            actor.usable = False
+            ref = actor.handle.ping.remote()
+            pings[asyncio.wrap_future(ref.future())] = actor
+
+    def _pinged(self, ray: Any, actor: _Actor, future: asyncio.Future[Any]) -> None:
+        """A worker answered (it restarted) or is gone for good (replace it)."""
+        try:
+            future.result()
+        except Exception:
+            self._actors.remove(actor)
+            try:
+                ray.kill(actor.handle, no_restart=True)
+            except Exception:  # already gone
+                pass
+            self._actors.append(self._new_actor())
+            self.workers_replaced += 1
+            return
+        actor.usable = True
+
+    async def _absorb(self, ctx: RoundContext, result: ChunkResult) -> None:
+        """Journal the chunk's calls in the run's journal and count what the worker did."""
+        journal = ctx.runner.journal
+        fresh = {}
+        for item in result.items:
+            for key, completion, _, _ in item.calls:
+                if journal.get(key) is None:
+                    fresh[key] = completion
+        if fresh:
+            await asyncio.gather(*(journal.append(k, c) for k, c in fresh.items()))
+        counters = ctx.runner.counters
+        for name, value in result.counters.items():
+            setattr(counters, name, getattr(counters, name) + value)
+

@@ -1,0 +1,151 @@
+"""A backend spread over several deployments of a model through litellm's Router.
+
+One run can use a list of vLLM or Ollama servers, several API keys or regions of a provider,
+and fallbacks to another model: the Router balances the load, puts a failing deployment in
+cooldown for a while, and falls back to another group when a group fails.
+
+Model strings (see :func:`router_backend_factory`):
+
+- ``router/path/to/router.toml``: the config's ``default_model`` group (or its first group);
+- ``router/<group>`` with ``router_config=FILE`` in the model parameters (``--router-config``
+  on the command line) or ``$EVOLKIT_ROUTER_CONFIG``: that group of the config.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from evolkit._types import ChatMessage, Completion, Usage
+from evolkit.backends._litellm_import import import_litellm
+from evolkit.backends.litellm import classify_error
+from evolkit.errors import ConfigError, ModelError
+from evolkit.scale._config import RouterConfig, load_router_config
+
+__all__ = ["ROUTER_CONFIG_ENV", "RouterBackend", "router_backend_factory"]
+
+#: Environment variable naming the router config used by ``router/<group>`` model strings.
+ROUTER_CONFIG_ENV = "EVOLKIT_ROUTER_CONFIG"
+_CONFIG_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
+
+#: Router settings evolkit sets unless the config does: retries are the engine's job (it
+#: retries with backoff and journals), so the Router makes one attempt per call by default.
+_DEFAULT_SETTINGS: dict[str, Any] = {"num_retries": 0}
+
+
+class RouterBackend:
+    """Calls one model group of a ``litellm.Router`` built from a :class:`RouterConfig`.
+
+    ``model`` is ``router/<group>``: it names the group, not a deployment, so a run's journal
+    and cache keys stay the same when deployments are added or removed. ``params`` (e.g.
+    ``temperature``) go with every call; per-call parameters override them. The Router is built
+    on first use, so the backend pickles (it travels to Ray workers as its configuration).
+    """
+
+    def __init__(
+        self,
+        config: RouterConfig,
+        group: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.group = config.group(group)
+        self.model = f"router/{self.group}"
+        self.params: dict[str, Any] = dict(params or {})
+        self._router: Any = None
+
+    @classmethod
+    def from_file(
+        cls, path: str | Path, group: str | None = None, params: Mapping[str, Any] | None = None
+    ) -> RouterBackend:
+        """A backend for ``group`` (default: the config's default group) of the file at ``path``."""
+        return cls(load_router_config(path), group, params)
+
+    def __repr__(self) -> str:
+        count = len(self.config.deployments(self.group))
+        return f"RouterBackend(model={self.model!r}, deployments={count})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_router"] = None  # rebuilt where it is unpickled
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    @property
+    def router(self) -> Any:
+        """The ``litellm.Router`` (built on first access)."""
+        if self._router is None:
+            litellm = import_litellm()
+            settings = {**_DEFAULT_SETTINGS, **self.config.router_settings}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._router = litellm.Router(
+                    model_list=[dict(d) for d in self.config.model_list], **settings
+                )
+        return self._router
+
+    async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
+        """One completion from a deployment of the group, chosen by the Router."""
+        router = self.router
+        kwargs = {**self.params, **params}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                response = await router.acompletion(
+                    model=self.group, messages=list(messages), **kwargs
+                )
+        except Exception as exc:
+            raise classify_error(exc) from exc
+        return _completion(response, self.model)
+
+
+def _completion(response: Any, fallback_model: str) -> Completion:
+    try:
+        choice = response.choices[0]
+        text = choice.message.content
+        finish = getattr(choice, "finish_reason", None)
+    except (AttributeError, IndexError, TypeError) as exc:
+        raise ModelError("malformed reply: no choices", kind="malformed", retryable=True) from exc
+    if text is None:
+        raise ModelError("malformed reply: empty message", kind="malformed", retryable=True)
+    usage = getattr(response, "usage", None)
+    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    hidden = getattr(response, "_hidden_params", None) or {}
+    cost = 0.0
+    if isinstance(hidden, dict) and isinstance(hidden.get("response_cost"), (int, float)):
+        cost = float(hidden["response_cost"])
+    return Completion(
+        text=text,
+        usage=Usage(prompt_tokens, completion_tokens, cost),
+        model=str(getattr(response, "model", None) or fallback_model),
+        finish_reason=finish,
+    )
+
+
+def router_backend_factory(model: str, params: Mapping[str, Any]) -> RouterBackend:
+    """Build a :class:`RouterBackend` from a ``router/...`` model string (a backend factory).
+
+    ``router/<file>.toml|.yaml|.yml|.json`` uses that file's default group; ``router/<group>``
+    takes the file from ``params["router_config"]`` or ``$EVOLKIT_ROUTER_CONFIG``. The other
+    ``params`` are sent with every call.
+    """
+    rest = model.split("/", 1)[1] if model.startswith("router/") else model
+    call_params = dict(params)
+    config_path = call_params.pop("router_config", None)
+    if config_path is not None:
+        return RouterBackend.from_file(config_path, rest or None, call_params)
+    if rest.lower().endswith(_CONFIG_SUFFIXES):
+        return RouterBackend.from_file(rest, None, call_params)
+    env_path = os.environ.get(ROUTER_CONFIG_ENV)
+    if env_path:
+        return RouterBackend.from_file(env_path, rest or None, call_params)
+    raise ConfigError(
+        f"model {model!r} needs a router config: use router/<file.toml>, or pass "
+        f"--router-config FILE (model parameter router_config) or set ${ROUTER_CONFIG_ENV}"
+    )
