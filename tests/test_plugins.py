@@ -154,3 +154,35 @@ def test_run_mutator_helper() -> None:
     child = run_mutator(Shout(), "boil an egg")
     assert isinstance(child, Instruction)
     assert child.text.startswith("BOIL AN EGG ") and child.operator == "test.shout" and child.round == 1
+
+
+def test_verdict_metadata_is_merged_into_kept_instruction(evolkit_plugin: Callable[..., str]) -> None:
+    class Tagger:
+        name = "test.tagger"
+        needs_response = True
+
+        async def judge(self, candidate: Instruction, parent: Instruction, backend: evolkit.Backend) -> Verdict:
+            return Verdict.kept(self.name, metadata={"answer": "42", "votes": 3})
+
+    class TaggerPlugin:
+        @hookimpl
+        def evolkit_register_filters(self, registry: FilterRegistry) -> None:
+            registry.add(Tagger(), default=False)
+
+    evolkit_plugin(TaggerPlugin(), name="tagger")
+    result = evolkit.evolve(["make tea"], rounds=1, backend=FakeBackend.default(), filters=["test.tagger"])
+    evolved = [r for r in result if not r.is_seed]
+    assert evolved and evolved[0].metadata == {"answer": "42", "votes": 3}
+
+
+def test_respond_system_prompt_is_sent() -> None:
+    backend = FakeBackend.default()
+    evolkit.evolve(["make tea"], rounds=1, backend=backend, respond_system="End with 'The answer is: N'.")
+    systems = [m[0]["content"] for m, _ in backend.calls if m[0]["role"] == "system"]
+    assert "End with 'The answer is: N'." in systems
+
+
+def test_public_plugins_module() -> None:
+    from evolkit import plugins
+
+    assert plugins.MutatorRegistry is MutatorRegistry and plugins.default_plugins()

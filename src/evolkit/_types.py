@@ -52,11 +52,11 @@ def _non_negative(instance: Any, attribute: attrs.Attribute[int], value: int) ->
 
 def _json_object(instance: Any, attribute: attrs.Attribute[Mapping[str, Any]], value: Any) -> None:
     if not isinstance(value, Mapping):
-        raise TypeError(f"Instruction.metadata must be a mapping, got {type(value).__name__}")
+        raise TypeError(f"metadata must be a mapping, got {type(value).__name__}")
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"Instruction.metadata must be JSON-serialisable: {exc}") from None
+        raise ValueError(f"metadata must be JSON-serialisable: {exc}") from None
 
 
 def _default_id(self: Instruction) -> str:
@@ -155,15 +155,24 @@ class Instruction:
 
 @frozen
 class Verdict:
-    """A filter's judgement of one candidate: keep or drop, with a reason and the filter's name."""
+    """A filter's judgement of one candidate: keep or drop, with a reason and the filter's name.
+
+    ``metadata`` of a keep verdict is merged into the kept instruction's metadata (a
+    self-consistency filter stores the agreed answer this way).
+    """
 
     keep: bool
     reason: str = field(validator=[attrs.validators.instance_of(str), _non_blank])
     filter: str = field(validator=[attrs.validators.instance_of(str), _non_blank])
+    metadata: Mapping[str, Any] = field(
+        factory=dict, validator=_json_object, hash=False, converter=dict, kw_only=True
+    )
 
     @classmethod
-    def kept(cls, filter: str, reason: str = "ok") -> Verdict:
-        return cls(True, reason, filter)
+    def kept(
+        cls, filter: str, reason: str = "ok", metadata: Mapping[str, Any] | None = None
+    ) -> Verdict:
+        return cls(True, reason, filter, metadata=dict(metadata or {}))
 
     @classmethod
     def dropped(cls, filter: str, reason: str) -> Verdict:

@@ -27,9 +27,9 @@ def _console(stderr: bool = False) -> Any:
 
 def _default_model_text() -> str:
     try:
-        from evolkit.backends.default import describe_default_model
+        from evolkit.backends.default import describe_default
 
-        return str(describe_default_model())
+        return describe_default()
     except ImportError:
         return os.environ.get("EVOLKIT_MODEL") or "none (pass --model)"
     except EvolkitError as exc:
@@ -66,6 +66,11 @@ def _add_evolve(sub: Any) -> None:
     )
     p.add_argument("--filters", default=None, help="filters in order (default: the defaults)")
     p.add_argument("--no-respond", action="store_true", help="do not answer evolved instructions")
+    p.add_argument(
+        "--respond-system",
+        default=None,
+        help="system prompt for every response request (e.g. to fix the final-answer form)",
+    )
     p.add_argument("--temperature", type=float, default=None, help="sampling temperature")
     p.add_argument("--retries", type=int, default=4, help="retries per call (4)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per call (120)")
@@ -111,6 +116,7 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
         operators=args.operators,
         filters=args.filters,
         respond=not args.no_respond,
+        respond_system=args.respond_system,
         retries=args.retries,
         timeout=args.timeout,
         rpm=args.rpm,

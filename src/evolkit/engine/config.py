@@ -59,7 +59,8 @@ class EvolveConfig:
     ``["depth.deepen", "breadth"]`` or ``"depth=5,breadth"``); ``None`` uses every default
     operator with weight 1. ``filters`` names the eliminator filters in order; ``None`` uses the
     defaults. ``respond=False`` skips the response to each evolved instruction (and the filters
-    that need one).
+    that need one); ``respond_system`` is a system prompt sent with every response request
+    (for example: "End with 'The answer is: N'." for math data).
     """
 
     rounds: int = field(default=4, validator=_non_negative)
@@ -69,6 +70,7 @@ class EvolveConfig:
     filters: tuple[str, ...] | None = field(default=None, converter=_names)
     respond: bool = True
     respond_seeds: bool = True
+    respond_system: str | None = None
     mutate_params: Mapping[str, Any] = field(
         factory=lambda: {"temperature": 0.7, "max_tokens": 512}, converter=dict
     )
@@ -92,6 +94,7 @@ class EvolveConfig:
             "filters": list(self.filters) if self.filters is not None else None,
             "respond": self.respond,
             "respond_seeds": self.respond_seeds,
+            "respond_system": self.respond_system,
             "mutate_params": dict(self.mutate_params),
             "respond_params": dict(self.respond_params),
         }

@@ -358,6 +358,7 @@ async def aevolve(
             respond=cfg.respond,
             mutate_params=cfg.mutate_params,
             respond_params=cfg.respond_params,
+            respond_system=cfg.respond_system,
         )
         reporter = make_progress(progress) if isinstance(progress, str) else progress
         stack.callback(reporter.close)

@@ -18,12 +18,17 @@ from evolkit.errors import ModelError
 __all__ = ["Outcome", "RoundContext", "response_messages"]
 
 
-def response_messages(instruction: Instruction) -> list[ChatMessage]:
-    """The request for the response to ``instruction``: its text, then its input if any."""
+def response_messages(instruction: Instruction, system: str | None = None) -> list[ChatMessage]:
+    """The request for the response to ``instruction``: its text, then its input if any,
+    after an optional system prompt (for example one that fixes the final-answer form)."""
     content = instruction.text
     if instruction.input:
         content = f"{instruction.text}\n\n{instruction.input}"
-    return [{"role": "user", "content": content}]
+    messages: list[ChatMessage] = []
+    if system:
+        messages.append({"role": "system", "content": system})
+    messages.append({"role": "user", "content": content})
+    return messages
 
 
 @frozen
@@ -63,6 +68,7 @@ class RoundContext:
         respond: bool,
         mutate_params: Mapping[str, Any],
         respond_params: Mapping[str, Any],
+        respond_system: str | None = None,
     ) -> None:
         self.runner = runner
         self.stats = stats
@@ -72,6 +78,7 @@ class RoundContext:
         self.respond = respond
         self.mutate_params = dict(mutate_params)
         self.respond_params = dict(respond_params)
+        self.respond_system = respond_system
         self.seen_before: set[str] = set()
 
     async def call(
@@ -97,7 +104,10 @@ class RoundContext:
 
     async def respond_to(self, instruction: Instruction, round: int, operator: str) -> str:
         completion = await self.call(
-            response_messages(instruction), self.respond_params, round, operator
+            response_messages(instruction, self.respond_system),
+            self.respond_params,
+            round,
+            operator,
         )
         return completion.text.strip()
 
@@ -149,4 +159,6 @@ class RoundContext:
                 return dropped("filter", flt.name, f"model_error:{exc.kind}", name, child.text)
             if not verdict.keep:
                 return dropped("filter", verdict.filter, verdict.reason, name, child.text)
+            if verdict.metadata:
+                child = attrs.evolve(child, metadata={**child.metadata, **verdict.metadata})
         return Outcome(index, parent, child, None)

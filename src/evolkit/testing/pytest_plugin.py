@@ -26,12 +26,17 @@ def evolkit_plugins() -> Plugins:
 def evolkit_plugin() -> Iterator[Callable[..., str]]:
     """Register plugin objects for one test: ``evolkit_plugin(obj, name=None)``.
 
-    Everything registered is unregistered when the test ends, pass or fail.
+    Everything registered is unregistered when the test ends, pass or fail. A plugin object
+    that is already registered (its package is installed) is left as it is.
     """
     plugins = default_plugins()
     registered: list[str] = []
 
     def register(plugin: object, name: str | None = None) -> str:
+        # A plugin that is already loaded (its package is installed) is used as it is, and
+        # left registered afterwards.
+        if plugins.pm.is_registered(plugin):
+            return plugins.pm.get_name(plugin) or ""
         registered_name = plugins.register(plugin, name=name, package="test")
         registered.append(registered_name)
         return registered_name
