@@ -22,6 +22,17 @@ def _litellm(model: str, params: Mapping[str, Any]) -> Backend:
     return LiteLLMBackend(model, params)
 
 
+def _local(model: str, params: Mapping[str, Any]) -> Backend:
+    from evolkit.backends.local import LocalBackend
+
+    return LocalBackend(model, params)
+
+
+def _is_local(model: str) -> bool:
+    # Kept here (not imported from .local) so building the registry stays cheap.
+    return model.startswith("local/") or model.lower().endswith(".gguf")
+
+
 def _fake(model: str, params: Mapping[str, Any]) -> Backend:
     from evolkit.testing import FakeBackend
 
@@ -40,4 +51,10 @@ def evolkit_register_backends(registry: BackendRegistry) -> None:
         "fake",
         _fake,
         description="scripted offline model for tests and demos (fake/<anything>)",
+    )
+    registry.add(
+        "local",
+        _local,
+        matches=_is_local,
+        description="a GGUF model run by llama.cpp on this machine (local/<name> or a .gguf path)",
     )
