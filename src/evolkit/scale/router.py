@@ -84,10 +84,17 @@ class RouterBackend:
             settings = {**_DEFAULT_SETTINGS, **self.config.router_settings}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self._router = litellm.Router(
-                    model_list=[dict(d) for d in self.config.model_list], **settings
-                )
+                self._router = litellm.Router(model_list=self._deployments(), **settings)
         return self._router
+
+    def _deployments(self) -> list[dict[str, Any]]:
+        """The model list for the Router; each deployment's client makes one attempt per call
+        unless the config says otherwise (the Router re-routes, the engine retries)."""
+        out = []
+        for deployment in self.config.model_list:
+            params = {"max_retries": 0, **deployment["litellm_params"]}
+            out.append({**deployment, "litellm_params": params})
+        return out
 
     async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
         """One completion from a deployment of the group, chosen by the Router."""
