@@ -27,8 +27,8 @@ section { background: #fff; border: 1px solid #d0d7de; border-radius: 10px; padd
   margin: 18px 0; }
 .muted { color: #59636e; font-size: 13px; }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; margin-top: 14px; }
-.card { background: #fff; border: 1px solid #d0d7de; border-radius: 10px; padding: 10px 16px;
-  min-width: 110px; }
+.card { flex: 1 1 90px; background: #fff; border: 1px solid #d0d7de; border-radius: 10px;
+  padding: 10px 14px; min-width: 90px; }
 .card b { display: block; font-size: 22px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 16px;
   align-items: start; }
