@@ -72,13 +72,16 @@ class RunData:
 
     def lineage(self, id: str) -> list[Instruction]:
         """The chain from the seed to ``id``, seed first."""
-        by_id = {inst.id: inst for inst in self.rows}
-        chain: list[Instruction] = []
-        current = by_id.get(id)
-        while current is not None and len(chain) <= len(by_id):
-            chain.append(current)
-            current = by_id.get(current.parent_id) if current.parent_id else None
-        return chain[::-1]
+        return _walk({inst.id: inst for inst in self.rows}, id)
+
+
+def _walk(by_id: Mapping[str, Instruction], id: str) -> list[Instruction]:
+    chain: list[Instruction] = []
+    current = by_id.get(id)
+    while current is not None and len(chain) <= len(by_id):
+        chain.append(current)
+        current = by_id.get(current.parent_id) if current.parent_id else None
+    return chain[::-1]
 
 
 def _read_jsonl(path: Path) -> Iterable[dict[str, Any]]:
@@ -136,15 +139,17 @@ def sample_chains(run: RunData, k: int = 5, seed: int = 0) -> list[list[Instruct
     last = max(inst.round for inst in run.rows)
     finals = sorted((i for i in run.rows if i.round == last), key=lambda i: i.id)
     random.Random(seed).shuffle(finals)
+    by_id = {inst.id: inst for inst in run.rows}
     chains: list[list[Instruction]] = []
     seen_roots: set[str] = set()
     spare: list[list[Instruction]] = []
     for inst in finals:
-        chain = run.lineage(inst.id)
+        chain = _walk(by_id, inst.id)
         if not chain:
             continue
         if chain[0].id in seen_roots:
-            spare.append(chain)
+            if len(spare) < k:
+                spare.append(chain)
             continue
         seen_roots.add(chain[0].id)
         chains.append(chain)

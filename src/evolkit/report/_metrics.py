@@ -24,6 +24,7 @@ sets of similar size, such as the rounds of one run.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 
@@ -88,11 +89,9 @@ CONSTRAINT_MARKERS: tuple[str, ...] = (
 _WORD = re.compile(r"[\w']+", re.UNICODE)
 _CLAUSE_BREAK = re.compile(r"[.?!;:](?=\s|$)")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
-_MARKER = re.compile(
-    r"\b(?:"
-    + "|".join(re.escape(m) for m in sorted(CONSTRAINT_MARKERS, key=len, reverse=True))
-    + r")\b",
-    re.IGNORECASE,
+_SINGLE = frozenset(m for m in CONSTRAINT_MARKERS if " " not in m)
+_PHRASES = tuple(
+    sorted((m for m in CONSTRAINT_MARKERS if " " in m), key=lambda m: (-len(m.split()), m))
 )
 
 
@@ -117,10 +116,23 @@ def clause_count(text: str) -> int:
 
 
 def constraint_count(text: str) -> int:
-    """Occurrences of :data:`CONSTRAINT_MARKERS` (whole words, any case)."""
-    return len(_MARKER.findall(text))
+    """Occurrences of :data:`CONSTRAINT_MARKERS` (whole words, any case).
+
+    Longer phrases are counted first and their words are not counted again ("no more than" is
+    one marker, not also "more than").
+    """
+    joined = f" {' '.join(tokens(text))} "
+    count = 0
+    for phrase in _PHRASES:
+        needle = f" {phrase} "
+        found = joined.count(needle)
+        if found:
+            count += found
+            joined = joined.replace(needle, " | ")
+    return count + sum(1 for word in joined.split() if word in _SINGLE)
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def complexity(text: str, input: str = "") -> float:
     """The complexity proxy described in this module's docstring."""
     full = f"{text}\n{input}" if input.strip() else text
@@ -141,7 +153,7 @@ def distinct_n(texts: Iterable[str], n: int) -> float:
     seen: set[tuple[str, ...]] = set()
     for text in texts:
         words: Sequence[str] = tokens(text)
-        for i in range(len(words) - n + 1):
-            seen.add(tuple(words[i : i + n]))
-            total += 1
+        if len(words) >= n:
+            seen.update(zip(*(words[i:] for i in range(n))))
+            total += len(words) - n + 1
     return len(seen) / total if total else 0.0

@@ -149,13 +149,15 @@ def _root_ids(rows: Sequence[Instruction]) -> dict[str, str]:
 
 
 def _embedding_measures(
-    per_round: Mapping[int, Sequence[Instruction]], rows: Sequence[Instruction]
+    per_round: Mapping[int, Sequence[Instruction]], rows: Sequence[Instruction], limit: int
 ) -> dict[int, tuple[float | None, float | None]]:
     from evolkit.report._embed import load_embedder
 
     embed = load_embedder()
     roots = _root_ids(rows)
-    seeds = {inst.id: inst for inst in rows if inst.round == 0}
+    per_round = {number: insts[:limit] for number, insts in per_round.items()}
+    needed = {roots.get(inst.id) for insts in per_round.values() for inst in insts}
+    seeds = {inst.id: inst for inst in rows if inst.round == 0 and inst.id in needed}
     seed_ids = sorted(seeds)
     seed_vectors = embed([_full_text(seeds[i]) for i in seed_ids]) if seed_ids else None
     seed_index = {sid: k for k, sid in enumerate(seed_ids)}
@@ -189,6 +191,7 @@ def quality_summary(
     *,
     embeddings: bool | None = False,
     sample: int | None = None,
+    embedding_sample: int = 1000,
     seed: int = 0,
 ) -> QualitySummary:
     """Per-round length, complexity and diversity of ``rows``, the seeds (round 0) first.
@@ -198,7 +201,8 @@ def quality_summary(
     with ``sample=None`` every round is cut to the size of the smallest round, so distinct-n
     compares sets of the same size. ``embeddings=True`` adds embedding diversity (needs the
     ``quality`` extra; raises :class:`~evolkit.errors.MissingExtraError` without it);
-    ``embeddings=None`` adds it when the extra is installed.
+    ``embeddings=None`` adds it when the extra is installed. Embeddings are computed for at
+    most ``embedding_sample`` instructions of each round (the first of the random sample).
     """
     insts = [r if isinstance(r, Instruction) else Instruction.from_record(r) for r in rows]
     grouped: dict[int, list[Instruction]] = {}
@@ -222,7 +226,7 @@ def quality_summary(
     if use_embeddings:
         from evolkit.report._embed import EMBEDDING_MODEL
 
-        measured = _embedding_measures(per_round, insts)
+        measured = _embedding_measures(per_round, insts, embedding_sample)
         model = EMBEDDING_MODEL
     result = []
     for number, items in per_round.items():
