@@ -154,6 +154,6 @@ def distinct_n(texts: Iterable[str], n: int) -> float:
     for text in texts:
         words: Sequence[str] = tokens(text)
         if len(words) >= n:
-            seen.update(zip(*(words[i:] for i in range(n))))
+            seen.update(zip(*(words[i:] for i in range(n)), strict=False))
             total += len(words) - n + 1
     return len(seen) / total if total else 0.0
