@@ -173,6 +173,7 @@ class Worker:
         self._token: int | None = None
         self._seen_round = -1
         self._reported: dict[str, int] = {}
+        self._lock: Any = None
 
     def pid(self) -> int:
         """The worker's process id (tests kill it to check recovery)."""
@@ -183,6 +184,14 @@ class Worker:
 
     async def _setup(self, token: int, spec_box: list[Any]) -> _RecordingContext:
         """The context for run ``token``, built from the spec in ``spec_box`` when it changes."""
+        import asyncio
+
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # chunks arrive together; only the first one builds
+            return await self._build(token, spec_box)
+
+    async def _build(self, token: int, spec_box: list[Any]) -> _RecordingContext:
         if self._ctx is not None and self._token == token:
             return self._ctx
         if self._journal is not None:

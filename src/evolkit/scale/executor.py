@@ -181,10 +181,11 @@ class RayExecutor:
         self._actors = []
         self._ctx = None
 
-    def worker_pids(self) -> list[int]:
-        """The process ids of the live workers (empty before the first round)."""
+    def worker_pids(self) -> dict[int, int]:
+        """The process id of each live worker by worker index (empty before the first round)."""
         ray = import_ray()
-        return [int(pid) for pid in ray.get([a.handle.pid.remote() for a in self._actors])]
+        pids = ray.get([a.handle.pid.remote() for a in self._actors])
+        return {a.index: int(pid) for a, pid in zip(self._actors, pids)}
 
     # -- workers ------------------------------------------------------------------------------
 
