@@ -95,6 +95,17 @@ def test_litellm_gets_a_completion_with_usage() -> None:
     run_litellm(main)
 
 
+def test_litellm_from_successive_event_loops() -> None:
+    # the engine's sync entry point runs a fresh loop per call; the cleanup in run_litellm is what
+    # keeps litellm's cached clients from leaking sockets between them
+    with FakeServer().run_in_thread() as server:
+        model = backend(server)
+        for _ in range(3):
+            completion = run_litellm(lambda: model.complete(HELLO))
+            assert completion.text == default_reply(HELLO)
+        assert server.snapshot().ok == 3
+
+
 def test_default_reply_rewrites_builtin_prompts() -> None:
     prompt: list[ChatMessage] = [
         {
@@ -362,7 +373,8 @@ def test_latency_is_honoured_and_requests_overlap() -> None:
 
     single, burst, stats = asyncio.run(main())
     assert single >= 0.3
-    assert 0.3 <= burst < 1.5  # 30 requests at once take about one latency, not 30
+    assert burst >= 0.3
+    assert burst < 4.5  # 30 requests at once take about one latency; one by one they take 9 s
     assert stats.max_in_flight == 30
     assert stats.in_flight == 0
 

@@ -78,7 +78,8 @@ class FaultPlan:
     - ``429``: HTTP 429 with a ``Retry-After`` header of ``retry_after`` seconds;
     - ``500`` / ``503``: HTTP 500 / 503 with an OpenAI-style error body;
     - ``timeout``: the server holds the request ``timeout_delay`` seconds and then closes the
-      connection without answering (a client with a shorter timeout times out first);
+      connection without answering (a client with a shorter timeout times out first;
+      ``timeout_delay=float("inf")`` never answers);
     - ``drop``: the connection is closed without a response;
     - ``bad_json``: HTTP 200 with a body that is not valid JSON;
     - ``no_choices``: HTTP 200 with a JSON completion that has no ``choices``.

@@ -92,9 +92,15 @@ class FakeServer:
 
     ``latency`` seconds (plus a uniform draw in ``[-jitter, +jitter]``, never below 0) pass before
     every answer and every fault but ``timeout``. ``faults`` and ``seed`` decide which attempts
-    fail (deterministically per request key and attempt number). ``handler(messages)`` computes
-    the reply text (default: :func:`evolkit.testing.default_reply`); ``max_tokens`` cuts the reply
-    to that many words with ``finish_reason="length"``. Token counts in ``usage`` are words.
+    fail, deterministically per request key (model + messages) and attempt number, whatever order
+    requests arrive in; only identical requests sent at the same moment race for their attempt
+    numbers. ``handler(messages)`` computes the reply text (default:
+    :func:`evolkit.testing.default_reply`); ``max_tokens`` cuts the reply to that many words with
+    ``finish_reason="length"``. Token counts in ``usage`` are words.
+
+    litellm keeps HTTP clients cached per event loop: a test that calls this server through
+    litellm should ``await litellm.close_litellm_async_clients()`` before its loop ends, or the
+    client's sockets are reported unclosed when the next loop reuses the cache.
     """
 
     def __init__(
