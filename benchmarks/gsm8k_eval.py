@@ -110,7 +110,9 @@ def _device_text() -> str:
 
         if torch.cuda.is_available():
             return torch.cuda.get_device_name(0)
-        return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+        cpu = platform.processor() or platform.machine()
+        threads = torch.get_num_threads()
+        return f"CPU ({cpu}, {threads} thread{'s' if threads != 1 else ''})"
     except ImportError:
         return "CPU"
 
@@ -130,10 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", type=int, default=4, help="random model depth")
     parser.add_argument("--vocab-size", type=int, default=2048, help="random model vocabulary")
     parser.add_argument("--device", help="hf device (default: cuda when available)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-o", "--output", help="per-question records (JSONL)")
     parser.add_argument("--json", help="write the figures to this JSON file")
     args = parser.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     with tempfile.TemporaryDirectory() as scratch:
         data: Any = args.data

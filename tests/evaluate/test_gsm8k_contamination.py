@@ -78,7 +78,8 @@ def test_flags_copied_rows_and_reports_overlap(tmp_path: Path) -> None:
     assert report.row_ids == frozenset(by_id) and report.flagged == 3
     assert by_id["row-copy"].test_index == 0 and by_id["row-copy"].overlap == 1.0
     assert by_id["row-output"].test_index == 1 and 0.5 < by_id["row-output"].overlap < 1.0
-    assert by_id["row-short"].test_index == 2 and by_id["row-short"].test_question.startswith("What")
+    assert by_id["row-short"].test_index == 2
+    assert by_id["row-short"].test_question.startswith("What")
     assert report.rows == 4 and report.test_questions == 3
     kept = report.clean(ROWS)
     assert [row["id"] for row in kept] == ["row-clean"]
@@ -124,17 +125,33 @@ def test_cli_lists_hits_and_writes_a_clean_file(
     test = write(tmp_path / "gsm8k_test.jsonl", TEST)
     hits = tmp_path / "hits.jsonl"
     clean = tmp_path / "clean.jsonl"
-    code = main([
-        "eval", "contamination", str(data), "--gsm8k", str(test), "--ngram", "8",
-        "-o", str(hits), "--clean", str(clean),
-    ])
+    code = main(
+        [
+            "eval",
+            "contamination",
+            str(data),
+            "--gsm8k",
+            str(test),
+            "--ngram",
+            "8",
+            "-o",
+            str(hits),
+            "--clean",
+            str(clean),
+        ]
+    )
     assert code == 1  # overlap found
     printed = capsys.readouterr().out
     assert "3 of 4 rows" in printed and "row-copy" in printed
     saved = [json.loads(line) for line in hits.read_text().splitlines()]
     assert {row["row_id"] for row in saved} == {"row-copy", "row-output", "row-short"}
     assert set(saved[0]) == {
-        "row_index", "row_id", "test_index", "test_question", "shared_ngrams", "overlap",
+        "row_index",
+        "row_id",
+        "test_index",
+        "test_question",
+        "shared_ngrams",
+        "overlap",
     }
     assert [json.loads(line)["id"] for line in clean.read_text().splitlines()] == ["row-clean"]
     assert main(["eval", "contamination", str(clean), "--gsm8k", str(test)]) == 0

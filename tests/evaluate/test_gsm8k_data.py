@@ -11,15 +11,15 @@ import pytest
 
 from evolkit.errors import EvolkitError, MissingExtraError, SeedFileError
 from evolkit.evaluate import (
+    Generation,
     GSM8KData,
     GSM8KDataError,
-    Generation,
+    _data,
     get_style,
     load_gsm8k,
     score_generation,
     strip_calculator_notes,
 )
-from evolkit.evaluate import _data
 
 # Problems written for these tests in the GSM8K layout: calculator notes, thousands separators.
 ROWS = [

@@ -110,14 +110,22 @@ H = get_style("chat").marker
         ("First 2 then 3.\nThe answer is: 4\nThe answer is: 9", W, 9, "marker"),
         ("So the total is 42 apples.", W, 42, "last_number"),
         # gsm8k (few-shot, '#### N')
-        ("Natalia sold 48/2 = <<48/2=24>>24 clips.\nIn all 48+24 = <<48+24=72>>72.\n#### 72", G, 72,
-         "marker"),
+        (
+            "Natalia sold 48/2 = <<48/2=24>>24 clips.\nIn all 48+24 = <<48+24=72>>72.\n#### 72",
+            G,
+            72,
+            "marker",
+        ),
         ("Total: 1,250 + 200,000 = 201,250\n#### 201,250", G, 201250, "marker"),
         ("#### $18.", G, 18, "marker"),
         ("He pays 12 dollars.", G, 12, "last_number"),
         # gsm8k_cot ('The answer is N.')
-        ("There are 15 trees. After planting, 21. So 21 - 15 = 6. The answer is 6.", C, 6,
-         "marker"),
+        (
+            "There are 15 trees. After planting, 21. So 21 - 15 = 6. The answer is 6.",
+            C,
+            6,
+            "marker",
+        ),
         ("The answer is 0.5.", C, Fraction(1, 2), "marker"),
         ("Q: twelve ... The answer is 1,000,000.", C, 1000000, "marker"),
         # chat
@@ -190,7 +198,9 @@ def test_truncate_at_stop_cuts_at_the_earliest_stop() -> None:
 # lm-evaluation-harness's rules, re-implemented, side by side with evolkit's extraction
 
 SOLUTION_18 = "She sells 16 - 3 - 4 = <<16-3-4=9>>9 eggs for 9 * 2 = <<9*2=18>>18 dollars.\n#### 18"
-SOLUTION_BIG = "The city grows to 1,200,000 + 250,000 = <<1200000+250000=1450000>>1,450,000.\n#### 1450000"
+SOLUTION_BIG = (
+    "The city grows to 1,200,000 + 250,000 = <<1200000+250000=1450000>>1,450,000.\n#### 1450000"
+)
 
 
 def test_harness_extract_first_and_last_match() -> None:

@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from evolkit.errors import ConfigError, MissingExtraError  # noqa: E402
-from evolkit.evaluate import (  # noqa: E402
+from evolkit.errors import ConfigError, MissingExtraError
+from evolkit.evaluate import (
     HFGenerator,
     Prompt,
     SamplingConfig,
@@ -26,7 +26,10 @@ from evolkit.evaluate import (  # noqa: E402
 
 QUESTIONS = [
     ("Sam buys 3 packs of 8 cards. How many cards does he buy?", "3*8=<<3*8=24>>24\n#### 24"),
-    ("A tank has 1,200 liters and loses 150. How much is left?", "1200-150=<<1200-150=1050>>1,050\n#### 1,050"),
+    (
+        "A tank has 1,200 liters and loses 150. How much is left?",
+        "1200-150=<<1200-150=1050>>1,050\n#### 1,050",
+    ),
     ("Eva reads 20 pages a day for 7 days. How many pages?", "20*7=<<20*7=140>>140\n#### 140"),
     ("A bag of 5 apples costs $2. What do 4 bags cost?", "4*2=<<4*2=8>>8\n#### 8"),
     ("There are 9 rows of 11 chairs. How many chairs?", "9*11=<<9*11=99>>99\n#### 99"),
@@ -45,9 +48,7 @@ def tiny() -> tuple[Any, Any]:
 @pytest.fixture()
 def data_file(tmp_path: Path) -> Path:
     path = tmp_path / "gsm8k_test.jsonl"
-    path.write_text(
-        "".join(json.dumps({"question": q, "answer": a}) + "\n" for q, a in QUESTIONS)
-    )
+    path.write_text("".join(json.dumps({"question": q, "answer": a}) + "\n" for q, a in QUESTIONS))
     return path
 
 
@@ -100,8 +101,9 @@ def test_tiny_model_end_to_end(
 
 
 @pytest.mark.slow
-def test_saved_model_loads_by_path_and_samples(tiny: tuple[Any, Any], data_file: Path,
-                                               tmp_path: Path) -> None:
+def test_saved_model_loads_by_path_and_samples(
+    tiny: tuple[Any, Any], data_file: Path, tmp_path: Path
+) -> None:
     model, tokenizer = tiny
     model.save_pretrained(tmp_path / "tiny")
     tokenizer.save_pretrained(tmp_path / "tiny")

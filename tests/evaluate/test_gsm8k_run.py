@@ -49,9 +49,7 @@ def scripted(replies: dict[str, str]) -> FakeBackend:
     def handler(messages: Sequence[ChatMessage]) -> str:
         prompt = messages[-1]["content"]
         # The question being asked is the last one in the prompt (after any worked examples).
-        return max(
-            (prompt.rfind(key), reply) for key, reply in replies.items() if key in prompt
-        )[1]
+        return max((prompt.rfind(key), reply) for key, reply in replies.items() if key in prompt)[1]
 
     return FakeBackend(handler=handler, model="fake/scripted")
 
@@ -79,7 +77,10 @@ def test_scripted_model_scores_exactly_two_of_three(tmp_path: Path) -> None:
     mia, train, leo = result.records
     assert (mia.extracted, mia.layer, mia.correct, mia.strict_correct) == ("48", "marker", 1, 1)
     assert (train.extracted, train.layer, train.correct, train.strict_correct) == (
-        "180", "last_number", True, False,
+        "180",
+        "last_number",
+        True,
+        False,
     )
     assert (leo.extracted, leo.gold, leo.correct) == ("650", "750", False)
     assert mia.prompt.endswith("### Response:\nLet's think step by step.")
@@ -116,9 +117,9 @@ def test_each_style_end_to_end(tmp_path: Path, style: str) -> None:
     messages, params = backend.calls[0]
     assert params["max_tokens"] == 512 and params["temperature"] == 0.0
     if style == "chat":
-        assert messages[0]["content"].endswith(get_style("chat").prompt("x").as_messages()[0][
-            "content"
-        ][1:])
+        assert messages[0]["content"].endswith(
+            get_style("chat").prompt("x").as_messages()[0]["content"][1:]
+        )
         assert "stop" not in params
     else:
         assert params["stop"] == list(get_style(style).stop)
@@ -139,8 +140,15 @@ def test_records_jsonl_and_summary(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 3
     assert set(rows[0]) >= {
-        "index", "question", "prompt", "output", "extracted", "gold", "correct",
-        "strict_correct", "layer",
+        "index",
+        "question",
+        "prompt",
+        "output",
+        "extracted",
+        "gold",
+        "correct",
+        "strict_correct",
+        "layer",
     }
     assert [row["correct"] for row in rows] == [True, True, False]
     assert [row["layer"] for row in rows] == ["marker", "last_number", "marker"]
@@ -193,8 +201,12 @@ def test_majority_vote_over_samples(tmp_path: Path) -> None:
 
 def test_samples_need_a_temperature(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="temperature"):
-        evaluate_gsm8k(FakeBackend.default(), data=write_questions(tmp_path / "t.jsonl"),
-                       samples=3, temperature=0.0)
+        evaluate_gsm8k(
+            FakeBackend.default(),
+            data=write_questions(tmp_path / "t.jsonl"),
+            samples=3,
+            temperature=0.0,
+        )
 
 
 def test_failed_calls_are_recorded_after_retries(tmp_path: Path) -> None:
@@ -288,9 +300,24 @@ def test_cli_gsm8k(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "records.jsonl"
     summary = tmp_path / "summary.json"
     code = cli(
-        "eval", "gsm8k", "--model", "fake/x", "--backend", "litellm", "--data", str(data),
-        "--limit", "2", "--style", "gsm8k", "--num-fewshot", "2", "-o", str(out),
-        "--summary", str(summary),
+        "eval",
+        "gsm8k",
+        "--model",
+        "fake/x",
+        "--backend",
+        "litellm",
+        "--data",
+        str(data),
+        "--limit",
+        "2",
+        "--style",
+        "gsm8k",
+        "--num-fewshot",
+        "2",
+        "-o",
+        str(out),
+        "--summary",
+        str(summary),
     )
     assert code == 0
     printed = capsys.readouterr().out
@@ -301,8 +328,16 @@ def test_cli_gsm8k(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cli_reports_errors_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli("eval", "gsm8k", "--model", "fake/x", "--backend", "litellm",
-               "--data", str(tmp_path / "missing.jsonl"))
+    code = cli(
+        "eval",
+        "gsm8k",
+        "--model",
+        "fake/x",
+        "--backend",
+        "litellm",
+        "--data",
+        str(tmp_path / "missing.jsonl"),
+    )
     assert code == 2
     assert "cannot open" in capsys.readouterr().err
 
@@ -315,9 +350,11 @@ def test_import_does_not_load_heavy_dependencies() -> None:
         "import evolkit.evaluate as e\n"
         "from evolkit.evaluate import _cli\n"
         "assert e.evaluate_gsm8k and e.check_contamination\n"
+        "from evolkit.errors import EvolkitError\n"
+        "rows = [{'question': 'q', 'answer': '#### 1'}]\n"
         "try:\n"
-        "    e.evaluate_gsm8k('some/model', backend='hf', data=[{'question': 'q', 'answer': '#### 1'}])\n"
-        "except e.__dict__['GSM8KDataError'].__mro__[1] as exc:\n"
+        "    e.evaluate_gsm8k('some/model', backend='hf', data=rows)\n"
+        "except EvolkitError as exc:\n"
         "    print(type(exc).__name__, exc)\n"
     )
     done = subprocess.run(
@@ -326,3 +363,87 @@ def test_import_does_not_load_heavy_dependencies() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("MissingExtraError transformers is not installed")
     assert "evolkit[eval]" in done.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# the vLLM path, against a stand-in module with vLLM's offline interface
+
+
+class _FakeTokenizer:
+    chat_template = "{{ messages }}"
+
+    def apply_chat_template(self, messages: list[Any], **kwargs: Any) -> str:
+        assert kwargs == {"tokenize": False, "add_generation_prompt": True}
+        return "<user>" + messages[0]["content"] + "<assistant>"
+
+    def __call__(self, text: str, add_special_tokens: bool = True) -> dict[str, list[int]]:
+        assert add_special_tokens is False
+        return {"input_ids": [ord(c) for c in text]}
+
+
+class _FakeVLLM:
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[Any], Any]] = []
+        self.engine_args: dict[str, Any] = {}
+        fake = self
+
+        class SamplingParams:
+            def __init__(self, **kwargs: Any) -> None:
+                self.kwargs = kwargs
+
+        class LLM:
+            def __init__(self, **kwargs: Any) -> None:
+                fake.engine_args = kwargs
+
+            def get_tokenizer(self) -> _FakeTokenizer:
+                return _FakeTokenizer()
+
+            def generate(self, inputs: list[Any], params: Any, use_tqdm: bool) -> list[Any]:
+                fake.calls.append((inputs, params))
+                n = params.kwargs["n"]
+
+                class Out:
+                    def __init__(self, text: str) -> None:
+                        self.text = text
+
+                class Result:
+                    def __init__(self) -> None:
+                        self.outputs = [Out("4 * 12 = 48\n#### 48\n\nQuestion: more")] * n
+
+                return [Result() for _ in inputs]
+
+        self.LLM = LLM
+        self.SamplingParams = SamplingParams
+
+
+@pytest.mark.parametrize("style", ["gsm8k", "chat"])
+def test_vllm_generator_makes_one_engine_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, style: str
+) -> None:
+    fake = _FakeVLLM()
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    data = write_questions(tmp_path / "t.jsonl")
+    result = evaluate_gsm8k(
+        "some/model",
+        backend="vllm",
+        style=style,
+        data=data,
+        backend_options={"gpu_memory_utilization": 0.8},
+        seed=5,
+    )
+    assert len(fake.calls) == 1
+    inputs, params = fake.calls[0]
+    assert len(inputs) == 3
+    assert fake.engine_args == {"model": "some/model", "seed": 5, "gpu_memory_utilization": 0.8}
+    assert params.kwargs["temperature"] == 0.0 and params.kwargs["max_tokens"] == 512
+    if style == "chat":
+        assert params.kwargs["stop"] is None
+        assert isinstance(inputs[0], dict) and "prompt_token_ids" in inputs[0]
+        assert result.records[0].prompt.startswith("<user>Mia packs")
+    else:
+        assert params.kwargs["stop"] == list(get_style("gsm8k").stop)
+        assert isinstance(inputs[0], str) and inputs[0].endswith("\nAnswer:")
+        # The text after a stop string is cut off, also when the engine left it in.
+        assert result.records[0].output == "4 * 12 = 48\n#### 48\n\n"
+    assert result.backend == "vllm"
+    assert [r.correct for r in result.records] == [True, False, False]

@@ -35,8 +35,8 @@ from evolkit.evaluate._generate import (
     truncate_at_stop,
 )
 from evolkit.evaluate._gsm8k import evaluate_gsm8k, make_generator, score_generation
-from evolkit.evaluate._hf import HFGenerator
 from evolkit.evaluate._harness import harness_extract, harness_match, harness_normalize
+from evolkit.evaluate._hf import HFGenerator
 from evolkit.evaluate._numbers import find_numbers, format_number, numbers_match, parse_number
 from evolkit.evaluate._result import GSM8KRecord, GSM8KResult, Score, wilson_interval
 from evolkit.evaluate._styles import STYLES, Prompt, PromptStyle, get_style

@@ -51,7 +51,9 @@ def add_subcommand(subparsers: Any) -> None:
     )
     gsm8k.add_argument("--model", required=True, help="hub name, local path or litellm model")
     gsm8k.add_argument(
-        "--backend", choices=["auto", "vllm", "hf", "litellm"], default="auto",
+        "--backend",
+        choices=["auto", "vllm", "hf", "litellm"],
+        default="auto",
         help="auto: vllm on a GPU when installed, else hf (default: auto)",
     )
     gsm8k.add_argument("--style", choices=sorted(STYLES), default="wizardmath")
@@ -71,7 +73,12 @@ def add_subcommand(subparsers: Any) -> None:
     gsm8k.add_argument("--seed", type=int, default=0)
     gsm8k.add_argument("--concurrency", type=_positive_int, default=16, help="litellm requests")
     gsm8k.add_argument(
-        "--option", "-O", type=_option, action="append", default=[], metavar="KEY=VALUE",
+        "--option",
+        "-O",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="backend option (vllm engine arg, hf device/dtype/static_cache/compile, litellm "
         "api_base…); VALUE is read as JSON when it parses",
     )

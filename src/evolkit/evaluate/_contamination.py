@@ -21,8 +21,8 @@ from typing import Any
 from attrs import frozen
 
 from evolkit._types import Instruction
-from evolkit.errors import ConfigError, SeedFileError
-from evolkit.evaluate._data import GSM8KData, load_gsm8k, strip_calculator_notes
+from evolkit.errors import ConfigError
+from evolkit.evaluate._data import GSM8KData, load_gsm8k, read_jsonl, strip_calculator_notes
 
 __all__ = [
     "ContaminationHit",
@@ -135,23 +135,7 @@ class ContaminationReport:
 
 def read_rows(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The JSON objects of a JSONL file (evolkit output rows or any Alpaca-style rows)."""
-    rows: list[dict[str, Any]] = []
-    try:
-        handle = Path(path).open(encoding="utf-8")
-    except OSError as exc:
-        raise SeedFileError(str(path), None, f"cannot open: {exc.strerror or exc}") from None
-    with handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SeedFileError(str(path), number, f"not JSON: {exc.msg}") from None
-            if not isinstance(row, dict):
-                raise SeedFileError(str(path), number, "each line must be a JSON object")
-            rows.append(row)
-    return rows
+    return read_jsonl(path)
 
 
 def _row_text(row: Mapping[str, Any] | Instruction, fields: tuple[str, ...]) -> tuple[str, str]:

@@ -33,6 +33,7 @@ __all__ = [
     "GSM8KItem",
     "from_rows",
     "load_gsm8k",
+    "read_jsonl",
     "strip_calculator_notes",
 ]
 
@@ -101,9 +102,7 @@ def _item(index: int, row: Mapping[str, Any], where: str, strip: bool) -> GSM8KI
         )
     gold = gold_answer(solution)
     if gold is None:
-        raise SeedFileError(
-            where, index + 1, "the answer has no final '#### N' line with a number"
-        )
+        raise SeedFileError(where, index + 1, "the answer has no final '#### N' line with a number")
     if strip:
         solution = strip_calculator_notes(solution)
     return GSM8KItem(index, question.strip(), solution.strip(), gold)
@@ -131,23 +130,23 @@ def from_rows(
     return GSM8KData(items, split, source, _size_warning(len(items), split, source))
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
+def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL file; errors name the file and line."""
     try:
-        handle = path.open(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise SeedFileError(str(path), None, f"cannot open: {exc.strerror or exc}") from None
-    with handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SeedFileError(str(path), number, f"not JSON: {exc.msg}") from None
-            if not isinstance(row, dict):
-                raise SeedFileError(str(path), number, "each line must be a JSON object")
-            rows.append(row)
+    rows: list[dict[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SeedFileError(str(path), number, f"not JSON: {exc.msg}") from None
+        if not isinstance(row, dict):
+            raise SeedFileError(str(path), number, "each line must be a JSON object")
+        rows.append(row)
     return rows
 
 
@@ -167,8 +166,7 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 
 
 _PASS_A_FILE = (
-    "pass a local copy in the original JSONL layout instead "
-    "(--data FILE, or data=path in Python)"
+    "pass a local copy in the original JSONL layout instead (--data FILE, or data=path in Python)"
 )
 
 
@@ -225,7 +223,7 @@ def load_gsm8k(
     elif isinstance(data, (str, os.PathLike)):
         path = Path(data)
         loaded = from_rows(
-            _read_jsonl(path), split=split, source=str(path), strip_calculator=strip_calculator
+            read_jsonl(path), split=split, source=str(path), strip_calculator=strip_calculator
         )
     else:
         loaded = from_rows(data, split=split, strip_calculator=strip_calculator)

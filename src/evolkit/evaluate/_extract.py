@@ -56,7 +56,7 @@ def _first_number_after(text: str, marker: re.Pattern[str]) -> tuple[Fraction, s
     rest = text[matches[-1].end() :]
     lines = rest.split("\n")
     # The marker's own line, else the first non-blank line after it.
-    candidates = [lines[0]] + [next((line for line in lines[1:] if line.strip()), "")]
+    candidates = [lines[0], next((line for line in lines[1:] if line.strip()), "")]
     for line in candidates:
         cleaned = _MARKUP.sub("", line)
         boxed = extract_boxed(cleaned)

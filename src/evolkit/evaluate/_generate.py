@@ -164,7 +164,7 @@ class BackendGenerator:
             for prompt in prompts
         ]
         generations = []
-        for prompt, group in zip(prompts, tasks):
+        for prompt, group in zip(prompts, tasks, strict=True):
             results = [await task for task in group]
             generations.append(
                 Generation(

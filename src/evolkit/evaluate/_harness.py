@@ -21,9 +21,9 @@ __all__ = [
     "FLEXIBLE_PATTERN",
     "INVALID",
     "STRICT_PATTERNS",
+    "harness_extract",
     "harness_match",
     "harness_normalize",
-    "harness_extract",
 ]
 
 INVALID = "[invalid]"

@@ -16,8 +16,10 @@ from evolkit.evaluate._hf import import_transformers
 __all__ = ["CHAT_TEMPLATE", "random_model"]
 
 CHAT_TEMPLATE = (
-    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}<|end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+    "{% for message in messages %}"
+    "<|{{ message['role'] }}|>\n{{ message['content'] }}<|end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )
 
 
@@ -38,7 +40,8 @@ def random_model(
     ``config`` replaces the small default architecture (any transformers model config, e.g.
     ``AutoConfig.from_pretrained(path)`` of a real model); its vocabulary size is set to the
     tokenizer's. ``init_std`` is wider than a trained model's initialisation so that the random
-    model writes varied tokens (digits included) instead of repeating one. The tokenizer has ``<s>``/``</s>``/``<pad>`` tokens and a simple chat template.
+    model writes varied tokens (digits included) instead of repeating one. The tokenizer has
+    ``<s>``/``</s>``/``<pad>`` tokens and a simple chat template.
     """
     torch, transformers = import_transformers()
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers

@@ -88,5 +88,5 @@ class VLLMGenerator:
                 prompt=text,
                 outputs=tuple(truncate_at_stop(o.text, config.stop) for o in result.outputs),
             )
-            for text, result in zip(texts, results)
+            for text, result in zip(texts, results, strict=True)
         ]
