@@ -172,3 +172,51 @@ def test_module_entry_point_trains(tiny_model: Path, tmp_path: Path, make_rows: 
     )
     assert missing.returncode == 2
     assert "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+
+
+@pytest.mark.slow
+def test_two_processes_share_the_work(tiny_model: Path, tmp_path: Path, make_rows: Any) -> None:
+    """Data parallel over two CPU processes (gloo): the same code path as several GPUs."""
+    pytest.importorskip("trl")
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in make_rows(1)), encoding="utf-8")
+    out = tmp_path / "ddp"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "evolkit.train",
+            "--data",
+            str(data),
+            "--model",
+            str(tiny_model),
+            "--output",
+            str(out),
+            "--max-steps",
+            "2",
+            "--batch-size",
+            "1",
+            "--grad-accum",
+            "1",
+            "--max-length",
+            "256",
+            "--cpu",
+            "--no-gradient-checkpointing",
+            "--save-steps",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((out / "train_report.json").read_text())
+    assert report["world_size"] == 2 and report["global_step"] == 2
+    assert done.stderr.count("rows used") == 1  # one summary, from the main process
+    assert (out / "checkpoints" / "checkpoint-2").is_dir()
+    assert (out / "model.safetensors").is_file()

@@ -54,6 +54,7 @@ def _weights(path: Path) -> dict[str, Any]:
     return load_file(str(path / "model.safetensors"))
 
 
+@pytest.mark.slow
 def test_loss_goes_down_and_export_generates(
     tiny_model: Path, tmp_path: Path, make_rows: Any
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from evolkit.train._config import DATA_FORMATS, TrainConfig
@@ -119,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     result = train(config, show_progress=True)
+    if os.environ.get("RANK", "0") != "0":  # under accelerate launch / torchrun: report once
+        return 0
     console = Console(stderr=True)
     data = result.data
     skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(data.skipped.items())) or "none"
