@@ -43,7 +43,7 @@ def servers() -> Iterator[tuple[FakeServer, FakeServer]]:
 @pytest.fixture(scope="module")
 def executor() -> Iterator[RayExecutor]:
     with RayExecutor(workers=2, concurrency=4, chunk=2, num_cpus=2) as ex:
-        yield ex
+        yield ex.start()
 
 
 def _router(a: FakeServer, b: FakeServer) -> RouterBackend:

@@ -182,6 +182,14 @@ class Worker:
     def ping(self) -> int:
         return self.index
 
+    def warm(self) -> None:
+        """Import the model client and the plugins ahead of the first chunk."""
+        from evolkit._plugins import default_plugins
+        from evolkit.backends._litellm_import import import_litellm
+
+        import_litellm()
+        default_plugins()
+
     async def _setup(self, token: int, spec_box: list[Any]) -> _RecordingContext:
         """The context for run ``token``, built from the spec in ``spec_box`` when it changes."""
         import asyncio

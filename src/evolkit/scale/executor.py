@@ -162,6 +162,21 @@ class RayExecutor:
             self._started_ray = True
         return ray
 
+    def start(self) -> RayExecutor:
+        """Start Ray (if needed) and the workers now, and let them import what they need.
+
+        Optional: the first round starts them otherwise. Calling it before a run overlaps the
+        workers' start-up with the run's first (seed) round.
+        """
+        ray = self._init_ray()
+        if not self._actors:
+            self._remote = ray.remote(Worker)
+            for _ in range(self.workers):
+                self._actors.append(self._new_actor())
+        for actor in self._actors:
+            actor.handle.warm.remote()
+        return self
+
     def close(self) -> None:
         """Stop the workers (and the local Ray instance this executor started)."""
         if not self._actors and not self._started_ray:
@@ -242,9 +257,7 @@ class RayExecutor:
             self._token += 1
             self._ctx = ctx
         if not self._actors:
-            self._remote = ray.remote(Worker)
-            for _ in range(self.workers):
-                self._actors.append(self._new_actor())
+            self.start()
         return ray
 
     def _new_actor(self) -> _Actor:
