@@ -26,6 +26,8 @@ seed instructions for the same number of rounds and answers what it evolves:
    "distilabel[openai]==1.5.3" requests``; it pulled openai 3.57.0 and no torch).
 
 Wall time excludes imports and client construction for all three (each is warmed up first).
+The systems take turns, ``--repeat`` times (the sequential loop, whose time is its latency, runs
+once), and the fastest run of each is reported, which evens out other load on the machine.
 Calls are counted by the server (``/_fake/stats``), so the figures per call are comparable even
 where the systems make different numbers of calls per instruction.
 """
@@ -33,6 +35,8 @@ where the systems make different numbers of calls per instruction.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import os
 import subprocess
@@ -40,6 +44,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,14 +91,6 @@ def make_seeds(n: int) -> list[str]:
 
 
 def run_evolkit(
-    url: str, seeds: list[str], rounds: int, concurrency: int, same_calls: bool, repeat: int
-) -> dict[str, Any]:
-    """The fastest of ``repeat`` runs (each from scratch: fresh output and work directory)."""
-    runs = [_evolkit_once(url, seeds, rounds, concurrency, same_calls) for _ in range(repeat)]
-    return {**min(runs, key=lambda r: r["wall"]), "runs": repeat}
-
-
-def _evolkit_once(
     url: str, seeds: list[str], rounds: int, concurrency: int, same_calls: bool
 ) -> dict[str, Any]:
     import evolkit
@@ -179,12 +176,11 @@ def run_sequential(url: str, seeds: list[str], rounds: int) -> dict[str, Any]:
 # -- 3. distilabel (child process, its own virtual environment) ----------------------------------
 
 
-def distilabel_worker(
-    url: str, seeds_path: str, out_path: str, rounds: int, batch: int, repeat: int
-) -> None:
-    """Runs under the distilabel venv's Python; imports nothing from evolkit.
+def distilabel_worker(url: str, seeds_path: str, rounds: int, batch: int) -> None:
+    """Runs under the distilabel venv's Python and imports nothing from evolkit.
 
-    Writes the fastest of ``repeat`` runs of the whole job to ``out_path`` as JSON.
+    Loads the task, warms the client up, prints ``ready``; then each ``run`` line on stdin runs
+    the whole job once and prints its figures as one JSON line. Stops at the end of its input.
     """
     import logging
 
@@ -211,55 +207,75 @@ def distilabel_worker(
     )
     task.load()
     llm.generate([[{"role": "user", "content": "Warm up."}]], max_new_tokens=8)
-    best: tuple[float, float] | None = None
-    for _ in range(repeat):
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() != "run":
+            break
         rows: list[dict[str, Any]] = []
         start, cpu = time.perf_counter(), time.process_time()
         for i in range(0, len(seeds), batch):
             for out in task.process([{"instruction": s} for s in seeds[i : i + batch]]):
                 rows.extend(out)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-        if best is None or wall < best[0]:
-            best = (wall, cpu)
-    assert best is not None
-    wall, cpu = best
-    evolved = sum(len(r["evolved_instructions"]) for r in rows)
-    answers = sum(len(r.get("answers") or []) for r in rows)
-    Path(out_path).write_text(
-        json.dumps(
-            {
-                "wall": wall,
-                "cpu": cpu,
-                "rows": len(seeds) + evolved,
-                "evolved": evolved,
-                "answers": answers,
-                "version": distilabel.__version__,
-                "warmup": 1,
-                "runs": repeat,
-            }
-        )
-    )
+        evolved = sum(len(r["evolved_instructions"]) for r in rows)
+        figures = {
+            "wall": wall,
+            "cpu": cpu,
+            "rows": len(seeds) + evolved,
+            "evolved": evolved,
+            "answers": sum(len(r.get("answers") or []) for r in rows),
+            "version": distilabel.__version__,
+        }
+        print(json.dumps(figures), flush=True)
     task.unload()
 
 
-def run_distilabel(
-    python: str, url: str, seeds: list[str], rounds: int, batch: int, repeat: int
-) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="vs-peers-dl-") as tmp:
-        seeds_path, out_path = Path(tmp) / "seeds.json", Path(tmp) / "out.json"
+class Distilabel:
+    """The distilabel worker process: started (and warmed up) once, then run on request."""
+
+    def __init__(self, python: str, url: str, seeds: list[str], rounds: int, batch: int) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="vs-peers-dl-")
+        seeds_path = Path(self._tmp.name) / "seeds.json"
         seeds_path.write_text(json.dumps(seeds))
         cmd = [python, os.path.abspath(__file__), "--distilabel-worker", url]
-        cmd += [str(seeds_path), str(out_path), str(rounds), str(batch), str(repeat)]
+        cmd += [str(seeds_path), str(rounds), str(batch)]
         start = time.perf_counter()
         # run from the temporary directory, so nothing on the path shadows distilabel's modules
-        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
-        total = time.perf_counter() - start
-        if proc.returncode != 0 or not out_path.exists():
-            tail = (proc.stderr or proc.stdout)[-2000:]
-            raise RuntimeError(f"distilabel worker failed ({proc.returncode}):\n{tail}")
-        result: dict[str, Any] = json.loads(out_path.read_text())
-    result["process_wall"] = total
-    return result
+        self.proc = subprocess.Popen(
+            cmd, cwd=self._tmp.name, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        if self._read() != "ready":
+            self.close()
+            raise RuntimeError("the distilabel worker did not start (its error is above)")
+        self.startup = time.perf_counter() - start
+
+    def _read(self) -> str:
+        assert self.proc.stdout is not None
+        return self.proc.stdout.readline().strip()
+
+    def run(self) -> dict[str, Any]:
+        """One run of the whole job; the worker's figures."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        line = self._read()
+        if not line.startswith("{"):
+            raise RuntimeError("the distilabel worker failed (its error is above)")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def close(self) -> None:
+        """End the worker (end of input) and wait for it."""
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self._tmp.cleanup()
 
 
 # -- driver --------------------------------------------------------------------------------------
@@ -281,7 +297,7 @@ def main() -> None:
         "--repeat",
         type=int,
         default=3,
-        help="runs of evolkit and distilabel, fastest kept (the sequential loop runs once)",
+        help="turns of evolkit and distilabel runs; the fastest of each is kept",
     )
     args = parser.parse_args()
 
@@ -295,62 +311,73 @@ def main() -> None:
         f"distilabel batch {batch}, fastest of {args.repeat} runs, {os.cpu_count()} cores",
         flush=True,
     )
-    results: dict[str, dict[str, Any]] = {}
-    with FakeServer(latency=args.latency).run_in_process() as server:
+    runs: dict[str, list[dict[str, Any]]] = {}
+    startup: float | None = None
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(FakeServer(latency=args.latency).run_in_process())
         warm_litellm(server.url)
+        job = (server.url, seeds, args.rounds, args.concurrency)
+        jobs: dict[str, Callable[[], dict[str, Any]]] = {
+            "evolkit": functools.partial(run_evolkit, *job, False),
+            "evolkit, same calls": functools.partial(run_evolkit, *job, True),
+        }
+        if args.distilabel_python.lower() == "none":
+            pass
+        elif not Path(args.distilabel_python).exists():
+            print(f"distilabel: skipped, {args.distilabel_python} does not exist")
+        else:
+            try:
+                worker = Distilabel(args.distilabel_python, server.url, seeds, args.rounds, batch)
+            except Exception as exc:  # report it and carry on with the others
+                print(f"distilabel: FAILED to start: {exc}", flush=True)
+            else:
+                stack.callback(worker.close)
+                jobs["distilabel"] = worker.run
+                startup = worker.startup
 
-        def measure(name: str, fn: Any, *fargs: Any) -> None:
+        def measure(name: str, job: Callable[[], dict[str, Any]]) -> None:
             server.reset_stats()
             try:
-                out = fn(*fargs)
+                out = job()
             except Exception as exc:  # report it and carry on with the others
-                print(f"{name}: FAILED: {exc}", flush=True)
+                print(f"  {name}: FAILED: {exc}", flush=True)
                 return
             stats = server.snapshot()
-            warmup = int(out.pop("warmup", 0))  # warm-up calls made before the clock started
-            runs = int(out.get("runs", 1))
+            warmup = int(out.pop("warmup", 0))  # warm-up calls made after the reset
             out.update(
-                calls=(stats.requests - warmup) // runs,
-                ok=(stats.ok - warmup) // runs,
+                calls=stats.requests - warmup,
+                ok=stats.ok - warmup,
                 max_in_flight=stats.max_in_flight,
             )
-            results[name] = out
+            runs.setdefault(name, []).append(out)
             print(f"  {name}: {out['wall']:.2f} s, {out['calls']} calls", flush=True)
 
-        for name, same in (("evolkit", False), ("evolkit, same calls", True)):
-            job = (server.url, seeds, args.rounds, args.concurrency, same, args.repeat)
-            measure(name, run_evolkit, *job)
-        measure("sequential loop", run_sequential, server.url, seeds, args.rounds)
-        if args.distilabel_python.lower() != "none":
-            if Path(args.distilabel_python).exists():
-                measure(
-                    "distilabel",
-                    run_distilabel,
-                    args.distilabel_python,
-                    server.url,
-                    seeds,
-                    args.rounds,
-                    batch,
-                    args.repeat,
-                )
-            else:
-                print(f"distilabel: skipped, {args.distilabel_python} does not exist")
-    report(results, len(seeds), args.rounds)
+        measure("sequential loop", functools.partial(run_sequential, *job[:3]))
+        for _ in range(args.repeat):
+            for name, fn in jobs.items():
+                measure(name, fn)
+    order = ["evolkit", "evolkit, same calls", "sequential loop", "distilabel"]
+    report({name: runs[name] for name in order if name in runs}, len(seeds), args.rounds)
+    if startup is not None and "distilabel" in runs:
+        version = runs["distilabel"][0]["version"]
+        print(f"distilabel {version}: its worker took {startup:.1f} s to start, import and load")
 
 
-def report(results: dict[str, dict[str, Any]], n_seeds: int, rounds: int) -> None:
-    """The table, and each peer's wall time and time per call against both evolkit rows."""
+def report(runs: dict[str, list[dict[str, Any]]], n_seeds: int, rounds: int) -> None:
+    """The table (the fastest run of each), and each peer against both evolkit rows."""
+    results = {name: min(rs, key=lambda r: r["wall"]) for name, rs in runs.items()}
     print()
     print(
         f"{'system':<20} {'wall s':>7} {'calls':>6} {'calls/instr/round':>17} "
-        f"{'max in flight':>13} {'calls/s':>8} {'CPU ms/call':>11}"
+        f"{'max in flight':>13} {'calls/s':>8} {'CPU ms/call':>11}  all runs (s)"
     )
     for name, r in results.items():
         per = r["calls"] / (n_seeds * rounds)
+        walls = " ".join(f"{x['wall']:.2f}" for x in runs[name])
         print(
             f"{name:<20} {r['wall']:>7.2f} {r['calls']:>6} {per:>17.2f} "
             f"{r['max_in_flight']:>13} {r['calls'] / r['wall']:>8.1f} "
-            f"{r['cpu'] / r['calls'] * 1000:>11.2f}"
+            f"{r['cpu'] / r['calls'] * 1000:>11.2f}  {walls}"
         )
     print()
     for base_name in ("evolkit", "evolkit, same calls"):
@@ -365,19 +392,13 @@ def report(results: dict[str, dict[str, Any]], n_seeds: int, rounds: int) -> Non
                 f"{name} / {base_name}: wall {r['wall'] / base['wall']:.2f}x, "
                 f"wall per call {per_call:.2f}x"
             )
-    if "distilabel" in results:
-        d = results["distilabel"]
-        print(
-            f"distilabel {d['version']}: {d['process_wall']:.2f} s for the whole child process "
-            "(interpreter start and imports included)"
-        )
     rows = ", ".join(f"{name} {r['rows']}" for name, r in results.items())
     print(f"rows out (seeds + evolved): {rows}")
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--distilabel-worker":
-        url, seeds_path, out_path, rounds, batch, repeat = sys.argv[2:8]
-        distilabel_worker(url, seeds_path, out_path, int(rounds), int(batch), int(repeat))
+        url, seeds_path, rounds, batch = sys.argv[2:6]
+        distilabel_worker(url, seeds_path, int(rounds), int(batch))
     else:
         main()
