@@ -13,6 +13,41 @@ from evolkit.errors import ModelError
 __all__ = ["LiteLLMBackend", "classify_error"]
 
 
+_CONNECTION_ERRORS = {
+    "APIConnectionError",
+    "ConnectError",
+    "RemoteProtocolError",
+    "ReadError",
+    "ServerDisconnectedError",
+    "ClientConnectionError",
+    "ClientOSError",
+    "ClientPayloadError",
+}
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exceptions ``exc`` wraps (``__cause__``/``__context__``), nearest first."""
+    found: list[BaseException] = []
+    current = exc.__cause__ or exc.__context__
+    while current is not None and len(found) < 10 and all(current is not f for f in found):
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def _wrapped_kind(exc: BaseException, text: str) -> ModelError | None:
+    """litellm reports dropped connections and unparsable replies as a 500; find the real cause."""
+    for cause in _causes(exc):
+        name = type(cause).__name__
+        if name in _CONNECTION_ERRORS or isinstance(cause, ConnectionError):
+            return ModelError(f"connection failed: {text}", kind="connection", retryable=True)
+        if name == "JSONDecodeError":
+            return ModelError(f"malformed reply: {text}", kind="malformed", retryable=True)
+    if "'choices'" in text:
+        return ModelError(f"malformed reply: {text}", kind="malformed", retryable=True)
+    return None
+
+
 def classify_error(exc: BaseException) -> ModelError:
     """Turn a litellm/openai/httpx exception into a :class:`ModelError` with a retry verdict."""
     name = type(exc).__name__
@@ -28,6 +63,9 @@ def classify_error(exc: BaseException) -> ModelError:
         return ModelError(f"timed out: {text}", kind="timeout", retryable=True)
     if name in {"APIConnectionError", "ConnectError", "RemoteProtocolError", "ReadError"}:
         return ModelError(f"connection failed: {text}", kind="connection", retryable=True)
+    wrapped = _wrapped_kind(exc, text)
+    if wrapped is not None:
+        return wrapped
     if isinstance(status, int) and status >= 500:
         return ModelError(f"server error {status}: {text}", kind="server_error", retryable=True)
     if name in {"InternalServerError", "ServiceUnavailableError", "BadGatewayError"}:
