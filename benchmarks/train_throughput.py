@@ -72,16 +72,27 @@ def model_config(tiny: bool, vocab: int, tokenizer: Any) -> Any:
     if tiny:
         return Qwen2Config(
             **ids,
-            vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+            vocab_size=vocab,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=4096,
             tie_word_embeddings=True,
         )
     # The shape of Qwen2.5-0.5B (494M parameters), randomly initialised.
     return Qwen2Config(
         **ids,
-        vocab_size=vocab, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
-        num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768,
-        rope_theta=1_000_000.0, tie_word_embeddings=True,
+        vocab_size=vocab,
+        hidden_size=896,
+        intermediate_size=4864,
+        num_hidden_layers=24,
+        num_attention_heads=14,
+        num_key_value_heads=2,
+        max_position_embeddings=32768,
+        rope_theta=1_000_000.0,
+        tie_word_embeddings=True,
     )
 
 
@@ -94,8 +105,16 @@ def synthetic_rows(n: int, max_length: int, mean: float, seed: int) -> list[dict
         prompt = max(4, int(total * rng.uniform(0.15, 0.5)))
         words = lambda k: " ".join(word(rng.randrange(1000)) for _ in range(k))  # noqa: E731
         rows.append(
-            {"id": str(i), "instruction": words(prompt), "input": "", "output": words(total - prompt),
-             "parent_id": None, "operator": None, "round": 0, "metadata": {}}
+            {
+                "id": str(i),
+                "instruction": words(prompt),
+                "input": "",
+                "output": words(total - prompt),
+                "parent_id": None,
+                "operator": None,
+                "round": 0,
+                "metadata": {},
+            }
         )
     return rows
 
@@ -137,22 +156,43 @@ def run_evolkit(ns: argparse.Namespace, model_dir: Path, data: Path, out: Path) 
 
     timer = Timer(ns.warmup, ns.device == "cuda")
     config = TrainConfig(
-        data=data, model=str(model_dir), output=out, max_steps=ns.warmup + ns.steps,
-        batch_size=ns.batch_size, grad_accum=1, max_length=ns.max_length, packing=True,
-        gradient_checkpointing=ns.gradient_checkpointing, attn_implementation=ns.attn,
-        use_cpu=ns.device == "cpu", bf16=ns.device == "cuda", save_steps=10**9, export=False,
-        logging_steps=max(1, ns.steps), learning_rate=2e-5, seed=0,
+        data=data,
+        model=str(model_dir),
+        output=out,
+        max_steps=ns.warmup + ns.steps,
+        batch_size=ns.batch_size,
+        grad_accum=1,
+        max_length=ns.max_length,
+        packing=True,
+        gradient_checkpointing=ns.gradient_checkpointing,
+        attn_implementation=ns.attn,
+        use_cpu=ns.device == "cpu",
+        bf16=ns.device == "cuda",
+        save_steps=10**9,
+        export=False,
+        logging_steps=max(1, ns.steps),
+        learning_rate=2e-5,
+        seed=0,
     )
     result = train(config, callbacks=[timer])
-    return {"tokens_per_s": timer.rate(result.world_size), "steps": timer.steps,
-            "padding": 0.0, "note": result.packing_note, "attn": result.attn_implementation}
+    return {
+        "tokens_per_s": timer.rate(result.world_size),
+        "steps": timer.steps,
+        "padding": 0.0,
+        "note": result.packing_note,
+        "attn": result.attn_implementation,
+    }
 
 
 def run_baseline(ns: argparse.Namespace, model_dir: Path, data: Path, out: Path) -> dict[str, Any]:
     import torch
     from datasets import Dataset
     from transformers import (
-        AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer, TrainingArguments,
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        DataCollatorForSeq2Seq,
+        Trainer,
+        TrainingArguments,
     )
 
     from evolkit.train._data import read_examples
@@ -162,19 +202,35 @@ def run_baseline(ns: argparse.Namespace, model_dir: Path, data: Path, out: Path)
     examples, _, _ = read_examples(data)
     encoded, _ = encode_examples(examples, tokenizer, "alpaca", ns.max_length)
     dataset = Dataset.from_dict(
-        {"input_ids": [list(e.input_ids) for e in encoded], "labels": [list(e.labels) for e in encoded]}
+        {
+            "input_ids": [list(e.input_ids) for e in encoded],
+            "labels": [list(e.labels) for e in encoded],
+        }
     )
     attn = ns.attn or "sdpa"
-    model = AutoModelForCausalLM.from_pretrained(model_dir, attn_implementation=attn, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(
+        model_dir, attn_implementation=attn, dtype=torch.float32
+    )
     model.config.use_cache = False
     cuda = ns.device == "cuda"
     args = TrainingArguments(
-        output_dir=str(out), max_steps=ns.warmup + ns.steps, per_device_train_batch_size=ns.batch_size,
-        gradient_accumulation_steps=1, learning_rate=2e-5, lr_scheduler_type="cosine",
-        warmup_steps=0.03, bf16=cuda, activation_checkpointing=ns.gradient_checkpointing,
-        optim="adamw_torch_fused" if cuda else "adamw_torch", use_cpu=not cuda, seed=0,
-        report_to="none", save_strategy="no", logging_steps=max(1, ns.steps),
-        include_num_input_tokens_seen="non_padding", disable_tqdm=True,
+        output_dir=str(out),
+        max_steps=ns.warmup + ns.steps,
+        per_device_train_batch_size=ns.batch_size,
+        gradient_accumulation_steps=1,
+        learning_rate=2e-5,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.03,
+        bf16=cuda,
+        activation_checkpointing=ns.gradient_checkpointing,
+        optim="adamw_torch_fused" if cuda else "adamw_torch",
+        use_cpu=not cuda,
+        seed=0,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=max(1, ns.steps),
+        include_num_input_tokens_seen="non_padding",
+        disable_tqdm=True,
     )
     collator = DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100)
     timer = Timer(ns.warmup, cuda)
@@ -185,12 +241,17 @@ def run_baseline(ns: argparse.Namespace, model_dir: Path, data: Path, out: Path)
         pads.append(1.0 - float(batch["attention_mask"].float().mean()))
         return batch  # type: ignore[no-any-return]
 
-    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=counting,
-                      callbacks=[timer])
+    trainer = Trainer(
+        model=model, args=args, train_dataset=dataset, data_collator=counting, callbacks=[timer]
+    )
     trainer.train()
-    return {"tokens_per_s": timer.rate(max(1, args.world_size)), "steps": timer.steps,
-            "padding": sum(pads) / max(1, len(pads)), "note": "padded to the longest in each batch",
-            "attn": attn}
+    return {
+        "tokens_per_s": timer.rate(max(1, args.world_size)),
+        "steps": timer.steps,
+        "padding": sum(pads) / max(1, len(pads)),
+        "note": "padded to the longest in each batch",
+        "attn": attn,
+    }
 
 
 def flops_per_token(config: Any, data: Path, max_length: int, model_dir: Path) -> float:
@@ -206,22 +267,42 @@ def flops_per_token(config: Any, data: Path, max_length: int, model_dir: Path) -
     lengths = [len(e.input_ids) for e in encoded]
     model = AutoModelForCausalLM.from_config(config)
     params = sum(p.numel() for p in model.parameters())
-    attention = 6 * config.num_hidden_layers * config.hidden_size * sum(n * n for n in lengths) / sum(lengths)
+    attention = (
+        6
+        * config.num_hidden_layers
+        * config.hidden_size
+        * sum(n * n for n in lengths)
+        / sum(lengths)
+    )
     return float(6 * params + attention)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
-    parser.add_argument("--tiny", action="store_true", help="a tiny model and short rows (smoke test)")
+    parser.add_argument(
+        "--tiny", action="store_true", help="a tiny model and short rows (smoke test)"
+    )
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default 30; tiny 4)")
-    parser.add_argument("--warmup", type=int, default=None, help="untimed steps (default 5; tiny 2)")
-    parser.add_argument("--batch-size", type=int, default=None, help="rows per step (default 8; tiny 4)")
+    parser.add_argument(
+        "--warmup", type=int, default=None, help="untimed steps (default 5; tiny 2)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="rows per step (default 8; tiny 4)"
+    )
     parser.add_argument("--max-length", type=int, default=None, help="default 2048; tiny 256")
     parser.add_argument("--mean-length", type=float, default=None, help="mean example tokens")
-    parser.add_argument("--attn", default=None, help="attention backend (default: evolkit's choice)")
-    parser.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--peak-tflops", type=float, default=None, help="for MFU; known GPUs detected")
+    parser.add_argument(
+        "--attn", default=None, help="attention backend (default: evolkit's choice)"
+    )
+    parser.add_argument(
+        "--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=True
+    )
+    parser.add_argument(
+        "--peak-tflops", type=float, default=None, help="for MFU; known GPUs detected"
+    )
     parser.add_argument("--only", choices=("evolkit", "baseline"), default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     ns = parser.parse_args(argv)
@@ -262,24 +343,36 @@ def main(argv: list[str] | None = None) -> int:
         if ns.only in (None, "evolkit"):
             results["evolkit (packing)"] = run_evolkit(ns, model_dir, data, work / "evolkit")
         if ns.only in (None, "baseline"):
-            results["transformers Trainer (padding)"] = run_baseline(ns, model_dir, data, work / "base")
+            results["transformers Trainer (padding)"] = run_baseline(
+                ns, model_dir, data, work / "base"
+            )
 
     device = torch.cuda.get_device_name() if ns.device == "cuda" else "cpu"
-    print(f"device: {device}; model: {'tiny' if ns.tiny else 'Qwen2.5-0.5B shape'}; "
-          f"rows/step {ns.batch_size}, max length {ns.max_length}, mean example {mean:.0f} tokens; "
-          f"{per_token / 1e9:.3f} GFLOP/token")
+    print(
+        f"device: {device}; model: {'tiny' if ns.tiny else 'Qwen2.5-0.5B shape'}; "
+        f"rows/step {ns.batch_size}, max length {ns.max_length}, mean example {mean:.0f} tokens; "
+        f"{per_token / 1e9:.3f} GFLOP/token"
+    )
     print(f"{'path':34} {'tokens/s/GPU':>13} {'MFU':>7} {'padding':>8}  attention")
     for name, r in results.items():
         mfu = r["tokens_per_s"] * per_token / (peak * 1e12) if peak else None
         r["mfu"] = mfu
         shown = f"{100 * mfu:6.2f}%" if mfu is not None else "    n/a"
-        print(f"{name:34} {r['tokens_per_s']:13,.0f} {shown:>7} {100 * r['padding']:7.1f}%  {r['attn']}")
+        print(
+            f"{name:34} {r['tokens_per_s']:13,.0f} {shown:>7} "
+            f"{100 * r['padding']:7.1f}%  {r['attn']}"
+        )
     if len(results) == 2:
         a, b = (r["tokens_per_s"] for r in results.values())
         print(f"speed-up of packing over padding: {a / b:.2f}x")
     if ns.json:
-        ns.json.write_text(json.dumps({"device": device, "flops_per_token": per_token,
-                                       "results": results}, indent=2) + "\n", encoding="utf-8")
+        ns.json.write_text(
+            json.dumps(
+                {"device": device, "flops_per_token": per_token, "results": results}, indent=2
+            )
+            + "\n",
+            encoding="utf-8",
+        )
     return 0
 
 
