@@ -7,11 +7,10 @@ python examples/custom_filter.py --model gpt-4o-mini
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 import evolkit
 from evolkit import Backend, Instruction, Verdict
-from evolkit._plugins import Plugins
+from evolkit.plugins import FilterRegistry, Plugins
 from evolkit.testing import run_filter
 
 
@@ -53,7 +52,7 @@ class AnswersAtLength:
 
 class DemoFilters:
     @evolkit.hookimpl
-    def evolkit_register_filters(self, registry: Any) -> None:
+    def evolkit_register_filters(self, registry: FilterRegistry) -> None:
         registry.add(AddsEnough(), default=False)  # runs only when named in `filters`
         registry.add(AnswersAtLength(), default=False)
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import random
-from typing import Any
 
 import evolkit
 from evolkit import ChatMessage, Instruction, Rejected
-from evolkit._plugins import Plugins
 from evolkit.operators import TemplateMutator, extract_rewrite
+from evolkit.plugins import MutatorRegistry, Plugins
 from evolkit.testing import FakeBackend, run_mutator
 
 # 1. The short way: a prompt template. {instruction} is the parent (wrapped in <instruction>
@@ -71,7 +70,7 @@ class AddUnits:
 #    entry-point group; in a script, register it on the plugins a run uses.
 class DemoOperators:
     @evolkit.hookimpl
-    def evolkit_register_mutators(self, registry: Any) -> None:
+    def evolkit_register_mutators(self, registry: MutatorRegistry) -> None:
         registry.add(PERSONA, default=False)  # used only when asked for by name or kind
         registry.add(AddUnits(), default=False)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import evolkit
 from evolkit import Backend, ChatMessage, Completion
-from evolkit._plugins import default_plugins
+from evolkit.plugins import default_plugins
 
 HERE = Path(__file__).resolve().parent
 
