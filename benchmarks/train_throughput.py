@@ -184,7 +184,9 @@ def run_evolkit(ns: argparse.Namespace, model_dir: Path, data: Path, out: Path) 
     }
 
 
-def run_baseline(ns: argparse.Namespace, model_dir: Path, data: Path, out: Path) -> dict[str, Any]:
+def run_baseline(
+    ns: argparse.Namespace, model_dir: Path, data: Path, out: Path, attn: str
+) -> dict[str, Any]:
     import torch
     from datasets import Dataset
     from transformers import (
@@ -207,7 +209,6 @@ def run_baseline(ns: argparse.Namespace, model_dir: Path, data: Path, out: Path)
             "labels": [list(e.labels) for e in encoded],
         }
     )
-    attn = ns.attn or "sdpa"
     model = AutoModelForCausalLM.from_pretrained(
         model_dir, attn_implementation=attn, dtype=torch.float32
     )
@@ -265,7 +266,10 @@ def flops_per_token(config: Any, data: Path, max_length: int, model_dir: Path) -
     examples, _, _ = read_examples(data)
     encoded, _ = encode_examples(examples, tokenizer, "alpaca", max_length)
     lengths = [len(e.input_ids) for e in encoded]
-    model = AutoModelForCausalLM.from_config(config)
+    import torch
+
+    with torch.device("meta"):  # count the parameters without allocating them
+        model = AutoModelForCausalLM.from_config(config)
     params = sum(p.numel() for p in model.parameters())
     attention = (
         6
@@ -343,8 +347,10 @@ def main(argv: list[str] | None = None) -> int:
         if ns.only in (None, "evolkit"):
             results["evolkit (packing)"] = run_evolkit(ns, model_dir, data, work / "evolkit")
         if ns.only in (None, "baseline"):
+            # the same attention backend as evolkit's run (flash-attn unpads padded batches too)
+            attn = results["evolkit (packing)"]["attn"] if results else (ns.attn or "sdpa")
             results["transformers Trainer (padding)"] = run_baseline(
-                ns, model_dir, data, work / "base"
+                ns, model_dir, data, work / "base", attn
             )
 
     device = torch.cuda.get_device_name() if ns.device == "cuda" else "cpu"

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--template",
         default=d.template.default,
-        help="prompt template: alpaca (shared with evolkit evaluate) or chat (the model's own)",
+        help="prompt template: alpaca (shared with evolkit eval) or chat (the model's own)",
     )
     parser.add_argument("--lora", action="store_true", help="train a LoRA adapter, export merged")
     parser.add_argument("--qlora", action="store_true", help="LoRA on a 4-bit base (CUDA only)")
