@@ -26,6 +26,7 @@ from attrs import frozen
 
 from evolkit._protocols import Backend, Filter, Mutator
 from evolkit._types import ChatMessage, Completion, Instruction
+from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
 from evolkit.engine.journal import Journal, request_key
 from evolkit.engine.stats import StatsBuilder
@@ -56,6 +57,7 @@ class WorkerSpec:
     tpm: float | None
     journal_dir: str
     main_journal: str | None
+    cache: str | None = None
 
 
 @frozen
@@ -174,6 +176,7 @@ class Worker:
         self._seen_round = -1
         self._reported: dict[str, int] = {}
         self._lock: Any = None
+        self._cache: ResponseCache | None = None
 
     def pid(self) -> int:
         """The worker's process id (tests kill it to check recovery)."""
@@ -204,6 +207,8 @@ class Worker:
             return self._ctx
         if self._journal is not None:
             await self._journal.aclose()
+        if self._cache is not None:
+            self._cache.close()
         spec = spec_box[0]
         if not isinstance(spec, WorkerSpec):
             spec = await spec  # an ObjectRef
@@ -217,9 +222,17 @@ class Worker:
             backend = default_plugins().backends().create(spec.model, dict(spec.model_params))
         main = Path(spec.main_journal) if spec.main_journal else None
         self._journal = SharedJournal(_journal_folder(spec.journal_dir), f"w{self.index}", main)
+        cache = None
+        if spec.cache is not None:
+            try:
+                cache = ResponseCache(Path(spec.cache))
+            except (OSError, sqlite3.Error):
+                cache = None  # this node cannot open the run's cache: go without
+        self._cache = cache
         runner = CallRunner(
             backend,
             self._journal,
+            cache=cache,
             concurrency=spec.concurrency,
             timeout=spec.timeout,
             retries=spec.retries,

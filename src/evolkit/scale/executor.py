@@ -247,6 +247,7 @@ class RayExecutor:
             tpm=None if tpm is None else tpm / self.workers,
             journal_dir=folder,
             main_journal=str(runner.journal.path),
+            cache=None if runner.cache is None else str(runner.cache.path),
         )
 
     def _start(self, ctx: RoundContext) -> Any:
