@@ -7,7 +7,7 @@ one timed round evolves ``--seeds`` instructions (seed answers are skipped so th
 of the timed run is made by the workers). Printed: wall seconds, model calls per second and
 the speed-up over one worker; the single-process engine (no Ray) is measured for reference.
 
-    python benchmarks/scale_workers.py --seeds 96 --latency 0.3 --concurrency 8 --workers 1,2,4
+    python benchmarks/scale_workers.py --seeds 96 --latency 0.5 --concurrency 4 --workers 1,2,4
 """
 
 from __future__ import annotations
@@ -55,12 +55,20 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="calls in flight per worker")
     parser.add_argument("--workers", default="1,2,4", help="worker counts to measure")
     parser.add_argument("--no-local", action="store_true", help="skip the single-process figure")
+    parser.add_argument(
+        "--local-concurrency",
+        default=None,
+        help="calls in flight for the single-process figures, comma-separated (default: "
+        "--concurrency)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args()
-    counts = [int(x) for x in args.workers.split(",")]
+    counts = [int(x) for x in args.workers.split(",") if x.strip() and int(x) > 0]
+    local = [int(x) for x in (args.local_concurrency or str(args.concurrency)).split(",")]
 
     ray = import_ray(loopback=True)
-    ray.init(address="local", num_cpus=max(counts), include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=max(counts, default=1), include_dashboard=False,
+             log_to_driver=False)
     report: dict[str, Any] = {
         "seeds": args.seeds,
         "latency_s": args.latency,
@@ -73,10 +81,10 @@ def main() -> None:
     with one.run_in_process() as a, two.run_in_process() as b:
         backend = _router([a.url, b.url])
         _timed(backend, _seeds(4, "warm-up"), args.concurrency, None)  # litellm's first use
-        if not args.no_local:
-            figure = _timed(backend, _seeds(args.seeds, "local"), args.concurrency, None)
-            report["runs"]["local"] = figure
-            print(f"single process        {figure}", flush=True)
+        for c in [] if args.no_local else local:
+            figure = _timed(backend, _seeds(args.seeds, f"local {c}"), c, None)
+            report["runs"][f"local_c{c}"] = figure
+            print(f"single process, concurrency {c}   {figure}", flush=True)
         for n in counts:
             with RayExecutor(workers=n, concurrency=args.concurrency) as executor:
                 executor.start()
@@ -87,7 +95,7 @@ def main() -> None:
             if base:
                 figure["speedup_vs_1"] = round(figure["calls_per_s"] / base["calls_per_s"], 2)
             report["runs"][f"ray_{n}"] = figure
-            print(f"ray, {n} worker(s)     {figure}", flush=True)
+            print(f"ray, {n} worker(s) x concurrency {args.concurrency}   {figure}", flush=True)
     ray.shutdown()
     if args.json:
         print(json.dumps(report))
