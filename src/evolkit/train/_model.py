@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -153,6 +154,8 @@ def load_model(config: TrainConfig, tokenizer: Any, attn_implementation: str, bf
             bnb_4bit_compute_dtype=torch.bfloat16 if bf16 else torch.float16,
             bnb_4bit_quant_storage=torch.bfloat16 if bf16 else torch.float16,
         )
+        # 4-bit weights live on this process's GPU (one process per GPU under a launcher).
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
     try:
         model = AutoModelForCausalLM.from_pretrained(config.model, **kwargs)
     except OSError as exc:
