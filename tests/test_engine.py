@@ -85,7 +85,9 @@ def test_same_seed_same_result_whatever_order(
     # every drop has a reason, and the counts add up
     drops = list(a.iter_drops())
     assert all(d.reason and d.stage and d.filter for d in drops)
-    assert len(drops) == a.stats.dropped == sum(a.stats.drop_reasons.values())
+    evolution_drops = [d for d in drops if d.stage != "respond_seed"]
+    assert len(evolution_drops) == a.stats.dropped == sum(a.stats.drop_reasons.values())
+    assert len(drops) - len(evolution_drops) == a.stats.seed_response_failures
     assert len(rows) == len(SEEDS) + a.stats.kept
     assert len({r["id"] for r in rows}) == len(rows)
 
@@ -134,6 +136,7 @@ def test_model_errors_are_retried_then_recorded() -> None:
     assert result.stats.drop_reasons == {"model_error:server_error": 1}
     assert result.stats.retries >= 2
     assert result.stats.call_failures == 1
+    assert result.stats.seed_response_failures == 0
     assert {r.text for r in result if r.is_seed} == {"boom goes the dynamite", "make tea"}
 
 
@@ -248,3 +251,15 @@ def test_lineage_and_html() -> None:
     chain = result.lineage(last.id)
     assert [c.round for c in chain] == list(range(last.round + 1))
     assert "evolkit run" in result._repr_html_() and last.text[:20] in last._repr_html_()
+
+
+def test_seed_response_failure_keeps_seed_and_lists_it() -> None:
+    def reply(messages: Sequence[ChatMessage]) -> str | BaseException:
+        if messages[-1]["content"] == "boom":
+            return ModelError("bad request", kind="bad_request")
+        return default_reply(messages)
+
+    result = evolkit.evolve(["boom", "make tea"], rounds=0, backend=FakeBackend(reply))
+    assert {r.text: r.response is None for r in result} == {"boom": True, "make tea": False}
+    assert result.stats.seed_response_failures == 1
+    assert [(d.stage, d.reason) for d in result.iter_drops()] == [("respond_seed", "model_error:bad_request")]

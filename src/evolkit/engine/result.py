@@ -41,7 +41,8 @@ class RunResult:
         return self.stats.rows
 
     def iter_drops(self) -> Iterator[Drop]:
-        """Every dropped evolution with its stage and reason."""
+        """Every dropped evolution with its stage and reason, then the seeds whose response
+        failed (stage ``respond_seed``; the seeds themselves are kept)."""
         if self.drops is not None:
             yield from self.drops
             return

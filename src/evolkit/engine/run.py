@@ -143,25 +143,35 @@ class _Run:
         """Round 0: the seeds, answered where they have no response yet."""
         ctx = self.ctx
 
-        async def answer(index: int, seed: Instruction) -> Instruction:
+        async def answer(index: int, seed: Instruction) -> tuple[Instruction, Drop | None]:
             if not (ctx.respond and self.cfg.respond_seeds) or seed.response is not None:
-                return seed
+                return seed, None
             try:
-                return attrs.evolve(seed, response=await ctx.respond_to(seed, 0, "seed"))
-            except ModelError:
-                return seed  # a seed is never dropped; it stays without a response
+                return attrs.evolve(seed, response=await ctx.respond_to(seed, 0, "seed")), None
+            except ModelError as exc:
+                # A seed is never dropped: it stays, without a response, and the failure is
+                # listed with the drops.
+                failure = Drop(0, seed.id, "seed", "respond_seed", "model", f"model_error:{exc.kind}")
+                return seed, failure
 
         self.progress.start_round(0, self.cfg.rounds, total)
         done = 0
-        with atomic_writer(self.wd.rows(0)) as rows, atomic_writer(self.wd.pool(0)) as pool:
+        with (
+            atomic_writer(self.wd.rows(0)) as rows,
+            atomic_writer(self.wd.pool(0)) as pool,
+            atomic_writer(self.wd.drops(0)) as drops,
+        ):
             results = ordered_map(
                 self.wd.instructions(self.wd.seeds), answer, self.cfg.concurrency * 4
             )
-            async for seed in results:
+            async for seed, failure in results:
                 line = json.dumps(seed.to_record(), ensure_ascii=False) + "\n"
                 rows.write(line)
                 pool.write(line)
                 self.stats.keep(0, "")
+                if failure is not None:
+                    drops.write(json.dumps(failure.to_record(), ensure_ascii=False) + "\n")
+                    self.stats.seed_response_failures += 1
                 ctx.seen_before.add(seed.id)
                 done += 1
                 self.progress.update(self.snapshot(0, done, total, done, 0))

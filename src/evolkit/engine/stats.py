@@ -74,6 +74,7 @@ class RunStats:
     retries: int = 0
     call_failures: int = 0
     duplicate_seeds: int = 0
+    seed_response_failures: int = 0
     elapsed_s: float = 0.0
 
     @property
@@ -117,6 +118,7 @@ class RunStats:
                 "failures": self.call_failures,
             },
             "duplicate_seeds": self.duplicate_seeds,
+            "seed_response_failures": self.seed_response_failures,
             "elapsed_s": round(self.elapsed_s, 3),
         }
 
@@ -147,6 +149,7 @@ class RunStats:
             retries=calls.get("retries", 0),
             call_failures=calls.get("failures", 0),
             duplicate_seeds=data.get("duplicate_seeds", 0),
+            seed_response_failures=data.get("seed_response_failures", 0),
             elapsed_s=data.get("elapsed_s", 0.0),
         )
 
@@ -156,6 +159,7 @@ class StatsBuilder:
 
     def __init__(self) -> None:
         self.seeds = 0
+        self.seed_response_failures = 0
         self.rows_per_round: Counter[int] = Counter()
         self.attempted: Counter[str] = Counter()
         self.kept: Counter[str] = Counter()
@@ -172,6 +176,7 @@ class StatsBuilder:
         stats = RunStats.from_json(data)
         builder = cls()
         builder.seeds = stats.seeds
+        builder.seed_response_failures = stats.seed_response_failures
         builder.rows_per_round.update(stats.rows_per_round)
         builder.attempted.update(stats.attempted_per_operator)
         builder.kept.update(stats.kept_per_operator)
@@ -215,5 +220,6 @@ class StatsBuilder:
             usage_per_model=dict(self.usage_model),
             usage_per_round=dict(self.usage_round),
             usage_per_operator=dict(self.usage_operator),
+            seed_response_failures=self.seed_response_failures,
             **calls,
         )

@@ -72,7 +72,8 @@ class WorkDir:
             yield Instruction.from_record(record)
 
     def all_drops(self, rounds: int) -> Iterator[Drop]:
-        for r in range(1, rounds + 1):
+        """Every drop of rounds 1..``rounds``, then round 0's seeds left without a response."""
+        for r in [*range(1, rounds + 1), 0]:
             path = self.drops(r)
             if path.exists():
                 for record in read_jsonl(path):
