@@ -14,9 +14,14 @@ _MARKER = re.compile(r"<!--\s*evolkit-help:\s*([\w-]*)\s*-->")
 
 
 def _help(command: str) -> str:
-    os.environ["COLUMNS"] = "96"
+    os.environ["COLUMNS"] = "80"
+    import evolkit.cli
     from evolkit.cli import build_parser
 
+    if hasattr(evolkit.cli, "_default_model_text"):
+        # the help names the default model and whether it is installed on this machine; the
+        # docs describe the rule instead
+        evolkit.cli._default_model_text = lambda: "$EVOLKIT_MODEL, else the embedded local model"
     parser = build_parser()
     if not command:
         return parser.format_help()
