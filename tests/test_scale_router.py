@@ -168,3 +168,31 @@ def test_router_config_object_round_trip() -> None:
     )
     assert config.groups() == ["big", "small"] and config.group() == "big"
     assert RouterBackend(config, "small").model == "router/small"
+
+
+def test_command_line_options(tmp_path: Path) -> None:
+    import argparse
+
+    from evolkit.scale._cli import add_scale_arguments, scale_setup
+    from evolkit.scale.executor import RayExecutor
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--concurrency", type=int, default=16)
+    add_scale_arguments(parser)
+    path = _toml(tmp_path / "r.toml", ["http://127.0.0.1:1/v1"])
+
+    args = parser.parse_args(["--router-config", str(path)])
+    params: dict[str, object] = {}
+    assert scale_setup(args, params) is None
+    assert args.model == "router/evolver" and params == {"router_config": str(path)}
+
+    args = parser.parse_args(["--ray", "--workers", "3", "--concurrency", "5"])
+    executor = scale_setup(args, {})
+    assert isinstance(executor, RayExecutor)
+    assert (executor.address, executor.workers, executor.concurrency) == (None, 3, 5)
+    remote = scale_setup(parser.parse_args(["--ray", "ray://head:10001"]), {})
+    assert remote is not None and remote.address == "ray://head:10001" and remote.workers == 2
+
+    with pytest.raises(ConfigError, match="--workers needs --ray"):
+        scale_setup(parser.parse_args(["--workers", "2"]), {})
