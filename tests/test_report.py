@@ -385,3 +385,19 @@ def test_import_evolkit_stays_light() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     code = "import sys, evolkit.report; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_sample_chains_are_reproducible_and_reach_the_last_round(run_out: Path) -> None:
+    from evolkit.report import sample_chains
+
+    run = load_run(run_out)
+    first = sample_chains(run, k=3, seed=7)
+    assert [[i.id for i in c] for c in first] == [
+        [i.id for i in c] for c in sample_chains(run, k=3, seed=7)
+    ]
+    assert len(first) == 3
+    for chain in first:
+        assert chain[0].is_seed and chain[-1].round == 3
+    roots = [c[0].id for c in first]
+    assert len(set(roots)) == len(roots)  # different seeds while there are enough
+    assert len(sample_chains(run, k=50)) <= len([i for i in run.rows if i.round == 3])
