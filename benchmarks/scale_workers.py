@@ -25,7 +25,10 @@ from evolkit.testing.server import FakeServer
 
 
 def _seeds(n: int, tag: str) -> list[str]:
-    return [f"Plan a {tag} walking tour of district {i} that visits three old bridges." for i in range(n)]
+    return [
+        f"Plan a {tag} walking tour of district {i} that visits three old bridges."
+        for i in range(n)
+    ]
 
 
 def _router(urls: list[str]) -> RouterBackend:
@@ -39,10 +42,14 @@ def _router(urls: list[str]) -> RouterBackend:
     return RouterBackend(RouterConfig(model_list=deployments))
 
 
-def _timed(backend: RouterBackend, seeds: list[str], concurrency: int, executor: Any) -> dict[str, float]:
+def _timed(
+    backend: RouterBackend, seeds: list[str], concurrency: int, executor: Any
+) -> dict[str, float]:
     settings: dict[str, Any] = {"rounds": 1, "seed": 7, "respond_seeds": False}
     started = time.perf_counter()
-    result = evolkit.evolve(seeds, backend=backend, concurrency=concurrency, executor=executor, **settings)
+    result = evolkit.evolve(
+        seeds, backend=backend, concurrency=concurrency, executor=executor, **settings
+    )
     wall = time.perf_counter() - started
     calls = result.stats.calls_sent
     return {"wall_s": round(wall, 2), "calls": calls, "calls_per_s": round(calls / wall, 1)}
@@ -67,8 +74,12 @@ def main() -> None:
     local = [int(x) for x in (args.local_concurrency or str(args.concurrency)).split(",")]
 
     ray = import_ray(loopback=True)
-    ray.init(address="local", num_cpus=max(counts, default=1), include_dashboard=False,
-             log_to_driver=False)
+    ray.init(
+        address="local",
+        num_cpus=max(counts, default=1),
+        include_dashboard=False,
+        log_to_driver=False,
+    )
     report: dict[str, Any] = {
         "seeds": args.seeds,
         "latency_s": args.latency,
@@ -90,7 +101,9 @@ def main() -> None:
                 executor.start()
                 warm = _seeds(args.concurrency * n * 2, f"warm-up {n}")
                 _timed(backend, warm, args.concurrency, executor)
-                figure = _timed(backend, _seeds(args.seeds, f"{n} workers"), args.concurrency, executor)
+                figure = _timed(
+                    backend, _seeds(args.seeds, f"{n} workers"), args.concurrency, executor
+                )
             base = report["runs"].get("ray_1")
             if base:
                 figure["speedup_vs_1"] = round(figure["calls_per_s"] / base["calls_per_s"], 2)

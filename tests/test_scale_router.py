@@ -15,7 +15,9 @@ from evolkit.errors import ConfigError
 from evolkit.scale import RouterBackend, RouterConfig, load_router_config, router_backend_factory
 from evolkit.testing.server import FakeServer, FaultPlan
 
-SEEDS = [f"Explain in two sentences why the sky over town number {i} looks blue." for i in range(10)]
+SEEDS = [
+    f"Explain in two sentences why the sky over town number {i} looks blue." for i in range(10)
+]
 
 
 def _toml(path: Path, urls: list[str], settings: str = "") -> Path:
@@ -39,13 +41,17 @@ api_key = "sk-fake-{i}"
 
 @pytest.fixture
 def two_servers() -> Iterator[tuple[FakeServer, FakeServer]]:
-    with FakeServer(latency=0.01).run_in_thread() as a, FakeServer(latency=0.01).run_in_thread() as b:
+    first, second = FakeServer(latency=0.01), FakeServer(latency=0.01)
+    with first.run_in_thread() as a, second.run_in_thread() as b:
         yield a, b
 
 
 def test_toml_and_yaml_configs_read_the_same(tmp_path: Path) -> None:
-    toml = _toml(tmp_path / "r.toml", ["http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1"],
-                 'routing_strategy = "least-busy"\ncooldown_time = 7')
+    toml = _toml(
+        tmp_path / "r.toml",
+        ["http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1"],
+        'routing_strategy = "least-busy"\ncooldown_time = 7',
+    )
     yaml = tmp_path / "r.yaml"
     yaml.write_text(
         """
@@ -61,10 +67,14 @@ model_list:
     )
     a, b = load_router_config(toml), load_router_config(yaml)
     assert a.model_list == b.model_list
-    assert a.router_settings == b.router_settings == {
-        "routing_strategy": "least-busy",
-        "cooldown_time": 7,
-    }
+    assert (
+        a.router_settings
+        == b.router_settings
+        == {
+            "routing_strategy": "least-busy",
+            "cooldown_time": 7,
+        }
+    )
     assert a.group() == "evolver" and len(a.deployments("evolver")) == 2
 
 
@@ -73,10 +83,16 @@ model_list:
     [
         ("model_list = []", "non-empty list"),
         ('[[model_list]]\nmodel_name = "m"', "litellm_params"),
-        ('[router_settings]\ncooldown = 3\n[[model_list]]\nmodel_name = "m"\n'
-         'litellm_params = { model = "openai/x" }', "unknown router_settings cooldown"),
-        ('default_model = "other"\n[[model_list]]\nmodel_name = "m"\n'
-         'litellm_params = { model = "openai/x" }', "not a model_name"),
+        (
+            '[router_settings]\ncooldown = 3\n[[model_list]]\nmodel_name = "m"\n'
+            'litellm_params = { model = "openai/x" }',
+            "unknown router_settings cooldown",
+        ),
+        (
+            'default_model = "other"\n[[model_list]]\nmodel_name = "m"\n'
+            'litellm_params = { model = "openai/x" }',
+            "not a model_name",
+        ),
         ("model_list = [", "cannot be parsed"),
     ],
 )

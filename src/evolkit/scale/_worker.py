@@ -32,7 +32,7 @@ from evolkit.engine.journal import Journal, request_key
 from evolkit.engine.stats import StatsBuilder
 from evolkit.engine.steps import Outcome, RoundContext
 
-__all__ = ["ChunkResult", "ItemResult", "SharedJournal", "WorkerSpec", "Worker"]
+__all__ = ["ChunkResult", "ItemResult", "SharedJournal", "Worker", "WorkerSpec"]
 
 
 @frozen(kw_only=True)
@@ -302,4 +302,3 @@ class Worker:
     async def close(self) -> None:
         if self._journal is not None:
             await self._journal.aclose()
-

@@ -15,6 +15,7 @@ the calls it had already returned, and Ray restarts the dead actor (``max_restar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -189,10 +190,8 @@ class RayExecutor:
 
     def _kill_actors(self, ray: Any) -> None:
         for actor in self._actors:
-            try:
+            with contextlib.suppress(Exception):  # already gone
                 ray.kill(actor.handle, no_restart=True)
-            except Exception:  # already gone
-                pass
         self._actors = []
         self._ctx = None
 
@@ -200,7 +199,7 @@ class RayExecutor:
         """The process id of each live worker by worker index (empty before the first round)."""
         ray = import_ray()
         pids = ray.get([a.handle.pid.remote() for a in self._actors])
-        return {a.index: int(pid) for a, pid in zip(self._actors, pids)}
+        return {a.index: int(pid) for a, pid in zip(self._actors, pids, strict=True)}
 
     # -- workers ------------------------------------------------------------------------------
 
@@ -385,10 +384,8 @@ class RayExecutor:
             future.result()
         except Exception:
             self._actors.remove(actor)
-            try:
+            with contextlib.suppress(Exception):  # already gone
                 ray.kill(actor.handle, no_restart=True)
-            except Exception:  # already gone
-                pass
             self._actors.append(self._new_actor())
             self.workers_replaced += 1
             return
@@ -407,4 +404,3 @@ class RayExecutor:
         counters = ctx.runner.counters
         for name, value in result.counters.items():
             setattr(counters, name, getattr(counters, name) + value)
-
