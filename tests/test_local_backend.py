@@ -760,3 +760,14 @@ def test_killed_parent_leaves_no_orphan_server(
     proc.kill()  # SIGKILL: no atexit, no finaliser; only the child's own watch can help
     proc.communicate(timeout=30)
     assert wait_gone(child, timeout=15), f"server {child} outlived its killed parent"
+
+
+def test_local_extra_pins_the_default_model_weights() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    extra = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]["local"]
+    default = resolve_local_model(EMBEDDED_MODEL)
+    assert isinstance(default, EmbeddedModel)
+    assert {p.requirement for p in default.parts} <= set(extra)
+    assert any(req.startswith("xllamacpp==") for req in extra)
+    assert all("==" in req for req in extra)  # exact pins only

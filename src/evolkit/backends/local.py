@@ -131,6 +131,8 @@ class LocalBackend:
         self._progress = progress
         self._server: ServerProcess | None = None
         self._inner: LiteLLMBackend | None = None
+        self._inner_loop: asyncio.AbstractEventLoop | None = None
+        self._client: Any = None
 
     def __repr__(self) -> str:
         return f"LocalBackend(model={self.model!r})"
@@ -173,35 +175,68 @@ class LocalBackend:
                 startup_timeout=self.startup_timeout,
             )
             self._server = server
-        address = server.start()
-        self._inner = LiteLLMBackend(
-            f"openai/{self.alias}",
-            {**self.params, "api_base": f"{address}/v1", "api_key": "evolkit-local"},
-        )
-        return address
+        self._inner = None
+        return server.start()
 
     async def start(self) -> str:
         """Start the server if it is not running and return its base address."""
         return await asyncio.to_thread(self.start_blocking)
 
+    def _inner_backend(self, address: str) -> LiteLLMBackend:
+        """The litellm backend for the running event loop, with an HTTP client of its own.
+
+        evolkit owns the client (litellm takes it through ``client=``), so :meth:`aclose` can
+        close its connections to the server; it belongs to one event loop, hence one per loop.
+        """
+        loop = asyncio.get_running_loop()
+        if self._inner is not None and self._inner_loop is loop:
+            return self._inner
+        import openai  # a dependency of litellm
+
+        client = openai.AsyncOpenAI(
+            base_url=f"{address}/v1", api_key="evolkit-local", max_retries=0
+        )
+        self._inner = LiteLLMBackend(
+            f"openai/{self.alias}",
+            {
+                **self.params,
+                "api_base": f"{address}/v1",
+                "api_key": "evolkit-local",
+                "client": client,
+            },
+        )
+        self._inner_loop = loop
+        self._client = client
+        return self._inner
+
     async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
         """Answer ``messages`` with the local model, starting its server on first use."""
-        inner = self._inner
-        if inner is None or self._server is None or not self._server.running:
-            await self.start()
-            inner = self._inner
-            assert inner is not None
-        completion = await inner.complete(messages, **params)
+        server = self._server
+        if server is None or not server.running or server.address is None:
+            address = await self.start()
+        else:
+            address = server.address
+        completion = await self._inner_backend(address).complete(messages, **params)
         return attrs.evolve(completion, model=self.model)
 
     def close(self) -> None:
         """Stop the server (blocking, safe to call more than once)."""
-        server, self._server, self._inner = self._server, None, None
+        server, self._server = self._server, None
+        self._inner = self._inner_loop = self._client = None
         if server is not None:
             server.stop()
 
     async def aclose(self) -> None:
-        """Stop the server. Runs to the end even while the calling task is being cancelled."""
+        """Close the HTTP client and stop the server; safe to call more than once."""
+        client, loop = self._client, self._inner_loop
+        if client is not None and loop is asyncio.get_running_loop():
+            try:
+                await asyncio.shield(client.close())
+            except asyncio.CancelledError:
+                self.close()
+                raise
+            except Exception:
+                pass
         self.close()
 
     async def __aenter__(self) -> LocalBackend:
