@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,6 +61,23 @@ def _router(a: FakeServer, b: FakeServer) -> RouterBackend:
     )
 
 
+def _keys(path: Path) -> set[str]:
+    if not path.exists():
+        return set()
+    db = sqlite3.connect(path)
+    try:
+        return {row[0] for row in db.execute("SELECT key FROM calls")}
+    except sqlite3.Error:
+        return set()
+    finally:
+        db.close()
+
+
+def _unreturned(worker_journal: Path, workdir: Path) -> int:
+    """Calls in a worker's journal that the driver has not journaled yet."""
+    return len(_keys(worker_journal) - _keys(workdir / "journal.sqlite"))
+
+
 def _same_run(one: evolkit.RunResult, other: evolkit.RunResult) -> None:
     assert one.output is not None and other.output is not None
     assert one.output.read_bytes() == other.output.read_bytes()
@@ -103,7 +121,6 @@ def test_a_worker_killed_mid_round_loses_nothing(
     backend = LiteLLMBackend("openai/fake", {"api_base": server.url, "api_key": "sk-fake"})
     single = evolkit.evolve(SEEDS, backend=backend, output=tmp_path / "one.jsonl", **SETTINGS)
     server.reset_stats()
-    done_before = dict(executor.chunks_done)
     resent_before = executor.chunks_resent
 
     async def run_and_kill() -> tuple[evolkit.RunResult, int]:
@@ -117,20 +134,27 @@ def test_a_worker_killed_mid_round_loses_nothing(
             )
         )
         victim = min(a.index for a in executor._actors)
-        # Wait until the victim has finished a chunk of this run's first round, then kill it.
-        while executor.chunks_done.get(victim, 0) <= done_before.get(victim, 0):
-            assert not run.done(), "the run ended before the worker could be killed"
-            await asyncio.sleep(0.01)
         pids = await asyncio.to_thread(executor.worker_pids)
+        # Wait until the victim has finished calls it has not returned yet (calls of items still
+        # in progress), then kill it: the worker that takes its chunks must replay them.
+        workdir = tmp_path / "ray.jsonl.evolkit"
+        while True:
+            assert not run.done(), "the run ended before the worker could be killed"
+            unreturned = _unreturned(workdir / f"journal-w{victim}.sqlite", workdir)
+            if unreturned >= 3:
+                break
+            await asyncio.sleep(0.005)
         os.kill(pids[victim], signal.SIGKILL)
-        in_flight = server.snapshot().in_flight
-        return await run, in_flight
+        return await run, unreturned
 
-    spread, in_flight = asyncio.run(run_and_kill())
+    spread, unreturned = asyncio.run(run_and_kill())
     _same_run(single, spread)
     assert executor.chunks_resent > resent_before
-    # Only calls that were still in flight when the worker died went out again.
+    # The calls the dead worker had finished but not returned were replayed from its journal
+    # by the worker that took over its chunks, not sent again; only calls still in flight
+    # when it died (at most its concurrency) went out twice.
+    assert single.stats.journal_hits == 0
+    assert spread.stats.journal_hits >= 1, f"{unreturned} finished calls were not replayed"
     stats = server.snapshot()
     sent_twice = sum(1 for n in stats.attempts.values() if n > 1)
     assert sent_twice <= executor.concurrency
-    assert in_flight <= 2 * executor.concurrency
