@@ -47,6 +47,7 @@ def two_servers() -> Iterator[tuple[FakeServer, FakeServer]]:
 
 
 def test_toml_and_yaml_configs_read_the_same(tmp_path: Path) -> None:
+    pytest.importorskip("yaml")
     toml = _toml(
         tmp_path / "r.toml",
         ["http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1"],
@@ -170,6 +171,42 @@ def test_a_failing_server_is_cooled_down_without_failed_evolutions(
     assert not any(r.startswith("model_error") for r in result.stats.drop_reasons)
     assert result.stats.rows > len(SEEDS)
     assert elapsed < 60
+
+
+def test_a_failing_group_falls_back_to_another_model(tmp_path: Path) -> None:
+    broken = FakeServer(latency=0.01, faults=FaultPlan.only("503"))
+    with FakeServer(latency=0.01).run_in_thread() as good, broken.run_in_thread() as bad:
+        config = RouterConfig.from_mapping(
+            {
+                "default_model": "evolver",
+                "router_settings": {"fallbacks": [{"evolver": ["backup"]}]},
+                "model_list": [
+                    {
+                        "model_name": "evolver",
+                        "litellm_params": {
+                            "model": "openai/fake",
+                            "api_base": bad.url,
+                            "api_key": "sk-fake",
+                        },
+                    },
+                    {
+                        "model_name": "backup",
+                        "litellm_params": {
+                            "model": "openai/fake",
+                            "api_base": good.url,
+                            "api_key": "sk-fake",
+                        },
+                    },
+                ],
+            }
+        )
+        result = evolkit.evolve(
+            SEEDS[:4], rounds=1, backend=RouterBackend(config), seed=2, backoff=0.01
+        )
+        ok, failed = good.snapshot(), bad.snapshot()
+    assert failed.requests >= 1 and failed.ok == 0
+    assert ok.ok == result.stats.calls_sent > 0  # every call was answered by the fallback
+    assert not any(r.startswith("model_error") for r in result.stats.drop_reasons)
 
 
 def test_router_config_object_round_trip() -> None:
