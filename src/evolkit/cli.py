@@ -4,6 +4,7 @@ functions as the Python API."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -84,11 +85,13 @@ def _add_evolve(sub: Any) -> None:
     p.add_argument("--overwrite", action="store_true", help="discard a previous run at OUT")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     p.add_argument("--progress", choices=["auto", "rich", "log", "quiet"], default="auto")
+    from evolkit.scale._cli import add_scale_arguments
+
+    add_scale_arguments(p)
     p.set_defaults(func=_cmd_evolve)
 
 
 def _cmd_evolve(args: argparse.Namespace) -> int:
-    from evolkit.engine import evolve
     from evolkit.engine.cache import default_cache_path
 
     cache: Path | None
@@ -101,11 +104,32 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
     params: dict[str, Any] = {}
     if args.api_base:
         params["api_base"] = args.api_base
+    from evolkit.scale._cli import scale_setup
+
+    executor = scale_setup(args, params)
     settings: dict[str, Any] = {}
     if args.temperature is not None:
         settings["mutate_params"] = {"temperature": args.temperature, "max_tokens": 512}
         settings["respond_params"] = {"temperature": args.temperature, "max_tokens": 1024}
-    result = evolve(
+    with executor if executor is not None else contextlib.nullcontext():
+        result = _evolve_from_args(args, params, settings, cache, executor)
+    if not args.quiet:
+        from evolkit.summary import render_stats
+
+        _console().print(render_stats(result.stats, title=f"evolkit run → {args.output}"))
+    return 0
+
+
+def _evolve_from_args(
+    args: argparse.Namespace,
+    params: dict[str, Any],
+    settings: dict[str, Any],
+    cache: Path | None,
+    executor: Any,
+) -> Any:
+    from evolkit.engine import evolve
+
+    return evolve(
         args.seeds,
         rounds=args.rounds,
         model=args.model,
@@ -124,13 +148,9 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
         cache=cache,
         overwrite=args.overwrite,
         progress="quiet" if args.quiet else args.progress,
+        executor=executor,
         **settings,
     )
-    if not args.quiet:
-        from evolkit.summary import render_stats
-
-        _console().print(render_stats(result.stats, title=f"evolkit run → {args.output}"))
-    return 0
 
 
 def _add_plugins(sub: Any) -> None:

@@ -33,6 +33,12 @@ def _is_local(model: str) -> bool:
     return model.startswith("local/") or model.lower().endswith(".gguf")
 
 
+def _router(model: str, params: Mapping[str, Any]) -> Backend:
+    from evolkit.scale.router import router_backend_factory
+
+    return router_backend_factory(model, params)
+
+
 def _fake(model: str, params: Mapping[str, Any]) -> Backend:
     from evolkit.testing import FakeBackend
 
@@ -57,4 +63,10 @@ def evolkit_register_backends(registry: BackendRegistry) -> None:
         _local,
         matches=_is_local,
         description="a GGUF model run by llama.cpp on this machine (local/<name> or a .gguf path)",
+    )
+    registry.add(
+        "router",
+        _router,
+        description="one model over several deployments with litellm's Router "
+        "(router/<config.toml>, or router/<group> with --router-config)",
     )

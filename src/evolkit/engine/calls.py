@@ -86,6 +86,9 @@ class CallRunner:
         tpm: float | None = None,
     ) -> None:
         self.backend = backend
+        self.concurrency = concurrency
+        self.rpm = rpm
+        self.tpm = tpm
         self.journal = journal
         self.cache = cache
         self.timeout = timeout
