@@ -401,3 +401,14 @@ def test_sample_chains_are_reproducible_and_reach_the_last_round(run_out: Path) 
     roots = [c[0].id for c in first]
     assert len(set(roots)) == len(roots)  # different seeds while there are enough
     assert len(sample_chains(run, k=50)) <= len([i for i in run.rows if i.round == 3])
+
+
+def test_diff_marks_added_and_removed_words() -> None:
+    from evolkit._display import diff_html
+
+    page = diff_html("Write a poem about a lighthouse.", "Write a poem about a lighthouse at dawn.")
+    assert re.findall(r"<ins[^>]*>(.*?)</ins>", page) == [" at dawn"]
+    assert "<del" not in page  # the full stop is kept, not removed and re-added
+    page = diff_html("Sum 2 and 3.", "Sum 4 and 3 <exactly>.")
+    assert re.findall(r"<del[^>]*>(.*?)</del>", page) == ["2"]
+    assert "&lt;exactly&gt;" in page and "<exactly>" not in page  # escaped

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import html
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -46,19 +47,31 @@ def _badge(inst: Instruction) -> str:
     return f"<span style='{_BADGE.format(bg='#fbefff', fg='#8250df')}'>{label}{op}</span>"
 
 
+_TOKEN = re.compile(r"\w+|[^\w\s]|\s+")
+
+
 def diff_html(old: str, new: str) -> str:
-    """``new`` with the words added since ``old`` highlighted and removed words struck out."""
-    a, b = old.split(), new.split()
+    """``new`` with the words added since ``old`` highlighted and removed words struck out.
+
+    Words and punctuation are compared separately, so "lighthouse." → "lighthouse that ..."
+    marks only the full stop as removed.
+    """
+    a, b = _TOKEN.findall(old), _TOKEN.findall(new)
+    matcher = difflib.SequenceMatcher(lambda t: t.isspace(), a, b, autojunk=False)
     out: list[str] = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            out.append(html.escape(" ".join(b[j1:j2])))
+            out.append(_short("".join(b[j1:j2]), 10_000))
             continue
-        if tag in ("delete", "replace"):
-            out.append(f"<del style='{_DEL}'>{html.escape(' '.join(a[i1:i2]))}</del>")
-        if tag in ("insert", "replace"):
-            out.append(f"<ins style='{_INS}'>{html.escape(' '.join(b[j1:j2]))}</ins>")
-    return " ".join(out)
+        removed, added = "".join(a[i1:i2]), "".join(b[j1:j2])
+        if tag in ("delete", "replace") and removed.strip():
+            out.append(f"<del style='{_DEL}'>{_short(removed, 10_000)}</del>")
+        if tag in ("insert", "replace") and added:
+            if added.strip():
+                out.append(f"<ins style='{_INS}'>{_short(added, 10_000)}</ins>")
+            else:
+                out.append(_short(added, 10_000))
+    return "".join(out)
 
 
 def instruction_html(inst: Instruction, parent: Instruction | None = None) -> str:
