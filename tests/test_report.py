@@ -20,10 +20,6 @@ from evolkit import ChatMessage, Instruction
 from evolkit._markers import INSTRUCTION_TAG, REWRITE_TAG, between, wrap
 from evolkit.cli import main as cli_main
 from evolkit.errors import EvolkitError
-from evolkit.testing import FakeBackend, default_reply
-
-pytest.importorskip("matplotlib", reason="the report needs evolkit[report] (matplotlib)")
-
 from evolkit.report import (
     Lineage,
     complexity,
@@ -35,6 +31,12 @@ from evolkit.report import (
     write_report,
 )
 from evolkit.report._metrics import clause_count, constraint_count
+from evolkit.testing import FakeBackend, default_reply
+
+needs_matplotlib = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None,
+    reason="drawing a report needs evolkit[report] (matplotlib)",
+)
 
 SEEDS = [
     "Explain why metal feels colder than wood.",
@@ -159,6 +161,7 @@ def _images(page: str) -> list[bytes]:
     ]
 
 
+@needs_matplotlib
 def test_write_report_is_self_contained(run_out: Path, tmp_path: Path) -> None:
     path = write_report(run_out)
     assert path == report_html_path(run_out) == run_out.with_name(run_out.name + ".report.html")
@@ -189,6 +192,7 @@ def test_write_report_is_self_contained(run_out: Path, tmp_path: Path) -> None:
     assert other.exists()
 
 
+@needs_matplotlib
 def test_report_of_an_in_memory_result() -> None:
     result = evolkit.evolve(SEEDS[:3], rounds=2, backend=FakeBackend(flaky_reply), seed=1)
     page = render_report(result, chains=2)
@@ -196,6 +200,7 @@ def test_report_of_an_in_memory_result() -> None:
     assert page.count("lineage of") == 2
 
 
+@needs_matplotlib
 def test_cli_report(run_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "cli.html"
     code = cli_main(
@@ -222,6 +227,7 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@needs_matplotlib
 @pytest.mark.slow
 @pytest.mark.skipif(
     _chromium() is None,
