@@ -174,6 +174,12 @@ def cache_dir() -> Path:
     return base / "evolkit" / "models"
 
 
+def _note(message: str) -> None:
+    """Tell the user about a slow one-time step (stderr, so piped output stays clean)."""
+    log.info(message)
+    print(f"evolkit: {message}", file=sys.stderr, flush=True)
+
+
 def sha256_file(path: Path) -> str:
     """Hex SHA-256 of the file at ``path``."""
     digest = hashlib.sha256()
@@ -301,7 +307,7 @@ def ensure_weights(
     pinned one every time, before anything loads it. Raises :class:`WeightsError` naming the
     fix when a package is missing, has the wrong version, or its data is damaged.
     """
-    note = progress or log.info
+    note = progress or _note
     missing = missing_packages(model)
     if missing:
         raise _missing_error(model, missing)
@@ -319,7 +325,10 @@ def ensure_weights(
                 return target
         note(f"the cached model {target} is damaged; assembling it again")
         target.unlink(missing_ok=True)
-    note(f"assembling the local model {model.name} ({model.size / 1e6:.0f} MB) into {target}")
+    note(
+        f"assembling the local model {model.name} ({model.size / 1e6:.0f} MB) into {target} "
+        "(first use only)"
+    )
     try:
         _assemble(model, sources, target)
     except OSError as exc:
