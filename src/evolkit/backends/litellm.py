@@ -10,7 +10,7 @@ from evolkit._types import ChatMessage, Completion, Usage
 from evolkit.backends._litellm_import import import_litellm
 from evolkit.errors import ModelError
 
-__all__ = ["LiteLLMBackend", "classify_error"]
+__all__ = ["LiteLLMBackend", "classify_error", "completion_from_response"]
 
 
 _CONNECTION_ERRORS = {
@@ -110,24 +110,29 @@ class LiteLLMBackend:
                 )
         except Exception as exc:
             raise classify_error(exc) from exc
-        try:
-            choice = response.choices[0]
-            text = choice.message.content
-            finish = getattr(choice, "finish_reason", None)
-        except (AttributeError, IndexError, TypeError) as exc:
-            raise ModelError("malformed reply: no choices", kind="malformed", retryable=True) from exc
-        if text is None:
-            raise ModelError("malformed reply: empty message", kind="malformed", retryable=True)
-        usage = getattr(response, "usage", None)
-        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        cost = 0.0
-        hidden = getattr(response, "_hidden_params", None) or {}
-        if isinstance(hidden, dict) and isinstance(hidden.get("response_cost"), (int, float)):
-            cost = float(hidden["response_cost"])
-        return Completion(
-            text=text,
-            usage=Usage(prompt_tokens, completion_tokens, cost),
-            model=str(getattr(response, "model", None) or self.model),
-            finish_reason=finish,
-        )
+        return completion_from_response(response, self.model)
+
+
+def completion_from_response(response: Any, fallback_model: str) -> Completion:
+    """A :class:`Completion` from a litellm ``ModelResponse`` (text, usage, litellm's cost)."""
+    try:
+        choice = response.choices[0]
+        text = choice.message.content
+        finish = getattr(choice, "finish_reason", None)
+    except (AttributeError, IndexError, TypeError) as exc:
+        raise ModelError("malformed reply: no choices", kind="malformed", retryable=True) from exc
+    if text is None:
+        raise ModelError("malformed reply: empty message", kind="malformed", retryable=True)
+    usage = getattr(response, "usage", None)
+    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    cost = 0.0
+    hidden = getattr(response, "_hidden_params", None) or {}
+    if isinstance(hidden, dict) and isinstance(hidden.get("response_cost"), (int, float)):
+        cost = float(hidden["response_cost"])
+    return Completion(
+        text=text,
+        usage=Usage(prompt_tokens, completion_tokens, cost),
+        model=str(getattr(response, "model", None) or fallback_model),
+        finish_reason=finish,
+    )

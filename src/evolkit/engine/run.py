@@ -303,6 +303,10 @@ async def aevolve(
             backend, _ = _resolve_backend(plugins, model, model_params or {})
             if hasattr(backend, "__aenter__"):
                 await stack.enter_async_context(backend)  # type: ignore[arg-type]
+        release = getattr(backend, "release_connections", None)
+        if release is not None:
+            # A backend that caches connections on this event loop closes them before it ends.
+            stack.push_async_callback(release)
         fingerprint = {
             **cfg.fingerprint(),
             "seeds": digest,

@@ -13,16 +13,18 @@ Model strings (see :func:`router_backend_factory`):
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evolkit._types import ChatMessage, Completion, Usage
+from evolkit._types import ChatMessage, Completion
 from evolkit.backends._litellm_import import import_litellm
-from evolkit.backends.litellm import classify_error
-from evolkit.errors import ConfigError, ModelError
+from evolkit.backends.litellm import classify_error, completion_from_response
+from evolkit.errors import ConfigError
 from evolkit.scale._config import RouterConfig, load_router_config
 
 __all__ = ["ROUTER_CONFIG_ENV", "RouterBackend", "router_backend_factory"]
@@ -87,6 +89,27 @@ class RouterBackend:
                 self._router = litellm.Router(model_list=self._deployments(), **settings)
         return self._router
 
+    async def release_connections(self) -> None:
+        """Close the HTTP clients the Router cached on the running event loop.
+
+        The engine calls this when a run ends, before its loop closes; the Router (and its
+        clients) are built again on the next call, on whatever loop that runs in.
+        """
+        router, self._router = self._router, None
+        if router is None:
+            return
+        cache = getattr(
+            getattr(getattr(router, "cache", None), "in_memory_cache", None), "cache_dict", {}
+        )
+        for client in list(cache.values()):
+            closer = getattr(client, "aclose", None) or getattr(client, "close", None)
+            if closer is None:
+                continue
+            with contextlib.suppress(Exception):
+                result = closer()
+                if inspect.isawaitable(result):
+                    await result
+
     def _deployments(self) -> list[dict[str, Any]]:
         """The model list for the Router; each deployment's client makes one attempt per call
         unless the config says otherwise (the Router re-routes, the engine retries)."""
@@ -108,31 +131,7 @@ class RouterBackend:
                 )
         except Exception as exc:
             raise classify_error(exc) from exc
-        return _completion(response, self.model)
-
-
-def _completion(response: Any, fallback_model: str) -> Completion:
-    try:
-        choice = response.choices[0]
-        text = choice.message.content
-        finish = getattr(choice, "finish_reason", None)
-    except (AttributeError, IndexError, TypeError) as exc:
-        raise ModelError("malformed reply: no choices", kind="malformed", retryable=True) from exc
-    if text is None:
-        raise ModelError("malformed reply: empty message", kind="malformed", retryable=True)
-    usage = getattr(response, "usage", None)
-    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-    hidden = getattr(response, "_hidden_params", None) or {}
-    cost = 0.0
-    if isinstance(hidden, dict) and isinstance(hidden.get("response_cost"), (int, float)):
-        cost = float(hidden["response_cost"])
-    return Completion(
-        text=text,
-        usage=Usage(prompt_tokens, completion_tokens, cost),
-        model=str(getattr(response, "model", None) or fallback_model),
-        finish_reason=finish,
-    )
+        return completion_from_response(response, self.model)
 
 
 def router_backend_factory(model: str, params: Mapping[str, Any]) -> RouterBackend:
