@@ -77,7 +77,8 @@ async def _level(
         nonlocal tokens
         while queue:
             queue.pop()
-            tokens += await call(_messages())
+            got = await call(_messages())  # not `tokens += await ...`: that loses updates
+            tokens += got
 
     start = time.perf_counter()
     await asyncio.gather(*[worker() for _ in range(concurrency)])

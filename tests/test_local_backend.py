@@ -306,6 +306,7 @@ def test_registry_routes_local_names_and_gguf_paths() -> None:
 
 def test_resolve_local_model_names_and_paths(tmp_path: Path) -> None:
     assert resolve_local_model("local/smollm2-135m") is EMBEDDED["smollm2-135m"]
+    assert resolve_local_model("local/smollm2") is EMBEDDED["smollm2-135m"]
     assert resolve_local_model(f"local/{tmp_path}/m.gguf") == tmp_path / "m.gguf"
     assert resolve_local_model("rel/m.gguf") == Path("rel/m.gguf")
     with pytest.raises(ConfigError, match=r"local/qwen2\.5-coder-1\.5b"):

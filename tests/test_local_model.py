@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from typing import Any
 import pytest
 
 from evolkit._types import Instruction
-from evolkit.backends._weights import EMBEDDED, missing_packages
+from evolkit.backends._weights import EMBEDDED, cache_dir, missing_packages
 from evolkit.backends.default import EMBEDDED_MODEL
 from evolkit.backends.local import LocalBackend, _runtime_installed
 
@@ -160,6 +161,9 @@ def test_default_model_rewrites_an_instruction() -> None:
         async with LocalBackend(EMBEDDED_MODEL, {"temperature": 0.0}) as backend:
             return await arun_mutator(ADD_CONSTRAINTS, seed, backend)
 
-    result = asyncio.run(run())
+    try:
+        result = asyncio.run(run())
+    finally:  # the assembled 1.1 GB file lives in this test's temporary cache: drop it now
+        shutil.rmtree(cache_dir(), ignore_errors=True)
     assert isinstance(result, Instruction), result
     assert result.text.strip() and result.text != seed.text

@@ -47,7 +47,8 @@ THREADS_ENV = "EVOLKIT_LOCAL_THREADS"
 DEFAULT_PARALLEL = 4
 DEFAULT_CONTEXT = 4096
 DEFAULT_MAX_TOKENS = 1024
-_SERVER_KEYS = ("parallel", "context", "threads", "startup_timeout")
+# Short names for the embedded models.
+_ALIASES = {"": DEFAULT_EMBEDDED, "default": DEFAULT_EMBEDDED, "smollm2": "smollm2-135m"}
 
 
 def is_local_model(model: str) -> bool:
@@ -58,8 +59,7 @@ def is_local_model(model: str) -> bool:
 def resolve_local_model(model: str) -> EmbeddedModel | Path:
     """The embedded model or the GGUF file that ``model`` names."""
     name = model[len(LOCAL_PREFIX) :] if model.startswith(LOCAL_PREFIX) else model
-    if name in ("", "default"):
-        return EMBEDDED[DEFAULT_EMBEDDED]
+    name = _ALIASES.get(name, name)
     if name in EMBEDDED:
         return EMBEDDED[name]
     if name.lower().endswith(".gguf"):
