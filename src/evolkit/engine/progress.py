@@ -50,13 +50,13 @@ class NullProgress:
 
 
 def _line(s: Snapshot, elapsed: float) -> str:
-    rate = s.done / elapsed if elapsed > 0 else 0.0
+    rate = s.done / elapsed if elapsed > 0 else 0.0  # evolutions per second
     eta = (s.total - s.done) / rate if rate > 0 else float("nan")
     eta_text = f"{eta:.0f}s" if eta == eta else "?"
     return (
         f"round {s.round}/{s.rounds}: {s.done}/{s.total} done, {s.kept} kept, "
         f"{s.dropped} dropped, {s.in_flight} in flight, {s.tokens} tokens, ${s.cost:.4f}, "
-        f"{rate:.1f}/s, eta {eta_text}"
+        f"{rate:.2f}/s, eta {eta_text}"
     )
 
 
