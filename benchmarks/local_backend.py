@@ -90,8 +90,11 @@ async def speed(args: argparse.Namespace) -> int:
     params: dict[str, object] = {"parallel": args.parallel, "temperature": 0.0, "seed": 1}
     if args.threads:
         params["threads"] = args.threads
-    print(f"model {args.model}, server slots {args.parallel}, max_tokens {args.max_tokens}, "
-          f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"model {args.model}, server slots {args.parallel}, max_tokens {args.max_tokens}, "
+        f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     t0 = time.perf_counter()
     async with LocalBackend(args.model, params) as backend:
         print(f"server ready in {time.perf_counter() - t0:.1f} s at {backend.address}")
@@ -126,11 +129,17 @@ async def speed(args: argparse.Namespace) -> int:
                         tokens, secs = await _level(fn, level, n)
                         rate = tokens / secs
                         best[name] = max(best[name], rate)
-                        print(f"  concurrency {level} {name:8s} {tokens:5d} tokens "
-                              f"{secs:6.1f} s {rate:6.1f} tok/s", flush=True)
+                        print(
+                            f"  concurrency {level} {name:8s} {tokens:5d} tokens "
+                            f"{secs:6.1f} s {rate:6.1f} tok/s",
+                            flush=True,
+                        )
                 ratio = best["evolkit"] / best["direct"] if best["direct"] else float("nan")
-                print(f"concurrency {level}: direct {best['direct']:.1f} tok/s, evolkit "
-                      f"{best['evolkit']:.1f} tok/s, ratio {ratio:.2f}", flush=True)
+                print(
+                    f"concurrency {level}: direct {best['direct']:.1f} tok/s, evolkit "
+                    f"{best['evolkit']:.1f} tok/s, ratio {ratio:.2f}",
+                    flush=True,
+                )
     return 0
 
 
@@ -140,14 +149,19 @@ async def kept(args: argparse.Namespace) -> int:
     from evolkit import aevolve
     from evolkit._plugins import default_plugins
 
-    operators = args.operators.split(",") if args.operators else [
-        *default_plugins().mutators().defaults(), "all"
-    ]
+    operators = (
+        args.operators.split(",")
+        if args.operators
+        else [*default_plugins().mutators().defaults(), "all"]
+    )
     params: dict[str, object] = {"parallel": args.parallel}
     if args.threads:
         params["threads"] = args.threads
-    print(f"model {args.model}, seeds {args.seeds}, respond {not args.no_respond}, "
-          f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"model {args.model}, seeds {args.seeds}, respond {not args.no_respond}, "
+        f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     total_kept = total_tried = 0
     async with LocalBackend(args.model, params) as backend:
         for op in operators:
@@ -171,18 +185,25 @@ async def kept(args: argparse.Namespace) -> int:
                 total_kept += kept_n
                 total_tried += tried
             reasons = Counter(f"{d.stage}:{d.filter or '-'}" for d in result.iter_drops())
-            print(f"{op:26s} kept {kept_n:2d}/{tried:2d}  {time.perf_counter() - t0:6.0f} s  "
-                  f"drops {dict(reasons)}", flush=True)
+            print(
+                f"{op:26s} kept {kept_n:2d}/{tried:2d}  {time.perf_counter() - t0:6.0f} s  "
+                f"drops {dict(reasons)}",
+                flush=True,
+            )
             if args.show:
                 for row in result:
                     if row.parent_id:
                         print(f"    KEPT [{row.operator}] {row.text[:300]!r}")
                 for d in result.iter_drops():
-                    print(f"    DROP [{d.operator}] {d.stage}/{d.filter}: {d.reason[:120]!r} "
-                          f"{(d.text or '')[:200]!r}")
+                    print(
+                        f"    DROP [{d.operator}] {d.stage}/{d.filter}: {d.reason[:120]!r} "
+                        f"{(d.text or '')[:200]!r}"
+                    )
     if total_tried:
-        print(f"per-operator runs: kept {total_kept}/{total_tried} "
-              f"({100 * total_kept / total_tried:.0f}%)")
+        print(
+            f"per-operator runs: kept {total_kept}/{total_tried} "
+            f"({100 * total_kept / total_tried:.0f}%)"
+        )
     return 0
 
 

@@ -552,7 +552,7 @@ def test_server_crash_at_start_reports_its_log(standin: Path) -> None:
 
 def test_server_error_message_at_start(standin: Path) -> None:
     server = standin_process(standin, "error")
-    with pytest.raises(ServerError, match="cannot load tiny.gguf"):
+    with pytest.raises(ServerError, match=r"cannot load tiny\.gguf"):
         server.start()
     assert server.pid is None
 

@@ -16,6 +16,7 @@ order instead of having in-flight requests fail mid-way.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import queue
@@ -143,7 +144,8 @@ class ServerProcess:
                 return self.address
             if self._proc is not None:
                 self._cleanup()
-            self._log = tempfile.TemporaryFile(prefix="evolkit-server-", suffix=".log")
+            # Kept open for the server's life (its stderr); closed by _cleanup / the finaliser.
+            self._log = tempfile.TemporaryFile(prefix="evolkit-server-", suffix=".log")  # noqa: SIM115
             env = dict(os.environ)
             # llama.cpp's OpenMP threads spin while they wait; when the CPU is shared with
             # other work, spinning threads steal each other's time slices and decoding slows
@@ -233,10 +235,8 @@ class ServerProcess:
         self._proc = None
         self.address = None
         if self._log is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._log.close()
-            except OSError:
-                pass
             self._log = None
 
     def stop(self) -> None:

@@ -37,7 +37,7 @@ def embedded_problem() -> str | None:
 
 
 def resolve_model(explicit: str | None) -> tuple[str, str]:
-    """The model to use and where it came from: ``"--model"``, ``"EVOLKIT_MODEL"`` or ``"embedded"``.
+    """The model to use and where it came from: ``--model``, ``EVOLKIT_MODEL`` or ``embedded``.
 
     ``explicit`` is the value of ``--model`` (None or blank when not given). Without it and
     without ``$EVOLKIT_MODEL``, the embedded local model is used; if it is not installed,
