@@ -59,7 +59,9 @@ class RunResult:
         while current is not None:
             chain.append(current)
             current = by_id.get(current.parent_id) if current.parent_id else None
-        return chain[::-1]
+        from evolkit._display import Lineage
+
+        return Lineage(chain[::-1])
 
     def _repr_html_(self) -> str:
         from evolkit._display import result_html
