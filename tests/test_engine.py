@@ -263,3 +263,18 @@ def test_seed_response_failure_keeps_seed_and_lists_it() -> None:
     assert {r.text: r.response is None for r in result} == {"boom": True, "make tea": False}
     assert result.stats.seed_response_failures == 1
     assert [(d.stage, d.reason) for d in result.iter_drops()] == [("respond_seed", "model_error:bad_request")]
+
+
+def test_backend_with_parallel_slots_sets_concurrency_and_timeout() -> None:
+    from evolkit.engine.run import _fit_to_backend
+    from evolkit.engine.config import EvolveConfig
+
+    class Slotted(FakeBackend):
+        parallel = 4
+
+    cfg = EvolveConfig()
+    fitted = _fit_to_backend(cfg, Slotted(), explicit=set(), settings={})
+    assert (fitted.concurrency, fitted.timeout) == (4, 600.0)
+    kept = _fit_to_backend(cfg, Slotted(), explicit=set(), settings={"concurrency": 9, "timeout": 5.0})
+    assert kept == cfg
+    assert _fit_to_backend(cfg, FakeBackend(), explicit=set(), settings={}) == cfg

@@ -58,7 +58,12 @@ def _add_evolve(sub: Any) -> None:
     )
     p.add_argument("--api-base", default=None, help="endpoint for the model (vLLM, Ollama, ...)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--concurrency", type=int, default=16, help="model calls in flight (16)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="model calls in flight (default 16; a local model: its parallel slots)",
+    )
     p.add_argument(
         "--operators",
         default=None,
@@ -74,7 +79,12 @@ def _add_evolve(sub: Any) -> None:
     )
     p.add_argument("--temperature", type=float, default=None, help="sampling temperature")
     p.add_argument("--retries", type=int, default=4, help="retries per call (4)")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per call (120)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds per call (default 120; a local model: 600)",
+    )
     p.add_argument("--rpm", type=float, default=None, help="request-per-minute limit")
     p.add_argument("--tpm", type=float, default=None, help="token-per-minute limit")
     p.add_argument(

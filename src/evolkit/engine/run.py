@@ -303,6 +303,7 @@ async def aevolve(
             backend, _ = _resolve_backend(plugins, model, model_params or {})
             if hasattr(backend, "__aenter__"):
                 await stack.enter_async_context(backend)  # type: ignore[arg-type]
+        cfg = _fit_to_backend(cfg, backend, explicit=set() if config is None else None, settings=settings)
         release = getattr(backend, "release_connections", None)
         if release is not None:
             # A backend that caches connections on this event loop closes them before it ends.
@@ -420,6 +421,28 @@ async def aevolve(
         rows = tuple(wd.instructions(target))
         drops = tuple(wd.all_drops(cfg.rounds))
         return RunResult(stats=final, rows=rows, drops=drops)
+
+
+def _fit_to_backend(
+    cfg: EvolveConfig,
+    backend: Backend,
+    *,
+    explicit: set[str] | None,
+    settings: Mapping[str, Any],
+) -> EvolveConfig:
+    """Defaults that suit a backend with a fixed number of parallel slots (a local CPU model):
+    as many calls in flight as it has slots, and a patient per-call timeout. Settings the
+    caller gave (or a whole ``config``) are left alone."""
+    slots = getattr(backend, "parallel", None)
+    if explicit is None or not isinstance(slots, int) or slots <= 0:
+        return cfg
+    given = {k for k, v in settings.items() if v is not None}
+    changes: dict[str, Any] = {}
+    if "concurrency" not in given:
+        changes["concurrency"] = slots
+    if "timeout" not in given:
+        changes["timeout"] = max(cfg.timeout, 600.0)
+    return attrs.evolve(cfg, **changes)
 
 
 def _fp_cmp(fp: Mapping[str, Any]) -> dict[str, Any]:
