@@ -32,10 +32,28 @@ def seeds(tmp_path: Path) -> Path:
     return path
 
 
-def test_evolve_writes_lineage(tmp_path: Path, seeds: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_evolve_writes_lineage(
+    tmp_path: Path, seeds: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out.jsonl"
-    code = main(["evolve", str(seeds), "-o", str(out), "--model", "fake/demo", "--rounds", "2",
-                 "--seed", "3", "--cache", "off", "--progress", "quiet"])
+    code = main(
+        [
+            "evolve",
+            str(seeds),
+            "-o",
+            str(out),
+            "--model",
+            "fake/demo",
+            "--rounds",
+            "2",
+            "--seed",
+            "3",
+            "--cache",
+            "off",
+            "--progress",
+            "quiet",
+        ]
+    )
     assert code == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     ids = {r["id"] for r in rows}
@@ -69,7 +87,9 @@ def test_plugins_lists_builtins(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "evolkit.cli", *args], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "evolkit.cli", *args], capture_output=True, text=True
+    )
 
 
 @pytest.mark.parametrize(
@@ -82,22 +102,36 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_bad_seed_file_is_one_line(tmp_path: Path, content: str, expected: str) -> None:
     seeds = tmp_path / "seeds.jsonl"
     seeds.write_text(content, encoding="utf-8")
-    proc = _run("evolve", str(seeds), "-o", str(tmp_path / "o.jsonl"), "--model", "fake/x", "--cache", "off")
+    proc = _run(
+        "evolve", str(seeds), "-o", str(tmp_path / "o.jsonl"), "--model", "fake/x", "--cache", "off"
+    )
     assert proc.returncode == 2
     assert expected in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_unknown_operator_is_one_line(tmp_path: Path, seeds: Path) -> None:
-    proc = _run("evolve", str(seeds), "-o", str(tmp_path / "o.jsonl"), "--model", "fake/x",
-                "--operators", "depth.deepenn", "--cache", "off")
+    proc = _run(
+        "evolve",
+        str(seeds),
+        "-o",
+        str(tmp_path / "o.jsonl"),
+        "--model",
+        "fake/x",
+        "--operators",
+        "depth.deepenn",
+        "--cache",
+        "off",
+    )
     assert proc.returncode == 2
     assert "unknown operator 'depth.deepenn'" in proc.stderr and "depth.deepen" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 def test_missing_seed_file(tmp_path: Path) -> None:
-    proc = _run("evolve", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "o.jsonl"), "--model", "fake/x")
+    proc = _run(
+        "evolve", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "o.jsonl"), "--model", "fake/x"
+    )
     assert proc.returncode == 2 and "not found" in proc.stderr and "Traceback" not in proc.stderr
 
 

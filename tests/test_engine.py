@@ -60,13 +60,21 @@ def records(result: evolkit.RunResult) -> list[dict[str, Any]]:
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(order_a=st.randoms(use_true_random=False), order_b=st.randoms(use_true_random=False),
-       seed=st.integers(0, 3), rounds=st.integers(0, 3))
+@given(
+    order_a=st.randoms(use_true_random=False),
+    order_b=st.randoms(use_true_random=False),
+    seed=st.integers(0, 3),
+    rounds=st.integers(0, 3),
+)
 def test_same_seed_same_result_whatever_order(
     order_a: random.Random, order_b: random.Random, seed: int, rounds: int
 ) -> None:
-    a = evolkit.evolve(SEEDS, rounds=rounds, seed=seed, backend=JitterBackend(order_a), concurrency=8)
-    b = evolkit.evolve(SEEDS, rounds=rounds, seed=seed, backend=JitterBackend(order_b), concurrency=3)
+    a = evolkit.evolve(
+        SEEDS, rounds=rounds, seed=seed, backend=JitterBackend(order_a), concurrency=8
+    )
+    b = evolkit.evolve(
+        SEEDS, rounds=rounds, seed=seed, backend=JitterBackend(order_b), concurrency=3
+    )
     assert records(a) == records(b)
     assert a.stats.drop_reasons == b.stats.drop_reasons
 
@@ -105,7 +113,9 @@ def test_failed_evolution_keeps_parent_in_pool() -> None:
             return ""  # evolving "make tea" fails in every round
         return default_reply(messages)
 
-    result = evolkit.evolve(["make tea", "fold a paper plane"], rounds=3, backend=FakeBackend(reply))
+    result = evolkit.evolve(
+        ["make tea", "fold a paper plane"], rounds=3, backend=FakeBackend(reply)
+    )
     rows = records(result)
     tea = [r for r in rows if "tea" in r["instruction"].lower()]
     plane = [r for r in rows if "plane" in r["instruction"].lower()]
@@ -154,7 +164,12 @@ def test_timeout_is_a_retryable_failure() -> None:
             return await super().complete(messages, **params)
 
     result = evolkit.evolve(
-        ["make tea"], rounds=1, backend=Slow(), timeout=0.05, retries=1, backoff=0.0,
+        ["make tea"],
+        rounds=1,
+        backend=Slow(),
+        timeout=0.05,
+        retries=1,
+        backoff=0.0,
         respond_seeds=False,
     )
     assert result.stats.drop_reasons == {"model_error:timeout": 1}
@@ -167,7 +182,9 @@ def test_duplicates_are_dropped() -> None:
             return f"<{REWRITE_TAG}>Describe a sunset over the sea in detail.</{REWRITE_TAG}>"
         return default_reply(messages)
 
-    result = evolkit.evolve(["Describe a sunset.", "Describe a sunrise."], rounds=2, backend=FakeBackend(same))
+    result = evolkit.evolve(
+        ["Describe a sunset.", "Describe a sunrise."], rounds=2, backend=FakeBackend(same)
+    )
     texts = [r.text for r in result]
     assert texts.count("Describe a sunset over the sea in detail.") == 1
     # round 1: the second copy; round 2: the sunrise again (the sunset child is "unchanged")
@@ -175,7 +192,9 @@ def test_duplicates_are_dropped() -> None:
 
 
 def test_duplicate_seeds_collapse() -> None:
-    result = evolkit.evolve(["a task", "a task", "another task"], rounds=0, backend=FakeBackend.default())
+    result = evolkit.evolve(
+        ["a task", "a task", "another task"], rounds=0, backend=FakeBackend.default()
+    )
     assert len(result) == 2 and result.stats.duplicate_seeds == 1
 
 
@@ -183,8 +202,12 @@ def test_responses_off_skips_response_filters() -> None:
     backend = FakeBackend.default()
     result = evolkit.evolve(SEEDS[:2], rounds=1, backend=backend, respond=False)
     assert all(r.response is None for r in result)
-    assert not any("<first>" not in m[-1]["content"] and "<rewrite>" not in m[-1]["content"]
-                   and "<instruction>" not in m[-1]["content"] for m, _ in backend.calls)
+    assert not any(
+        "<first>" not in m[-1]["content"]
+        and "<rewrite>" not in m[-1]["content"]
+        and "<instruction>" not in m[-1]["content"]
+        for m, _ in backend.calls
+    )
 
 
 def test_output_files_and_resume_makes_no_calls(tmp_path: Path) -> None:
@@ -209,14 +232,20 @@ def test_changed_settings_refuse_to_resume(tmp_path: Path) -> None:
     evolkit.evolve(SEEDS, rounds=1, backend=FakeBackend.default(), output=out)
     with pytest.raises(ConfigError, match="different settings.*seed"):
         evolkit.evolve(SEEDS, rounds=1, seed=5, backend=FakeBackend.default(), output=out)
-    evolkit.evolve(SEEDS, rounds=1, seed=5, backend=FakeBackend.default(), output=out, overwrite=True)
+    evolkit.evolve(
+        SEEDS, rounds=1, seed=5, backend=FakeBackend.default(), output=out, overwrite=True
+    )
 
 
 def test_cache_shared_across_runs(tmp_path: Path) -> None:
     cache = tmp_path / "cache.sqlite"
-    evolkit.evolve(SEEDS, rounds=1, backend=FakeBackend.default(), output=tmp_path / "a.jsonl", cache=cache)
+    evolkit.evolve(
+        SEEDS, rounds=1, backend=FakeBackend.default(), output=tmp_path / "a.jsonl", cache=cache
+    )
     backend = FakeBackend.default()
-    result = evolkit.evolve(SEEDS, rounds=1, backend=backend, output=tmp_path / "b.jsonl", cache=cache)
+    result = evolkit.evolve(
+        SEEDS, rounds=1, backend=backend, output=tmp_path / "b.jsonl", cache=cache
+    )
     assert backend.calls == [] and result.stats.cache_hits > 0
 
 
@@ -241,7 +270,9 @@ def test_bad_setting_is_a_clear_error() -> None:
 
 
 def test_operator_weights_select_by_kind() -> None:
-    result = evolkit.evolve(SEEDS, rounds=2, backend=FakeBackend.default(), operators={"breadth": 1})
+    result = evolkit.evolve(
+        SEEDS, rounds=2, backend=FakeBackend.default(), operators={"breadth": 1}
+    )
     assert {r.operator for r in result if not r.is_seed} == {"breadth.mutate"}
 
 
@@ -262,19 +293,21 @@ def test_seed_response_failure_keeps_seed_and_lists_it() -> None:
     result = evolkit.evolve(["boom", "make tea"], rounds=0, backend=FakeBackend(reply))
     assert {r.text: r.response is None for r in result} == {"boom": True, "make tea": False}
     assert result.stats.seed_response_failures == 1
-    assert [(d.stage, d.reason) for d in result.iter_drops()] == [("respond_seed", "model_error:bad_request")]
+    assert [(d.stage, d.reason) for d in result.iter_drops()] == [
+        ("respond_seed", "model_error:bad_request")
+    ]
 
 
 def test_backend_with_parallel_slots_sets_concurrency_and_timeout() -> None:
-    from evolkit.engine.run import _fit_to_backend
     from evolkit.engine.config import EvolveConfig
+    from evolkit.engine.run import _fit_to_backend
 
     class Slotted(FakeBackend):
         parallel = 4
 
     cfg = EvolveConfig()
-    fitted = _fit_to_backend(cfg, Slotted(), explicit=set(), settings={})
+    fitted = _fit_to_backend(cfg, Slotted(), {})
     assert (fitted.concurrency, fitted.timeout) == (4, 600.0)
-    kept = _fit_to_backend(cfg, Slotted(), explicit=set(), settings={"concurrency": 9, "timeout": 5.0})
+    kept = _fit_to_backend(cfg, Slotted(), {"concurrency": 9, "timeout": 5.0})
     assert kept == cfg
-    assert _fit_to_backend(cfg, FakeBackend(), explicit=set(), settings={}) == cfg
+    assert _fit_to_backend(cfg, FakeBackend(), {}) == cfg

@@ -29,8 +29,15 @@ FAULTS = FaultPlan(
 def _run(url: str, **settings: Any) -> evolkit.RunResult:
     backend = LiteLLMBackend("openai/fake", {"api_base": url, "api_key": "test"})
     return evolkit.evolve(
-        SEEDS, rounds=1, seed=11, backend=backend, concurrency=16, timeout=1.0,
-        backoff=0.01, backoff_max=0.05, **settings,
+        SEEDS,
+        rounds=1,
+        seed=11,
+        backend=backend,
+        concurrency=16,
+        timeout=1.0,
+        backoff=0.01,
+        backoff_max=0.05,
+        **settings,
     )
 
 

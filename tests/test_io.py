@@ -11,9 +11,7 @@ from evolkit import Instruction
 from evolkit.errors import SeedFileError
 from evolkit.io import read_instructions, write_instructions
 
-texts = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1).filter(
-    lambda s: s.strip()
-)
+texts = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1).filter(lambda s: s.strip())
 instructions = st.builds(
     Instruction,
     text=texts,
@@ -29,7 +27,9 @@ instructions = st.builds(
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
 @pytest.mark.parametrize("fmt,suffix", [("jsonl", ".jsonl"), ("json", ".json"), ("chat", ".jsonl")])
 @given(rows=st.lists(instructions, max_size=6))
-def test_round_trip_loses_nothing(tmp_path: Path, fmt: str, suffix: str, rows: list[Instruction]) -> None:
+def test_round_trip_loses_nothing(
+    tmp_path: Path, fmt: str, suffix: str, rows: list[Instruction]
+) -> None:
     path = tmp_path / f"data{suffix}"
     write_instructions(path, rows, fmt)  # type: ignore[arg-type]
     assert list(read_instructions(path)) == rows

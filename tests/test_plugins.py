@@ -32,8 +32,15 @@ class Shout:
     def applies_to(self, instruction: Instruction) -> bool:
         return True
 
-    def build_messages(self, instruction: Instruction, rng: random.Random) -> list[evolkit.ChatMessage]:
-        return [{"role": "user", "content": f"Shout: <instruction>{instruction.text}</instruction> Reply in <{REWRITE_TAG}> tags."}]
+    def build_messages(
+        self, instruction: Instruction, rng: random.Random
+    ) -> list[evolkit.ChatMessage]:
+        return [
+            {
+                "role": "user",
+                "content": f"Shout: <instruction>{instruction.text}</instruction> Reply in <{REWRITE_TAG}> tags.",
+            }
+        ]
 
     def parse(self, reply: str, parent: Instruction) -> Instruction | Rejected:
         text = between(REWRITE_TAG, reply) or ""
@@ -50,7 +57,9 @@ class NoQuestionMarks:
     name = "test.no_question_marks"
     needs_response = False
 
-    async def judge(self, candidate: Instruction, parent: Instruction, backend: evolkit.Backend) -> Verdict:
+    async def judge(
+        self, candidate: Instruction, parent: Instruction, backend: evolkit.Backend
+    ) -> Verdict:
         if "?" in candidate.text:
             return Verdict.dropped(self.name, "question_mark")
         return Verdict.kept(self.name)
@@ -64,7 +73,7 @@ class FilterPlugin:
 
 def test_builtins_register_through_hooks() -> None:
     plugins = Plugins.load(entry_points=False)
-    assert BUILTIN_OPERATORS <= set(plugins.mutators().names())
+    assert set(plugins.mutators().names()) >= BUILTIN_OPERATORS
     assert {"information_gain", "refusal", "stopwords", "template_leak"} <= set(
         plugins.filters().names()
     )
@@ -137,7 +146,7 @@ def test_disable_env_removes_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVOLKIT_DISABLE_PLUGINS", "evolkit.filters, something-else")
     plugins = Plugins.load()
     assert "refusal" not in plugins.filters()
-    assert BUILTIN_OPERATORS <= set(plugins.mutators().names())
+    assert set(plugins.mutators().names()) >= BUILTIN_OPERATORS
 
 
 def test_unknown_operator_suggests() -> None:
@@ -153,15 +162,23 @@ def test_registry_rejects_non_mutator() -> None:
 def test_run_mutator_helper() -> None:
     child = run_mutator(Shout(), "boil an egg")
     assert isinstance(child, Instruction)
-    assert child.text.startswith("BOIL AN EGG ") and child.operator == "test.shout" and child.round == 1
+    assert (
+        child.text.startswith("BOIL AN EGG ")
+        and child.operator == "test.shout"
+        and child.round == 1
+    )
 
 
-def test_verdict_metadata_is_merged_into_kept_instruction(evolkit_plugin: Callable[..., str]) -> None:
+def test_verdict_metadata_is_merged_into_kept_instruction(
+    evolkit_plugin: Callable[..., str],
+) -> None:
     class Tagger:
         name = "test.tagger"
         needs_response = True
 
-        async def judge(self, candidate: Instruction, parent: Instruction, backend: evolkit.Backend) -> Verdict:
+        async def judge(
+            self, candidate: Instruction, parent: Instruction, backend: evolkit.Backend
+        ) -> Verdict:
             return Verdict.kept(self.name, metadata={"answer": "42", "votes": 3})
 
     class TaggerPlugin:
@@ -170,14 +187,18 @@ def test_verdict_metadata_is_merged_into_kept_instruction(evolkit_plugin: Callab
             registry.add(Tagger(), default=False)
 
     evolkit_plugin(TaggerPlugin(), name="tagger")
-    result = evolkit.evolve(["make tea"], rounds=1, backend=FakeBackend.default(), filters=["test.tagger"])
+    result = evolkit.evolve(
+        ["make tea"], rounds=1, backend=FakeBackend.default(), filters=["test.tagger"]
+    )
     evolved = [r for r in result if not r.is_seed]
     assert evolved and evolved[0].metadata == {"answer": "42", "votes": 3}
 
 
 def test_respond_system_prompt_is_sent() -> None:
     backend = FakeBackend.default()
-    evolkit.evolve(["make tea"], rounds=1, backend=backend, respond_system="End with 'The answer is: N'.")
+    evolkit.evolve(
+        ["make tea"], rounds=1, backend=backend, respond_system="End with 'The answer is: N'."
+    )
     systems = [m[0]["content"] for m, _ in backend.calls if m[0]["role"] == "system"]
     assert "End with 'The answer is: N'." in systems
 

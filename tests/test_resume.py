@@ -38,9 +38,26 @@ def server() -> Iterator[FakeServer]:
 
 def _command(seeds: Path, out: Path, url: str) -> list[str]:
     return [
-        sys.executable, "-m", "evolkit.cli", "evolve", str(seeds), "-o", str(out),
-        "--model", "openai/fake", "--api-base", url, "--rounds", "3", "--seed", "7",
-        "--concurrency", "4", "--cache", "off", "-q",
+        sys.executable,
+        "-m",
+        "evolkit.cli",
+        "evolve",
+        str(seeds),
+        "-o",
+        str(out),
+        "--model",
+        "openai/fake",
+        "--api-base",
+        url,
+        "--rounds",
+        "3",
+        "--seed",
+        "7",
+        "--concurrency",
+        "4",
+        "--cache",
+        "off",
+        "-q",
     ]
 
 
@@ -58,7 +75,9 @@ def _journal_keys(out: Path) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("attempt", range(2))
-def test_kill_and_resume_equals_uninterrupted(tmp_path: Path, server: FakeServer, attempt: int) -> None:
+def test_kill_and_resume_equals_uninterrupted(
+    tmp_path: Path, server: FakeServer, attempt: int
+) -> None:
     seeds = tmp_path / "seeds.txt"
     seeds.write_text("\n".join(SEEDS) + "\n", encoding="utf-8")
     whole = tmp_path / "whole.jsonl"

@@ -66,9 +66,7 @@ class Plugins:
         self._packages: dict[str, tuple[str, str]] = {}
 
     @classmethod
-    def load(
-        cls, *, entry_points: bool = True, disabled: frozenset[str] | None = None
-    ) -> Plugins:
+    def load(cls, *, entry_points: bool = True, disabled: frozenset[str] | None = None) -> Plugins:
         """Built-in plugins plus, unless ``entry_points=False``, every installed plugin."""
         off = _disabled_from_env() if disabled is None else disabled
         plugins = cls()

@@ -189,8 +189,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
                 for e in backends.entries()
             ],
             "plugins": [
-                {"name": i.name, "package": i.package, "version": i.version}
-                for i in plugins.info()
+                {"name": i.name, "package": i.package, "version": i.version} for i in plugins.info()
             ],
             "default_model": _default_model_text(),
         }

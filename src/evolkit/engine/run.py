@@ -23,8 +23,8 @@ from evolkit.engine._loop import run_sync
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
 from evolkit.engine.config import EvolveConfig
-from evolkit.engine.journal import Journal
 from evolkit.engine.executor import Executor, LocalExecutor
+from evolkit.engine.journal import Journal
 from evolkit.engine.ordered import ordered_map
 from evolkit.engine.progress import Progress, Snapshot, make_progress
 from evolkit.engine.result import RunResult
@@ -66,16 +66,13 @@ def select_filters(plugins: Plugins, names: Iterable[str] | None) -> list[Filter
     return [registry.get(name) for name in wanted]
 
 
-def _resolve_backend(
-    plugins: Plugins, model: str | None, params: Mapping[str, Any]
-) -> tuple[Backend, bool]:
+def _resolve_backend(plugins: Plugins, model: str | None, params: Mapping[str, Any]) -> Backend:
+    """The backend for ``model``, or for the default model (``EVOLKIT_MODEL``, then embedded)."""
     if model is None:
-        try:
-            from evolkit.backends.default import resolve_model
-        except ImportError:  # pragma: no cover - the module ships with evolkit
-            raise ConfigError("no model named: pass model=... (or --model)") from None
+        from evolkit.backends.default import resolve_model
+
         model, _ = resolve_model(None)
-    return plugins.backends().create(model, params), True
+    return plugins.backends().create(model, params)
 
 
 def _seed_stream(seeds: Seeds) -> Iterator[Instruction]:
@@ -151,7 +148,9 @@ class _Run:
             except ModelError as exc:
                 # A seed is never dropped: it stays, without a response, and the failure is
                 # listed with the drops.
-                failure = Drop(0, seed.id, "seed", "respond_seed", "model", f"model_error:{exc.kind}")
+                failure = Drop(
+                    0, seed.id, "seed", "respond_seed", "model", f"model_error:{exc.kind}"
+                )
                 return seed, failure
 
         self.progress.start_round(0, self.cfg.rounds, total)
@@ -187,7 +186,6 @@ class _Run:
             atomic_writer(self.wd.pool(round)) as pool,
             atomic_writer(self.wd.drops(round)) as drops,
         ):
-
             results = self.executor.outcomes(
                 ctx, round, self.wd.instructions(self.wd.pool(round - 1))
             )
@@ -300,10 +298,11 @@ async def aevolve(
         wd.ensure()
         digest, n_seeds, duplicates = _write_seeds(seeds, wd.file("seeds.next.jsonl"))
         if backend is None:
-            backend, _ = _resolve_backend(plugins, model, model_params or {})
+            backend = _resolve_backend(plugins, model, model_params or {})
             if hasattr(backend, "__aenter__"):
                 await stack.enter_async_context(backend)  # type: ignore[arg-type]
-        cfg = _fit_to_backend(cfg, backend, explicit=set() if config is None else None, settings=settings)
+        if config is None:
+            cfg = _fit_to_backend(cfg, backend, settings)
         release = getattr(backend, "release_connections", None)
         if release is not None:
             # A backend that caches connections on this event loop closes them before it ends.
@@ -332,9 +331,7 @@ async def aevolve(
                     f"{wd.path} holds a run with different settings ({', '.join(changed)}): "
                     "resume with the same settings, or pass --overwrite / a new output path"
                 )
-            wd.clear()
-            wd.ensure()
-            _write_seeds(seeds, wd.file("seeds.next.jsonl"))
+            wd.clear(keep={"seeds.next.jsonl"})
             state = None
         os.replace(wd.file("seeds.next.jsonl"), wd.seeds)
 
@@ -380,9 +377,7 @@ async def aevolve(
         run = _Run(cfg, wd, runner, ctx, reporter, executor or LocalExecutor(cfg.concurrency * 4))
 
         def save(round: int) -> None:
-            snap = stats.snapshot(
-                cfg.rounds, elapsed_s=elapsed_before + time.monotonic() - started
-            )
+            snap = stats.snapshot(cfg.rounds, elapsed_s=elapsed_before + time.monotonic() - started)
             wd.write_state(
                 {
                     "version": STATE_VERSION,
@@ -424,17 +419,13 @@ async def aevolve(
 
 
 def _fit_to_backend(
-    cfg: EvolveConfig,
-    backend: Backend,
-    *,
-    explicit: set[str] | None,
-    settings: Mapping[str, Any],
+    cfg: EvolveConfig, backend: Backend, settings: Mapping[str, Any]
 ) -> EvolveConfig:
     """Defaults that suit a backend with a fixed number of parallel slots (a local CPU model):
     as many calls in flight as it has slots, and a patient per-call timeout. Settings the
-    caller gave (or a whole ``config``) are left alone."""
+    caller gave are left alone."""
     slots = getattr(backend, "parallel", None)
-    if explicit is None or not isinstance(slots, int) or slots <= 0:
+    if not isinstance(slots, int) or slots <= 0:
         return cfg
     given = {k for k, v in settings.items() if v is not None}
     changes: dict[str, Any] = {}

@@ -82,7 +82,9 @@ class WorkDir:
     def ensure(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
 
-    def clear(self) -> None:
+    def clear(self, keep: frozenset[str] | set[str] = frozenset()) -> None:
+        """Delete the run's files, except those named in ``keep``."""
         if self.path.exists():
             for child in self.path.iterdir():
-                os.unlink(child)
+                if child.name not in keep:
+                    os.unlink(child)
