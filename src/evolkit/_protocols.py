@@ -1,4 +1,10 @@
-"""The three small protocols a plugin implements: :class:`Mutator`, :class:`Filter`, :class:`Backend`."""
+"""The three small protocols a plugin implements: :class:`Mutator`, :class:`Filter`, :class:`Backend`.
+
+A backend may also offer optional capabilities, each its own small runtime-checkable protocol
+that the engine finds with ``isinstance``: :class:`ClosableBackend` (resources to release when a
+run ends), :class:`HintedBackend` (defaults that suit it, such as a local model's parallel slots)
+and :class:`ErrorClassifier` (turns its own exceptions into :class:`~evolkit.errors.ModelError`).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,20 @@ import random
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from evolkit._types import ChatMessage, Completion, Instruction, Rejected, Verdict
+from attrs import field, frozen
 
-__all__ = ["Backend", "Filter", "Mutator"]
+from evolkit._types import ChatMessage, Completion, Instruction, Rejected, Verdict
+from evolkit.errors import ModelError
+
+__all__ = [
+    "Backend",
+    "BackendHints",
+    "ClosableBackend",
+    "ErrorClassifier",
+    "Filter",
+    "HintedBackend",
+    "Mutator",
+]
 
 
 @runtime_checkable
@@ -91,4 +108,54 @@ class Backend(Protocol):
 
     async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
         """Answer ``messages``; ``params`` are sampling parameters such as ``temperature``."""
+        ...
+
+
+def _positive_or_none(instance: Any, attribute: Any, value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"BackendHints.{attribute.name} must be > 0, got {value}")
+
+
+@frozen(kw_only=True)
+class BackendHints:
+    """Defaults a backend suggests for a run; settings the user gave always win.
+
+    ``parallel`` is how many calls it can answer at once (a local model's slots: the default
+    concurrency); ``timeout`` is a per-call timeout that suits it (a slow CPU model needs a
+    patient one).
+    """
+
+    parallel: int | None = field(default=None, validator=_positive_or_none)
+    timeout: float | None = field(default=None, validator=_positive_or_none)
+
+
+@runtime_checkable
+class ClosableBackend(Protocol):
+    """A backend holding resources (a child server, pooled connections) released at run end."""
+
+    async def aclose(self) -> None:
+        """Release what the backend holds; safe to call twice."""
+        ...
+
+
+@runtime_checkable
+class HintedBackend(Protocol):
+    """A backend that suggests run defaults (see :class:`BackendHints`)."""
+
+    @property
+    def hints(self) -> BackendHints:
+        """Defaults that suit this backend."""
+        ...
+
+
+@runtime_checkable
+class ErrorClassifier(Protocol):
+    """A backend that turns an exception its calls raised into a :class:`ModelError`.
+
+    The engine retries only a ``ModelError`` marked ``retryable``; any other exception from a
+    backend is a programming error, counted under its own reason and never retried.
+    """
+
+    def classify_error(self, exc: BaseException) -> ModelError:
+        """The :class:`ModelError` for ``exc``, with its kind and retry verdict."""
         ...

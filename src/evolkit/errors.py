@@ -10,6 +10,7 @@ __all__ = [
     "BackendError",
     "ConfigError",
     "DuplicateNameError",
+    "MODEL_ERROR_KINDS",
     "EvolkitError",
     "MissingExtraError",
     "ModelError",
@@ -80,12 +81,42 @@ class BackendError(EvolkitError):
     """A backend cannot be built or configured (not a failed model call)."""
 
 
-class ModelError(EvolkitError):
-    """A model call failed for good (after retries). ``retryable`` says whether a retry may help."""
+#: The kinds of :class:`ModelError` every backend uses, with whether a retry may help:
+#: ``auth`` (401/403, missing or rejected key), ``not_found`` (404, unknown model or path),
+#: ``bad_request`` (400/422, the request itself is wrong), ``rate_limit`` (429, retryable,
+#: honours ``retry_after``), ``server_error`` (5xx, retryable), ``connection`` (refused or
+#: dropped connection, retryable), ``timeout`` (retryable), ``malformed`` (a reply that cannot
+#: be read, retryable).
+MODEL_ERROR_KINDS = (
+    "auth",
+    "not_found",
+    "bad_request",
+    "rate_limit",
+    "server_error",
+    "connection",
+    "timeout",
+    "malformed",
+)
 
-    def __init__(self, message: str, *, kind: str = "error", retryable: bool = False) -> None:
+
+class ModelError(EvolkitError):
+    """A model call failed. ``retryable`` says whether a retry may help; ``kind`` is one of
+    :data:`MODEL_ERROR_KINDS` (or a backend's own word); ``status`` is the HTTP status when
+    there was one, and ``retry_after`` the seconds a provider asked the caller to wait."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "error",
+        retryable: bool = False,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         self.kind = kind
         self.retryable = retryable
+        self.status = status
+        self.retry_after = retry_after
         super().__init__(message)
 
 
