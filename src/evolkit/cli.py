@@ -47,7 +47,24 @@ def _add_evolve(sub: Any) -> None:
             f"interrupted run. Default model: {_default_model_text()}."
         ),
     )
-    p.add_argument("seeds", type=Path, help="seed file: .jsonl, .json (Alpaca) or plain text")
+    p.add_argument(
+        "seeds",
+        help="seed file (.jsonl, .json or plain text, any known layout) or "
+        "hf://OWNER/NAME[:CONFIG][@SPLIT]",
+    )
+    from evolkit.data.layouts import LAYOUTS
+
+    p.add_argument(
+        "--field",
+        action="append",
+        default=None,
+        metavar="ROLE=KEY",
+        help="where a seed row keeps instruction, input, response or id, e.g. "
+        "--field instruction=question (dotted paths for nested keys: instances.0.input)",
+    )
+    p.add_argument(
+        "--layout", choices=list(LAYOUTS), default=None, help="seed layout (default: from the keys)"
+    )
     p.add_argument("-o", "--output", type=Path, required=True, help="data set to write (.jsonl)")
     p.add_argument("--rounds", type=int, default=4, help="evolution rounds (default 4)")
     p.add_argument(
@@ -140,7 +157,9 @@ def _evolve_from_args(
     from evolkit.engine import evolve
 
     return evolve(
-        args.seeds,
+        args.seeds if args.seeds.startswith("hf://") else Path(args.seeds),
+        fields=args.field,
+        layout=args.layout,
         rounds=args.rounds,
         model=args.model,
         model_params=params,

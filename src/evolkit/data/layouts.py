@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from attrs import field, frozen
+from attrs import frozen
 
 from evolkit._types import Instruction
 
@@ -41,7 +41,7 @@ class Layout:
 
     name: str
     required: tuple[str, ...]
-    paths: Mapping[str, str] = field(converter=dict)
+    paths: Mapping[str, str]
     chat: tuple[str, str] | None = None
     users: tuple[str, ...] = ()
     assistants: tuple[str, ...] = ()
@@ -100,13 +100,15 @@ LAYOUTS: dict[str, Layout] = {
 }
 
 
-def parse_fields(items: Sequence[str] | Mapping[str, str] | None) -> dict[str, str]:
+def parse_fields(items: Iterable[str] | Mapping[str, str] | None) -> dict[str, str]:
     """``["instruction=Question", "input=ctx"]`` or a mapping, checked against :data:`ROLES`."""
     if items is None:
         return {}
     pairs: list[tuple[str, str]] = []
     if isinstance(items, Mapping):
         pairs = [(str(k), str(v)) for k, v in items.items()]
+    elif isinstance(items, str):
+        raise LayoutError(f"fields={items!r}: pass a mapping, e.g. {{'instruction': 'question'}}")
     else:
         for item in items:
             role, sep, path = item.partition("=")
@@ -272,7 +274,7 @@ class RowMapper:
     and counts the layouts it used, for the line a run prints at its start."""
 
     def __init__(
-        self, fields: Mapping[str, str] | Sequence[str] | None = None, layout: str | None = None
+        self, fields: Mapping[str, str] | Iterable[str] | None = None, layout: str | None = None
     ) -> None:
         if layout is not None and layout not in LAYOUTS:
             raise LayoutError(f"unknown layout {layout!r}: use one of {', '.join(LAYOUTS)}")
