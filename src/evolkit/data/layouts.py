@@ -375,6 +375,8 @@ def _build(
             metadata.setdefault(key, value)
     for key, value in extra.items():
         metadata.setdefault(key, value)
+    for key, value in _partly_used(row, plan.paths.values()).items():
+        metadata.setdefault(key, value)
     kwargs["metadata"] = _clean(metadata)
     return Instruction(**kwargs)
 
@@ -385,3 +387,35 @@ def _clean(metadata: Mapping[str, Any]) -> dict[str, Any]:
         return dict(metadata)
     except (TypeError, ValueError):
         return {str(k): jsonable(v) for k, v in metadata.items()}
+
+
+def _partly_used(row: Mapping[str, Any], paths: Iterable[str]) -> dict[str, Any]:
+    """Top-level values that dotted paths used only in part (a second Self-Instruct
+    instance): kept whole, so nothing of the row is lost."""
+    nested: dict[str, list[list[str]]] = {}
+    for path in paths:
+        head, *rest = path.split(".")
+        if rest:
+            nested.setdefault(head.lower(), []).append(rest)
+    kept: dict[str, Any] = {}
+    for key, value in row.items():
+        subpaths = nested.get(key.lower())
+        if subpaths and not _covered(value, subpaths):
+            kept[key] = value
+    return kept
+
+
+def _covered(value: Any, subpaths: list[list[str]]) -> bool:
+    """Whether the leaves at ``subpaths`` are all there is in ``value``."""
+    if any(not p for p in subpaths):
+        return True
+    children: dict[str, list[list[str]]] = {}
+    for head, *rest in subpaths:
+        children.setdefault(head.lower(), []).append(rest)
+    if isinstance(value, Mapping):
+        items = [(str(k).lower(), v) for k, v in value.items()]
+    elif isinstance(value, (list, tuple)):
+        items = [(str(i), v) for i, v in enumerate(value)]
+    else:
+        return False
+    return all(k in children and _covered(v, children[k]) for k, v in items)
