@@ -222,8 +222,26 @@ class _HubRows:
 
     def __iter__(self) -> Iterator[Mapping[str, Any]]:
         dataset = load_hub_dataset(self.spec)
-        self.license = _dataset_license(dataset)
+        self.license = _dataset_license(dataset) or _card_license(self.spec.repo)
         yield from dataset
+
+
+def _card_license(repo: str) -> str | None:
+    """The ``license`` of a data set's card: the local copy datasets used, or the Hub's
+    (from the huggingface_hub cache when offline); None when there is no card to read."""
+    try:
+        from huggingface_hub import DatasetCard
+
+        if os.path.isdir(repo):
+            card = DatasetCard(Path(repo, "README.md").read_text(encoding="utf-8"))
+        else:
+            card = DatasetCard.load(repo, repo_type="dataset")
+    except Exception:  # no card, offline without a cached copy: the licence is unknown
+        return None
+    license = card.data.get("license")
+    if isinstance(license, list):
+        license = ", ".join(map(str, license))
+    return str(license) if license else None
 
 
 @contextlib.contextmanager
