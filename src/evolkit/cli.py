@@ -17,7 +17,12 @@ from evolkit.errors import EvolkitError
 
 __all__ = ["main"]
 
-_SUBCOMMAND_MODULES = ("evolkit.evaluate._cli", "evolkit.train._cli", "evolkit.report._cli")
+_SUBCOMMAND_MODULES = (
+    "evolkit.data._cli",
+    "evolkit.evaluate._cli",
+    "evolkit.train._cli",
+    "evolkit.report._cli",
+)
 
 
 def _console(stderr: bool = False) -> Any:
@@ -258,23 +263,6 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_export(sub: Any) -> None:
-    p = sub.add_parser("export", help="convert a data set to Alpaca JSON or chat messages JSONL")
-    p.add_argument("data", type=Path, help="a data set (.jsonl, .json, or text)")
-    p.add_argument("-o", "--output", type=Path, required=True)
-    p.add_argument("--format", choices=["alpaca", "chat", "jsonl", "text"], required=True)
-    p.set_defaults(func=_cmd_export)
-
-
-def _cmd_export(args: argparse.Namespace) -> int:
-    from evolkit.io import read_instructions, write_instructions
-
-    fmt = {"alpaca": "json", "chat": "chat", "jsonl": "jsonl", "text": "text"}[args.format]
-    n = write_instructions(args.output, read_instructions(args.data), fmt)  # type: ignore[arg-type]
-    _console().print(f"wrote {n} rows to {args.output} ({args.format})")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evolkit", description="Evol-Instruct: evolve, filter, train and evaluate."
@@ -286,7 +274,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evolve(sub)
     _add_plugins(sub)
     _add_stats(sub)
-    _add_export(sub)
     for module_name in _SUBCOMMAND_MODULES:
         try:
             module = importlib.import_module(module_name)

@@ -109,6 +109,8 @@ class SeedSource:
             "rows": self.count,
             "layouts": dict(self.mapper.counts),
             "layout": self.mapper.describe() if self.mapper.counts else None,
+            "fields": dict(self.mapper.fields) or None,
+            "layout_given": self.mapper.layout,
         }
 
 
