@@ -46,7 +46,7 @@ def push_to_hub(
         )
     except OfflineModeIsEnabled:
         raise HubPushError(
-            f"cannot push to {repo_id}: HF_HUB_OFFLINE is set (unset it to upload)"
+            f"cannot push to {repo_id}: HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is set: unset it"
         ) from None
     except HfHubHTTPError as exc:
         status = exc.response.status_code if exc.response is not None else None
