@@ -70,8 +70,10 @@ def _handler(state: HubState) -> type[BaseHTTPRequestHandler]:
                 self._reply(200, {"errors": [], "warnings": []})
             elif path.startswith("/api/datasets/") and "/preupload/" in path:
                 files = json.loads(body)["files"]
-                modes = [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
-                         for f in files]
+                modes = [
+                    {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
+                    for f in files
+                ]
                 self._reply(200, {"files": modes})
             elif path.startswith("/api/datasets/") and "/commit/" in path:
                 repo = path[len("/api/datasets/") :].split("/commit/")[0]
@@ -84,8 +86,9 @@ def _handler(state: HubState) -> type[BaseHTTPRequestHandler]:
                         value = item["value"]
                         state.files[repo][value["path"]] = base64.b64decode(value["content"])
                 oid = f"{len(state.requests):040x}"
-                self._reply(200, {"commitUrl": f"{base}/datasets/{repo}/commit/{oid}",
-                                  "commitOid": oid})
+                self._reply(
+                    200, {"commitUrl": f"{base}/datasets/{repo}/commit/{oid}", "commitOid": oid}
+                )
             else:
                 self._reply(404, {"error": f"no such endpoint {path}"})
 
@@ -122,7 +125,9 @@ def env(**extra: str) -> dict[str, str]:
 
 def cli(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "evolkit.cli", *args], capture_output=True, text=True,
+        [sys.executable, "-m", "evolkit.cli", *args],
+        capture_output=True,
+        text=True,
         env=env(HF_HUB_OFFLINE="1", **extra),
     )
 
@@ -131,8 +136,15 @@ def cli(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished two-round run on disk, with some answers missing (respond=False)."""
     out = tmp_path_factory.mktemp("run") / "evolved.jsonl"
-    evolkit.evolve(SEEDS, rounds=2, backend=FakeBackend(model="fake/card"), output=out,
-                   respond=False, operators={"depth": 2, "breadth": 1}, seed=3)
+    evolkit.evolve(
+        SEEDS,
+        rounds=2,
+        backend=FakeBackend(model="fake/card"),
+        output=out,
+        respond=False,
+        operators={"depth": 2, "breadth": 1},
+        seed=3,
+    )
     return out
 
 
@@ -152,7 +164,9 @@ def test_hf_export_loads_with_the_declared_features(run: Path, tmp_path: Path) -
     first = next(r for r in rows if r.input)
     got = next(x for x in loaded if x["id"] == first.id)
     assert (got["input"], got["output"], json.loads(got["metadata"])) == (
-        first.input, first.response, dict(first.metadata)
+        first.input,
+        first.response,
+        dict(first.metadata),
     )
 
 
@@ -184,8 +198,14 @@ def test_the_card_names_every_figure(run: Path, tmp_path: Path) -> None:
 def test_card_licence_and_citations_follow_the_run(tmp_path: Path) -> None:
     pytest.importorskip("datasets")
     out = tmp_path / "math.jsonl"
-    evolkit.evolve(["Ann has 3 pens and buys 2. How many?"], rounds=1, output=out,
-                   backend=FakeBackend(), operators=["math.upward"], respond=False)
+    evolkit.evolve(
+        ["Ann has 3 pens and buys 2. How many?"],
+        rounds=1,
+        output=out,
+        backend=FakeBackend(),
+        operators=["math.upward"],
+        respond=False,
+    )
     export(out, tmp_path / "ds", "hf", license="cc-by-4.0", warn=False)
     card = (tmp_path / "ds" / "README.md").read_text(encoding="utf-8")
     assert card.startswith("---\nlicense: cc-by-4.0\n")
@@ -193,15 +213,15 @@ def test_card_licence_and_citations_follow_the_run(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["alpaca", "chat", "sharegpt", "jsonl"])
-def test_rows_without_a_response_are_counted_and_can_be_left_out(
-    tmp_path: Path, fmt: str
-) -> None:
+def test_rows_without_a_response_are_counted_and_can_be_left_out(tmp_path: Path, fmt: str) -> None:
     data = tmp_path / "d.jsonl"
     write_instructions(data, [Instruction(text="A?", response="B."), Instruction(text="C?")])
     proc = cli("export", str(data), "--format", fmt, "-o", str(tmp_path / "all"))
     assert proc.returncode == 0, proc.stderr
     assert "warning: 1 of 2 rows have no response" in proc.stderr
-    assert len(list(read_instructions(tmp_path / "all", "json" if fmt == "alpaca" else "jsonl"))) == 2
+    assert (
+        len(list(read_instructions(tmp_path / "all", "json" if fmt == "alpaca" else "jsonl"))) == 2
+    )
     proc = cli("export", str(data), "--format", fmt, str(tmp_path / "some"), "--require-response")
     assert proc.returncode == 0, proc.stderr
     assert "left out 1 rows without a response" in proc.stderr
@@ -215,7 +235,8 @@ def test_sharegpt_export(tmp_path: Path) -> None:
     export(data, tmp_path / "sg.jsonl", "sharegpt")
     (row,) = [json.loads(line) for line in (tmp_path / "sg.jsonl").read_text().splitlines()]
     assert row["conversations"] == [
-        {"from": "human", "value": "Sort.\n\n3 1 2"}, {"from": "gpt", "value": "1 2 3"}
+        {"from": "human", "value": "Sort.\n\n3 1 2"},
+        {"from": "gpt", "value": "1 2 3"},
     ]
 
 
@@ -229,9 +250,20 @@ def test_push_to_hub_through_huggingface_hub(run: Path, tmp_path: Path) -> None:
     pytest.importorskip("huggingface_hub")
     with stand_in_hub() as (endpoint, state):
         proc = subprocess.run(
-            [sys.executable, "-m", "evolkit.cli", "export", str(run), "--format", "hf",
-             str(tmp_path / "ds"), "--push-to-hub", "someone/evolved"],
-            capture_output=True, text=True,
+            [
+                sys.executable,
+                "-m",
+                "evolkit.cli",
+                "export",
+                str(run),
+                "--format",
+                "hf",
+                str(tmp_path / "ds"),
+                "--push-to-hub",
+                "someone/evolved",
+            ],
+            capture_output=True,
+            text=True,
             env=env(HF_ENDPOINT=endpoint, HF_TOKEN=TOKEN, HF_HUB_DISABLE_TELEMETRY="1"),
         )
         assert proc.returncode == 0, proc.stderr
@@ -247,9 +279,20 @@ def test_push_to_hub_through_huggingface_hub(run: Path, tmp_path: Path) -> None:
 
         # A rejected token is one line naming the fix, exit 2.
         proc = subprocess.run(
-            [sys.executable, "-m", "evolkit.cli", "export", str(run), "--format", "hf",
-             str(tmp_path / "ds2"), "--push-to-hub", "someone/evolved"],
-            capture_output=True, text=True,
+            [
+                sys.executable,
+                "-m",
+                "evolkit.cli",
+                "export",
+                str(run),
+                "--format",
+                "hf",
+                str(tmp_path / "ds2"),
+                "--push-to-hub",
+                "someone/evolved",
+            ],
+            capture_output=True,
+            text=True,
             env=env(HF_ENDPOINT=endpoint, HF_TOKEN="hf_wrong", HF_HUB_DISABLE_TELEMETRY="1"),
         )
         assert proc.returncode == 2

@@ -96,10 +96,32 @@ def test_cli_field_flags_map_a_file(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "nested.jsonl", rows)
     out = tmp_path / "o.jsonl"
     proc = subprocess.run(
-        [sys.executable, "-m", "evolkit.cli", "evolve", str(path), "-o", str(out), "--rounds",
-         "0", "--model", "fake/x", "--cache", "off", "--progress", "log", "--no-respond",
-         "--field", "instruction=q.text", "--field", "input=q.ctx",
-         "--field", "response=gold", "--field", "id=uid"],
+        [
+            sys.executable,
+            "-m",
+            "evolkit.cli",
+            "evolve",
+            str(path),
+            "-o",
+            str(out),
+            "--rounds",
+            "0",
+            "--model",
+            "fake/x",
+            "--cache",
+            "off",
+            "--progress",
+            "log",
+            "--no-respond",
+            "--field",
+            "instruction=q.text",
+            "--field",
+            "input=q.ctx",
+            "--field",
+            "response=gold",
+            "--field",
+            "id=uid",
+        ],
         capture_output=True,
         text=True,
     )
@@ -107,7 +129,10 @@ def test_cli_field_flags_map_a_file(tmp_path: Path) -> None:
     assert "seeds: " in proc.stderr and "layout fields" in proc.stderr
     (row,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert (row["instruction"], row["input"], row["output"], row["id"]) == (
-        "Say hi.", "to Bob", "Hi Bob", "7"
+        "Say hi.",
+        "to Bob",
+        "Hi Bob",
+        "7",
     )
     assert row["metadata"] == {"src": "x"}
 
@@ -116,15 +141,24 @@ def test_cli_field_flags_map_a_file(tmp_path: Path) -> None:
     "row,layout,expected",
     [
         (
-            {"conversations": [{"from": "system", "value": "Be brief."},
-                               {"from": "human", "value": "Name a planet."},
-                               {"from": "gpt", "value": "Mars."}], "id": "c1"},
+            {
+                "conversations": [
+                    {"from": "system", "value": "Be brief."},
+                    {"from": "human", "value": "Name a planet."},
+                    {"from": "gpt", "value": "Mars."},
+                ],
+                "id": "c1",
+            },
             "sharegpt",
             ("Name a planet.", "", "Mars.", {"system": "Be brief."}),
         ),
         (
-            {"messages": [{"role": "user", "content": "Name a river."},
-                          {"role": "assistant", "content": "The Nile."}]},
+            {
+                "messages": [
+                    {"role": "user", "content": "Name a river."},
+                    {"role": "assistant", "content": "The Nile."},
+                ]
+            },
             "messages",
             ("Name a river.", "", "The Nile.", {}),
         ),
@@ -134,8 +168,10 @@ def test_cli_field_flags_map_a_file(tmp_path: Path) -> None:
             ("Finish the line: roses are", "", " red.", {}),
         ),
         (
-            {"prompt": [{"role": "user", "content": "Hi?"}],
-             "completion": [{"role": "assistant", "content": "Hello."}]},
+            {
+                "prompt": [{"role": "user", "content": "Hi?"}],
+                "completion": [{"role": "assistant", "content": "Hello."}],
+            },
             "prompt/completion",
             ("Hi?", "", "Hello.", {}),
         ),
@@ -145,11 +181,19 @@ def test_cli_field_flags_map_a_file(tmp_path: Path) -> None:
             ("Name a fruit.", "", "A pear.", {"source": "x"}),
         ),
         (
-            {"instruction": "Who wrote it?", "context": "Dune, by Frank Herbert.",
-             "response": "Frank Herbert.", "category": "closed_qa"},
+            {
+                "instruction": "Who wrote it?",
+                "context": "Dune, by Frank Herbert.",
+                "response": "Frank Herbert.",
+                "category": "closed_qa",
+            },
             "dolly",
-            ("Who wrote it?", "Dune, by Frank Herbert.", "Frank Herbert.",
-             {"category": "closed_qa"}),
+            (
+                "Who wrote it?",
+                "Dune, by Frank Herbert.",
+                "Frank Herbert.",
+                {"category": "closed_qa"},
+            ),
         ),
         (
             {"instruction": "Sort.", "input": "3 1 2", "output": "1 2 3", "text": "### ..."},
@@ -170,8 +214,12 @@ def test_layouts_are_found(
 
 
 def test_multi_turn_conversation_is_kept_whole(tmp_path: Path) -> None:
-    turns = [{"from": "human", "value": "A?"}, {"from": "gpt", "value": "B."},
-             {"from": "human", "value": "C?"}, {"from": "gpt", "value": "D."}]
+    turns = [
+        {"from": "human", "value": "A?"},
+        {"from": "gpt", "value": "B."},
+        {"from": "human", "value": "C?"},
+        {"from": "gpt", "value": "D."},
+    ]
     (inst,) = read_instructions(write_jsonl(tmp_path / "c.jsonl", [{"conversations": turns}]))
     assert (inst.text, inst.response) == ("A?", "B.")
     assert inst.metadata == {"conversations": turns}
@@ -197,8 +245,19 @@ def test_ambiguous_file_on_the_command_line(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "amb.jsonl", [{"Instruction": "a", "instruction": "b"}])
     out = tmp_path / "o.jsonl"
     proc = subprocess.run(
-        [sys.executable, "-m", "evolkit.cli", "evolve", str(path), "-o", str(out),
-         "--model", "fake/x", "--cache", "off"],
+        [
+            sys.executable,
+            "-m",
+            "evolkit.cli",
+            "evolve",
+            str(path),
+            "-o",
+            str(out),
+            "--model",
+            "fake/x",
+            "--cache",
+            "off",
+        ],
         capture_output=True,
         text=True,
     )
@@ -225,8 +284,15 @@ def test_bad_field_flags() -> None:
 
 def test_layout_names_are_the_documented_ones() -> None:
     assert set(LAYOUTS) == {
-        "alpaca", "self-instruct", "dolly", "prompt/completion", "prompt/response",
-        "question/answer", "messages", "sharegpt", "text",
+        "alpaca",
+        "self-instruct",
+        "dolly",
+        "prompt/completion",
+        "prompt/response",
+        "question/answer",
+        "messages",
+        "sharegpt",
+        "text",
     }
 
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -56,7 +55,9 @@ def test_dataframe_with_numpy_values_and_gaps() -> None:
 def test_dataset_and_iterable_dataset() -> None:
     datasets = pytest.importorskip("datasets")
     columns = {k: [r[k] for r in ROWS] for k in ROWS[0]}
-    check_seeds(evolkit.evolve(datasets.Dataset.from_dict(columns), rounds=1, backend=FakeBackend()))
+    check_seeds(
+        evolkit.evolve(datasets.Dataset.from_dict(columns), rounds=1, backend=FakeBackend())
+    )
     streamed = datasets.Dataset.from_dict(columns).to_iterable_dataset()
     check_seeds(evolkit.evolve(streamed, rounds=1, backend=FakeBackend()))
 
@@ -177,9 +178,23 @@ def test_hub_name_offline_without_a_copy_is_one_line(tmp_path: Path) -> None:
     out = tmp_path / "o.jsonl"
     env = {**_env(), "HF_HUB_OFFLINE": "1", "HF_DATASETS_CACHE": str(tmp_path / "cache")}
     proc = subprocess.run(
-        [sys.executable, "-m", "evolkit.cli", "evolve", "hf://nobody/absent@train", "-o",
-         str(out), "--model", "fake/x", "--cache", "off"],
-        cwd=tmp_path, env=env, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "evolkit.cli",
+            "evolve",
+            "hf://nobody/absent@train",
+            "-o",
+            str(out),
+            "--model",
+            "fake/x",
+            "--cache",
+            "off",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     (line,) = proc.stderr.strip().splitlines()
@@ -221,11 +236,13 @@ def test_streamed_million_rows_stay_within_the_streaming_bound(tmp_path: Path) -
         """
     )
     proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=900,
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=900,
         env={**_env(), "HF_DATASETS_CACHE": str(tmp_path / "cache")},
     )
     assert proc.returncode == 0, proc.stderr
     count, rise_mb, first = proc.stdout.split(maxsplit=2)
     assert int(count) == 1_000_000 and first.strip() == "0+0=0"
     assert int(rise_mb) < 64, f"peak RSS rose by {rise_mb} MB while streaming"
-

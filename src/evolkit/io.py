@@ -4,7 +4,8 @@ Seeds are read from JSONL or a JSON array in any layout :mod:`evolkit.data.layou
 (Alpaca, Self-Instruct, Dolly, ShareGPT, chat ``messages``, prompt/completion, question/answer,
 ``text``, evolkit's own rows), or plain text (one instruction a line). Data sets are written as
 evolkit JSONL (Alpaca keys plus lineage), Alpaca JSON, chat ``messages`` or ShareGPT JSONL;
-every format keeps the lineage, so reading back loses nothing. Every write is atomic: a temporary file, fsync, then rename.
+every format keeps the lineage, so reading back loses nothing. Every write is atomic: a
+temporary file, fsync, then rename.
 """
 
 from __future__ import annotations

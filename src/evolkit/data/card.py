@@ -94,7 +94,9 @@ def _yaml(info: RunInfo, rows: int, license: str | None) -> str:
         source_datasets=[source[len("hf://") :].split(":")[0].split("@")[0]]
         if str(source).startswith("hf://")
         else None,
-        configs=[{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}],
+        configs=[
+            {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}
+        ],
         dataset_info={
             "features": hf_features()._to_yaml_list(),
             "splits": [{"name": "train", "num_examples": rows}],
@@ -128,7 +130,9 @@ def _round_rows(stats: Mapping[str, Any]) -> list[tuple[Any, ...]]:
 
 def _operators(info: RunInfo) -> list[tuple[Any, ...]]:
     weights = info.settings.get("operators")
-    used = info.settings.get("operators_used") or sorted(info.stats.get("attempted_per_operator", {}))
+    used = info.settings.get("operators_used") or sorted(
+        info.stats.get("attempted_per_operator", {})
+    )
     tried = info.stats.get("attempted_per_operator", {})
     kept = info.stats.get("kept_per_operator", {})
     dropped = info.stats.get("dropped_per_operator", {})
@@ -165,7 +169,12 @@ def _repeat(info: RunInfo) -> str:
 
 
 def card_text(
-    info: RunInfo, *, rows: int, missing: int = 0, left_out: bool = False, license: str | None = None
+    info: RunInfo,
+    *,
+    rows: int,
+    missing: int = 0,
+    left_out: bool = False,
+    license: str | None = None,
 ) -> str:
     """The whole card: YAML header and Markdown body."""
     from evolkit import __version__
@@ -173,18 +182,20 @@ def card_text(
     st, seeds = info.stats, info.seeds
     usage = st.get("usage_per_model", {})
     total_cost = sum(u.get("cost", 0.0) for u in usage.values())
-    total_tokens = sum(u.get("prompt_tokens", 0) + u.get("completion_tokens", 0) for u in usage.values())
+    total_tokens = sum(
+        u.get("prompt_tokens", 0) + u.get("completion_tokens", 0) for u in usage.values()
+    )
     models = sorted({*usage, *([info.settings["model"]] if info.settings.get("model") else [])})
     round_rows = _round_rows(st)
     answer_note = ""
     if missing:
-        answer_note = (
-            f"\n\n**{missing} rows have no response**"
-            + (" and were left out of this export." if left_out else " (their `output` is null).")
+        answer_note = f"\n\n**{missing} rows have no response**" + (
+            " and were left out of this export." if left_out else " (their `output` is null)."
         )
     sections = [
         f"# {info.name}",
-        f"An instruction data set grown with Evol-Instruct by evolkit {info.version or __version__}: "
+        "An instruction data set grown with Evol-Instruct by evolkit "
+        f"{info.version or __version__}: "
         f"{st.get('seeds', 0)} seed instructions rewritten over {st.get('rounds', 0)} rounds into "
         f"harder (in depth) and new (in breadth) ones, failed rewrites removed by the eliminator. "
         f"{rows} rows in this export.{answer_note}",

@@ -168,7 +168,9 @@ def export(
     from evolkit.io import read_instructions, write_instructions
 
     if format not in EXPORT_FORMATS:
-        raise ConfigError(f"unknown export format {format!r}: use one of {', '.join(EXPORT_FORMATS)}")
+        raise ConfigError(
+            f"unknown export format {format!r}: use one of {', '.join(EXPORT_FORMATS)}"
+        )
     source, out = Path(data), Path(target)
     rows = _Counted(read_instructions(source), require_response)
     with remove_if_refused(out):

@@ -74,9 +74,13 @@ LAYOUTS: dict[str, Layout] = {
             ("instruction", "response"),
             {"instruction": "instruction", "input": "context", "response": "response"},
         ),
-        Layout("prompt/completion", ("prompt",), {"instruction": "prompt", "response": "completion"}),
         Layout(
-            "prompt/response", ("prompt", "response"), {"instruction": "prompt", "response": "response"}
+            "prompt/completion", ("prompt",), {"instruction": "prompt", "response": "completion"}
+        ),
+        Layout(
+            "prompt/response",
+            ("prompt", "response"),
+            {"instruction": "prompt", "response": "response"},
         ),
         Layout("question/answer", ("question",), {"instruction": "question", "response": "answer"}),
         Layout(

@@ -54,7 +54,8 @@ class HubSpec:
 
 
 def parse_hub_spec(text: str) -> HubSpec:
-    """``"hf://openai/gsm8k:main@train"`` → repo ``openai/gsm8k``, config ``main``, split ``train``."""
+    """``"hf://openai/gsm8k:main@train"``: repo ``openai/gsm8k``, config ``main``, split
+    ``train``."""
     if not text.startswith(HUB_PREFIX):
         raise SeedFileError(text, None, f"a hub data set starts with {HUB_PREFIX}")
     rest = text[len(HUB_PREFIX) :]
@@ -133,7 +134,10 @@ def _dataset_kind(seeds: Any) -> str | None:
     if isinstance(seeds, (datasets.DatasetDict, datasets.IterableDatasetDict)):
         splits = ", ".join(seeds)
         raise SeedFileError(
-            "<datasets>", None, f"a DatasetDict holds several splits ({splits})", "pass one: ds['train']"
+            "<datasets>",
+            None,
+            f"a DatasetDict holds several splits ({splits})",
+            "pass one: ds['train']",
         )
     if isinstance(seeds, datasets.IterableDataset):
         return "IterableDataset"

@@ -20,6 +20,7 @@ import attrs
 from evolkit._plugins import Plugins, default_plugins
 from evolkit._protocols import Backend, Filter, Mutator
 from evolkit._types import Instruction
+from evolkit.data.sources import SeedSource, open_seeds, remove_if_refused
 from evolkit.engine._loop import run_sync
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
@@ -33,7 +34,6 @@ from evolkit.engine.stats import Drop, StatsBuilder
 from evolkit.engine.steps import Outcome, RoundContext
 from evolkit.engine.workdir import WorkDir
 from evolkit.errors import ConfigError, ModelError
-from evolkit.data.sources import SeedSource, open_seeds, remove_if_refused
 from evolkit.io import atomic_writer
 
 __all__ = ["aevolve", "evolve", "select_filters", "select_mutators"]
@@ -420,8 +420,9 @@ async def aevolve(
             from evolkit import __version__
 
             with atomic_writer(out_path.with_name(out_path.name + ".run.json")) as fh:
-                report = {"stats": final.to_json(), "settings": fingerprint}
-                json.dump({**report, "seeds": source.to_json(), "evolkit": __version__}, fh, indent=2)
+                report: dict[str, Any] = {"stats": final.to_json(), "settings": fingerprint}
+                report.update(seeds=source.to_json(), evolkit=__version__)
+                json.dump(report, fh, indent=2)
             return RunResult(stats=final, output=out_path, workdir=wd.path)
         rows = tuple(wd.instructions(target))
         drops = tuple(wd.all_drops(cfg.rounds))
