@@ -305,3 +305,17 @@ def test_exports_read_back_with_lineage(tmp_path: Path, fmt: str) -> None:
     path = tmp_path / ("d.json" if fmt == "json" else "d.jsonl")
     write_instructions(path, rows, fmt)  # type: ignore[arg-type]
     assert list(read_instructions(path)) == rows
+
+
+def test_the_docs_show_one_example_per_layout() -> None:
+    """docs/guides/your-data.md has a section per layout whose example is read as that layout."""
+    import re
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "guides" / "your-data.md"
+    text = page.read_text(encoding="utf-8")
+    sections = dict(re.findall(r"^### (\S+)\n\n```json\n(.+?)\n```", text, re.M | re.S))
+    assert set(sections) == set(LAYOUTS)
+    for name, example in sections.items():
+        mapper = RowMapper()
+        mapper.instruction(json.loads(example))
+        assert dict(mapper.counts) == {name: 1}, name
