@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import attrs
 from attrs import frozen
 
 from evolkit._types import Instruction
@@ -163,6 +164,8 @@ def _step(node: Any, segment: str) -> tuple[bool, Any]:
 
 def resolve(row: Mapping[str, Any], path: str) -> tuple[bool, Any]:
     """The value at dotted ``path`` (case-insensitive keys, numbers index lists)."""
+    if path in row:  # the common case: a top-level key spelt as in the row
+        return True, row[path]
     node: Any = row
     for segment in path.split("."):
         found, node = _step(node, segment)
@@ -179,6 +182,15 @@ class _Plan:
     paths: Mapping[str, str]
     used: frozenset[str]
     chat: Layout | None = None
+    rest: tuple[str, ...] = ()  # the keys that go to metadata as they are
+
+    @property
+    def nested(self) -> bool:
+        return any("." in path for path in self.paths.values())
+
+    @property
+    def id_elsewhere(self) -> bool:
+        return self.paths.get("id", "id").lower() != "id"
 
 
 def _lower_keys(keys: Sequence[str]) -> dict[str, list[str]]:
@@ -293,6 +305,8 @@ class RowMapper:
         plan = self._plans.get(keys)
         if plan is None:
             plan = _plan(keys, self.fields, self.layout)
+            rest = [k for k in keys if k.lower() not in plan.used and k not in ("id", *_LINEAGE)]
+            plan = attrs.evolve(plan, rest=tuple(rest))
             if len(self._plans) < 1024:
                 self._plans[keys] = plan
             self._shown.setdefault(plan.layout, plan.paths)
@@ -361,31 +375,37 @@ def _build(
         kwargs["id"] = str(row_id)
     elif row_id is not None:
         extra["id"] = row_id
-    for key in ("parent_id", "operator"):
-        if isinstance(row.get(key), str):
-            kwargs[key] = row[key]
-    if isinstance(row.get("round"), int) and not isinstance(row.get("round"), bool):
-        kwargs["round"] = row["round"]
     own = row.get("metadata")
     metadata = dict(own) if isinstance(own, Mapping) else {}
-    id_elsewhere = plan.paths.get("id", "id").lower() != "id"
-    for key, value in row.items():
-        if key == "metadata" and isinstance(own, Mapping):
+    if own is not None and not isinstance(own, Mapping):
+        extra["metadata"] = own
+    for key in ("parent_id", "operator", "round"):
+        value = row.get(key)
+        if value is None:
             continue
-        if key in _LINEAGE or (key == "id" and not id_elsewhere):
-            if value is not None and key not in kwargs and not (key == "id" and "id" in extra):
-                metadata.setdefault(key, value)  # a foreign 'round' or 'operator' of another type
-        elif key.lower() not in plan.used or key == "id":
-            metadata.setdefault(key, value)
+        if isinstance(value, int if key == "round" else str) and not isinstance(value, bool):
+            kwargs[key] = value
+        else:  # a foreign 'round' or 'operator' of another type: kept, not read as lineage
+            extra[key] = value
+    if plan.id_elsewhere and "id" in row:
+        extra.setdefault("id", row["id"])
+    for key in plan.rest:
+        metadata.setdefault(key, row[key])
     for key, value in extra.items():
         metadata.setdefault(key, value)
-    for key, value in _partly_used(row, plan.paths.values()).items():
-        metadata.setdefault(key, value)
+    if plan.nested:
+        for key, value in _partly_used(row, plan.paths.values()).items():
+            metadata.setdefault(key, value)
     kwargs["metadata"] = _clean(metadata)
     return Instruction(**kwargs)
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
 def _clean(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    if all(type(v) in _PLAIN for v in metadata.values()):
+        return dict(metadata)
     try:
         json.dumps(metadata, allow_nan=False)
         return dict(metadata)
