@@ -82,7 +82,8 @@ def main() -> None:
         count, seconds = child(SPEED, str(path))
         rate = int(count) / float(seconds)
         print(
-            f"  file reader: {int(count):,} Alpaca rows in {float(seconds):.2f}s, {rate:,.0f} rows/s"
+            f"  file reader: {int(count):,} Alpaca rows in {float(seconds):.2f}s, "
+            f"{rate:,.0f} rows/s"
         )
 
 
