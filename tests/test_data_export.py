@@ -246,26 +246,32 @@ def test_refused_export_writes_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def push(run: Path, target: Path, endpoint: str, token: str) -> subprocess.CompletedProcess[str]:
+    """``evolkit export RUN --format hf TARGET --push-to-hub someone/evolved`` against
+    ``endpoint``."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evolkit.cli",
+            "export",
+            str(run),
+            "--format",
+            "hf",
+            str(target),
+            "--push-to-hub",
+            "someone/evolved",
+        ],
+        capture_output=True,
+        text=True,
+        env=env(HF_ENDPOINT=endpoint, HF_TOKEN=token, HF_HUB_DISABLE_TELEMETRY="1"),
+    )
+
+
 def test_push_to_hub_through_huggingface_hub(run: Path, tmp_path: Path) -> None:
     pytest.importorskip("huggingface_hub")
     with stand_in_hub() as (endpoint, state):
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "evolkit.cli",
-                "export",
-                str(run),
-                "--format",
-                "hf",
-                str(tmp_path / "ds"),
-                "--push-to-hub",
-                "someone/evolved",
-            ],
-            capture_output=True,
-            text=True,
-            env=env(HF_ENDPOINT=endpoint, HF_TOKEN=TOKEN, HF_HUB_DISABLE_TELEMETRY="1"),
-        )
+        proc = push(run, tmp_path / "ds", endpoint, TOKEN)
         assert proc.returncode == 0, proc.stderr
         assert "pushed" in proc.stdout and f"{endpoint}/datasets/someone/evolved/commit/" in (
             proc.stdout
@@ -278,23 +284,7 @@ def test_push_to_hub_through_huggingface_hub(run: Path, tmp_path: Path) -> None:
             assert content == (local / name).read_bytes()
 
         # A rejected token is one line naming the fix, exit 2.
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "evolkit.cli",
-                "export",
-                str(run),
-                "--format",
-                "hf",
-                str(tmp_path / "ds2"),
-                "--push-to-hub",
-                "someone/evolved",
-            ],
-            capture_output=True,
-            text=True,
-            env=env(HF_ENDPOINT=endpoint, HF_TOKEN="hf_wrong", HF_HUB_DISABLE_TELEMETRY="1"),
-        )
+        proc = push(run, tmp_path / "ds2", endpoint, "hf_wrong")
         assert proc.returncode == 2
         assert "error: cannot push to someone/evolved" in proc.stderr
         assert "HF_TOKEN" in proc.stderr and "Traceback" not in proc.stderr
@@ -303,4 +293,4 @@ def test_push_to_hub_through_huggingface_hub(run: Path, tmp_path: Path) -> None:
 def test_push_offline_names_the_fix(run: Path, tmp_path: Path) -> None:
     pytest.importorskip("huggingface_hub")
     proc = cli("export", str(run), "--format", "hf", str(tmp_path / "ds"), "--push-to-hub", "a/b")
-    assert proc.returncode == 2 and "HF_HUB_OFFLINE is set" in proc.stderr
+    assert proc.returncode == 2 and "HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is set" in proc.stderr

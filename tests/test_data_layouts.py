@@ -39,6 +39,12 @@ GSM8K_STYLE = [
 ]
 
 
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "evolkit.cli", *args], capture_output=True, text=True
+    )
+
+
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
@@ -95,35 +101,28 @@ def test_cli_field_flags_map_a_file(tmp_path: Path) -> None:
     rows = [{"q": {"text": "Say hi.", "ctx": "to Bob"}, "gold": "Hi Bob", "uid": 7, "src": "x"}]
     path = write_jsonl(tmp_path / "nested.jsonl", rows)
     out = tmp_path / "o.jsonl"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "evolkit.cli",
-            "evolve",
-            str(path),
-            "-o",
-            str(out),
-            "--rounds",
-            "0",
-            "--model",
-            "fake/x",
-            "--cache",
-            "off",
-            "--progress",
-            "log",
-            "--no-respond",
-            "--field",
-            "instruction=q.text",
-            "--field",
-            "input=q.ctx",
-            "--field",
-            "response=gold",
-            "--field",
-            "id=uid",
-        ],
-        capture_output=True,
-        text=True,
+    proc = cli(
+        "evolve",
+        str(path),
+        "-o",
+        str(out),
+        "--rounds",
+        "0",
+        "--model",
+        "fake/x",
+        "--cache",
+        "off",
+        "--progress",
+        "log",
+        "--no-respond",
+        "--field",
+        "instruction=q.text",
+        "--field",
+        "input=q.ctx",
+        "--field",
+        "response=gold",
+        "--field",
+        "id=uid",
     )
     assert proc.returncode == 0, proc.stderr
     assert "seeds: " in proc.stderr and "layout fields" in proc.stderr
@@ -244,23 +243,7 @@ def test_ambiguous_row_is_an_error_listing_keys_and_flags(tmp_path: Path) -> Non
 def test_ambiguous_file_on_the_command_line(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "amb.jsonl", [{"Instruction": "a", "instruction": "b"}])
     out = tmp_path / "o.jsonl"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "evolkit.cli",
-            "evolve",
-            str(path),
-            "-o",
-            str(out),
-            "--model",
-            "fake/x",
-            "--cache",
-            "off",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    proc = cli("evolve", str(path), "-o", str(out), "--model", "fake/x", "--cache", "off")
     assert proc.returncode == 2
     assert "differ only in case" in proc.stderr and "--field" in proc.stderr
     assert "Traceback" not in proc.stderr
