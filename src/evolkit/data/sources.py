@@ -95,7 +95,10 @@ class SeedSource:
 
     def describe(self) -> str:
         """The line a run prints at its start: source, row count and layout."""
-        layout = self.mapper.describe() if self.mapper.counts else "instructions as given"
+        if self.mapper.counts:
+            layout = self.mapper.describe()
+        else:
+            layout = "one instruction a line" if self.kind == "file" else "instructions as given"
         return f"seeds: {self.name}, {self.count} rows, {layout}"
 
     def to_json(self) -> dict[str, Any]:
