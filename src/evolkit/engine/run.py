@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import random
+import sys
 import tempfile
 import time
 from array import array
@@ -19,6 +20,7 @@ import attrs
 from evolkit._plugins import Plugins, default_plugins
 from evolkit._protocols import Backend, Filter, Mutator
 from evolkit._types import Instruction
+from evolkit.data.sources import SeedSource, open_seeds, remove_if_refused
 from evolkit.engine._loop import run_sync
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
@@ -32,11 +34,13 @@ from evolkit.engine.stats import Drop, StatsBuilder
 from evolkit.engine.steps import Outcome, RoundContext
 from evolkit.engine.workdir import WorkDir
 from evolkit.errors import ConfigError, ModelError
-from evolkit.io import atomic_writer, read_instructions
+from evolkit.io import atomic_writer
 
 __all__ = ["aevolve", "evolve", "select_filters", "select_mutators"]
 
-Seeds = Iterable[Instruction | str] | str | os.PathLike[str]
+#: A path, ``hf://OWNER/NAME[:CONFIG][@SPLIT]``, or instructions, strings, dicts, a DataFrame,
+#: a ``datasets.Dataset`` or ``IterableDataset``.
+Seeds = Iterable[Any] | str | os.PathLike[str]
 STATE_VERSION = 1
 
 
@@ -75,15 +79,11 @@ def _resolve_backend(plugins: Plugins, model: str | None, params: Mapping[str, A
     return plugins.backends().create(model, params)
 
 
-def _seed_stream(seeds: Seeds) -> Iterator[Instruction]:
-    if isinstance(seeds, (str, os.PathLike)):
-        yield from read_instructions(seeds)
-        return
-    for item in seeds:
-        yield Instruction(text=item) if isinstance(item, str) else item
+def _seed_stream(seeds: Seeds | SeedSource) -> Iterator[Instruction]:
+    yield from open_seeds(seeds)
 
 
-def _write_seeds(seeds: Seeds, path: Path) -> tuple[str, int, int]:
+def _write_seeds(seeds: Seeds | SeedSource, path: Path) -> tuple[str, int, int]:
     """Copy the seeds (duplicates removed) to ``path``; return digest, count and duplicates."""
     digest = hashlib.sha256()
     seen: set[str] = set()
@@ -278,6 +278,8 @@ async def aevolve(
     progress: str | Progress = "quiet",
     overwrite: bool = False,
     executor: Executor | None = None,
+    fields: Mapping[str, str] | Iterable[str] | None = None,
+    layout: str | None = None,
     **settings: Any,
 ) -> RunResult:
     """Evolve ``seeds`` for ``rounds`` rounds; see :func:`evolve`."""
@@ -295,8 +297,12 @@ async def aevolve(
         else:
             out_path = Path(output)
             wd = WorkDir(out_path.with_name(out_path.name + ".evolkit"))
-        wd.ensure()
-        digest, n_seeds, duplicates = _write_seeds(seeds, wd.file("seeds.next.jsonl"))
+        source = open_seeds(seeds, fields=fields, layout=layout)
+        with remove_if_refused(wd.path):
+            wd.ensure()
+            digest, n_seeds, duplicates = _write_seeds(source, wd.file("seeds.next.jsonl"))
+        if progress != "quiet":
+            print(source.describe(), file=sys.stderr, flush=True)
         if backend is None:
             backend = _resolve_backend(plugins, model, model_params or {})
             if hasattr(backend, "__aenter__"):
@@ -383,6 +389,7 @@ async def aevolve(
                     "version": STATE_VERSION,
                     "fingerprint": fingerprint,
                     "completed_round": round,
+                    "seeds": source.to_json(),
                     "stats": snap.to_json(),
                 }
             )
@@ -410,8 +417,12 @@ async def aevolve(
             duplicate_seeds=duplicates,
         )
         if out_path is not None:
+            from evolkit import __version__
+
             with atomic_writer(out_path.with_name(out_path.name + ".run.json")) as fh:
-                json.dump({"stats": final.to_json(), "settings": fingerprint}, fh, indent=2)
+                report: dict[str, Any] = {"stats": final.to_json(), "settings": fingerprint}
+                report.update(seeds=source.to_json(), evolkit=__version__)
+                json.dump(report, fh, indent=2)
             return RunResult(stats=final, output=out_path, workdir=wd.path)
         rows = tuple(wd.instructions(target))
         drops = tuple(wd.all_drops(cfg.rounds))
@@ -454,15 +465,23 @@ def evolve(
     progress: str | Progress = "quiet",
     overwrite: bool = False,
     executor: Executor | None = None,
+    fields: Mapping[str, str] | Iterable[str] | None = None,
+    layout: str | None = None,
     **settings: Any,
 ) -> RunResult:
-    """Evolve ``seeds`` (a file path, or instructions/strings) for ``rounds`` rounds.
+    """Evolve ``seeds`` (a file path, ``hf://OWNER/NAME[:CONFIG][@SPLIT]``, or instructions,
+    strings, dicts, a pandas DataFrame, a ``datasets.Dataset`` or ``IterableDataset``, read
+    one row at a time) for ``rounds`` rounds.
 
     Each round evolves every instruction of the pool once with an operator drawn with the run's
     seed, answers each evolved instruction, runs the eliminator, and carries the survivors to the
     next round (a failed evolution leaves its parent in the pool). The result holds the seeds
     plus every survivor of every round, shuffled with the seed, and counts per operator and per
     drop reason.
+
+    ``seeds`` may be in any layout :mod:`evolkit.data.layouts` knows (found from the keys), or
+    ``layout`` names it; ``fields`` maps roles to keys (``{"instruction": "question",
+    "response": "answer"}``, dotted paths for nested keys).
 
     With ``output``, rows are streamed to disk (``OUT``, ``OUT.run.json`` and the resumable
     work directory ``OUT.evolkit/``); running the same call again resumes where it stopped.
@@ -485,6 +504,8 @@ def evolve(
             progress=progress,
             overwrite=overwrite,
             executor=executor,
+            fields=fields,
+            layout=layout,
             **settings,
         )
     )
