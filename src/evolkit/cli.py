@@ -76,6 +76,14 @@ def _add_evolve(sub: Any) -> None:
         "'math.upward,math.downward' (default: every default operator, weight 1)",
     )
     p.add_argument("--filters", default=None, help="filters in order (default: the defaults)")
+    p.add_argument(
+        "--decontaminate",
+        type=Path,
+        default=None,
+        metavar="BENCHMARK",
+        help="drop evolved rows sharing 13-grams with this benchmark file (GSM8K, MATH, "
+        "HumanEval, MBPP layouts), counted as benchmark_overlap",
+    )
     p.add_argument("--no-respond", action="store_true", help="do not answer evolved instructions")
     p.add_argument(
         "--respond-system",
@@ -144,6 +152,11 @@ def _evolve_from_args(
 ) -> Any:
     from evolkit.engine import evolve
 
+    plugins, filters = None, args.filters
+    if args.decontaminate is not None:
+        from evolkit.filters.decontaminate import with_decontamination
+
+        plugins, filters = with_decontamination(args.decontaminate, args.filters)
     return evolve(
         args.seeds,
         rounds=args.rounds,
@@ -153,7 +166,8 @@ def _evolve_from_args(
         seed=args.seed,
         concurrency=args.concurrency,
         operators=args.operators,
-        filters=args.filters,
+        filters=filters,
+        plugins=plugins,
         respond=not args.no_respond,
         respond_system=args.respond_system,
         retries=args.retries,
