@@ -250,11 +250,20 @@ def _add_stats(sub: Any) -> None:
 def _cmd_stats(args: argparse.Namespace) -> int:
     from evolkit.summary import load_stats, render_stats
 
+    from evolkit.io import read_instructions
+    from evolkit.score import score_table
+
     stats = load_stats(args.output)
+    scores = score_table(read_instructions(args.output)) if args.output.exists() else None
     if args.json:
-        print(json.dumps(stats.to_json(), indent=2))
+        data = stats.to_json()
+        if scores:
+            data["scores"] = scores.to_json()
+        print(json.dumps(data, indent=2))
     else:
         _console().print(render_stats(stats, title=str(args.output)))
+        if scores:
+            _console().print(scores)
     return 0
 
 
