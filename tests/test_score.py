@@ -329,7 +329,8 @@ def test_a_plugin_package_adds_a_scorer_through_its_entry_point(tmp_path: Path) 
     from tests.test_plugin_packages import evolkit_cli, fake_install, plugins_json
 
     site = tmp_path / "site"
-    fake_install(site, "evolkit-excited", {"excited": "evolkit_excited"}, {"evolkit_excited": PLUGIN})
+    modules = {"evolkit_excited": PLUGIN}
+    fake_install(site, "evolkit-excited", {"excited": "evolkit_excited"}, modules)
     data = write_rows(tmp_path / "d.jsonl", [Instruction(text="Wow! Great!"), SEED])
     proc = evolkit_cli("score", data, "--scores", "demo.excited", "--cache", "off", path=[site])
     assert proc.returncode == 0, proc.stderr

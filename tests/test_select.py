@@ -104,7 +104,8 @@ def test_takes_the_best_rows_and_skips_near_copies(tmp_path: Path) -> None:
     assert texts_of(out) == ["row 0", "row 2"]  # row 1 is a near copy of row 0
     assert report.skipped == {"too_similar": 1, "unscored:difficulty": 1}
     assert report.not_reached == 1 and report.score_range == (25.0, 81.0)
-    log = [json.loads(line) for line in (tmp_path / "s.jsonl.selection.jsonl").read_text().splitlines()]
+    log_file = tmp_path / "s.jsonl.selection.jsonl"
+    log = [json.loads(line) for line in log_file.read_text().splitlines()]
     by_id = {d["id"]: d for d in log}
     near_copy = Instruction(text="row 1").id
     assert by_id[near_copy]["reason"] == "too_similar"

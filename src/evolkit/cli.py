@@ -248,10 +248,9 @@ def _add_stats(sub: Any) -> None:
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
-    from evolkit.summary import load_stats, render_stats
-
     from evolkit.io import read_instructions
     from evolkit.score import score_table
+    from evolkit.summary import load_stats, render_stats
 
     stats = load_stats(args.output)
     scores = score_table(read_instructions(args.output)) if args.output.exists() else None

@@ -29,7 +29,7 @@ HUMANEVAL = [
     },
     {
         "task_id": "Bench/1",
-        "prompt": "def is_even(n):\n    \"\"\"Return True when n is even.\"\"\"\n",
+        "prompt": 'def is_even(n):\n    """Return True when n is even."""\n',
         "canonical_solution": "    return n % 2 == 0\n",
         "test": "assert is_even(2)",
     },

@@ -234,9 +234,14 @@ def scores_figure(table: ScoreTable) -> Any:
     operators = sorted(table.per_operator)
     height = 0.8 / max(1, len(table.names))
     for k, (name, colour) in enumerate(zip(table.names, _SCORE_COLOURS * 4, strict=False)):
-        ys = [i + k * height for i, o in enumerate(operators) if name in table.per_operator[o]]
-        xs = [table.per_operator[o][name][0] for o in operators if name in table.per_operator[o]]
-        by_operator.barh(ys, xs, height=height, color=colour, label=name)
+        present = [(i, o) for i, o in enumerate(operators) if name in table.per_operator[o]]
+        by_operator.barh(
+            [i + k * height for i, _ in present],
+            [table.per_operator[o][name][0] for _, o in present],
+            height=height,
+            color=colour,
+            label=name,
+        )
     by_operator.set_yticks(
         [i + 0.4 - height / 2 for i in range(len(operators))], operators, fontsize=8
     )

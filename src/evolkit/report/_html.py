@@ -133,6 +133,12 @@ def _drop_table(run: RunData) -> str:
     return _table(["stage", "filter", "reason", "count"], rows) + sample
 
 
+_SCORES_CAPTION = (
+    "Mean difficulty, quality and other scores per round and per operator "
+    "(from metadata.scores, written by evolkit score)."
+)
+
+
 def _scores_section(figures: Figures) -> str:
     if "scores" not in figures:
         return (
@@ -142,8 +148,7 @@ def _scores_section(figures: Figures) -> str:
         )
     return (
         "<section><h2>Scores</h2>"
-        + _fig(figures, "scores", "Mean difficulty, quality and other scores per round and "
-               "per operator (from metadata.scores, written by evolkit score).")  # fmt: skip
+        + _fig(figures, "scores", _SCORES_CAPTION)
         + "<p class='muted'>Did each round get harder? The left panel answers it: a rising "
         "difficulty line means the rewrites asked for more.</p></section>"
     )

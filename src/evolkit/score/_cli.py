@@ -56,9 +56,7 @@ def _add_score(sub: Any) -> None:
     p.add_argument("--retries", type=int, default=4, help="retries per call (4)")
     p.add_argument("--rpm", type=float, default=None, help="request-per-minute limit")
     p.add_argument("--tpm", type=float, default=None, help="token-per-minute limit")
-    p.add_argument(
-        "--cache", default="default", help="response cache file, 'default' or 'off'"
-    )
+    p.add_argument("--cache", default="default", help="response cache file, 'default' or 'off'")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run_score)
 

@@ -148,10 +148,13 @@ class ScoreReport:
             "scored": dict(self.scored),
             "failures": {k: dict(v) for k, v in self.failures.items()},
             "usage": {
-                k: {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-                    "cost": u.cost}
+                k: {
+                    "prompt_tokens": u.prompt_tokens,
+                    "completion_tokens": u.completion_tokens,
+                    "cost": u.cost,
+                }
                 for k, u in self.usage.items()
-            },  # fmt: skip
+            },
             "calls": dict(self.calls),
             "means": self.table.to_json(),
             "elapsed_s": round(self.elapsed_s, 3),

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Union
-
-import re
 
 from evolkit._markers import INSTRUCTION_TAG, JUDGE_TAGS, REWRITE_TAG, SCORE_FORM, between, wrap
 from evolkit._types import ChatMessage, Completion, Usage
