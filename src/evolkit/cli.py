@@ -183,7 +183,9 @@ def _evolve_from_args(
 
 
 def _add_plugins(sub: Any) -> None:
-    p = sub.add_parser("plugins", help="list operators, filters and backends with their packages")
+    p = sub.add_parser(
+        "plugins", help="list operators, filters, backends and scorers with their packages"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_plugins)
 
@@ -193,6 +195,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
     plugins = default_plugins()
     mutators, filters, backends = plugins.mutators(), plugins.filters(), plugins.backends()
+    scorers = plugins.scorers()
     if args.json:
         data = {
             "operators": [
@@ -206,6 +209,10 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             "backends": [
                 {"name": e.name, "package": e.package, "description": e.item.description}
                 for e in backends.entries()
+            ],
+            "scorers": [
+                {"name": e.name, "package": e.package, "default": e.default}
+                for e in scorers.entries()
             ],
             "plugins": [
                 {"name": i.name, "package": i.package, "version": i.version} for i in plugins.info()
@@ -235,6 +242,13 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         table.add_column(column)
     for b in backends.entries():
         table.add_row(b.name, b.package, b.item.description)
+    console.print(table)
+    table = Table(title="scorers (evolkit score)")
+    for column in ("name", "package", "needs a model", "default"):
+        table.add_column(column)
+    for sc in scorers.entries():
+        needs = "yes" if sc.item.needs_model else "no"
+        table.add_row(sc.name, sc.package, needs, "yes" if sc.default else "on request")
     console.print(table)
     console.print(f"default model: {_default_model_text()}")
     return 0

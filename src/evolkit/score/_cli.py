@@ -7,14 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from evolkit.evaluate._cli import _positive_int
+
 __all__ = ["add_subcommand", "run_score", "run_select"]
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _names(text: str) -> list[str]:
