@@ -211,26 +211,35 @@ def load_test_set(
 def _embedding_hits(
     rows: list[Any], benchmark: Benchmark, threshold: float, embed: Any
 ) -> list[ContaminationHit]:
+    """Hits for rows whose instruction embeds within ``threshold`` cosine of a test item."""
     from evolkit.score._diversity import default_embed, embedding_text, unit_rows
 
     embed = embed if embed is not None else default_embed
     tests = unit_rows(embed([item.text for item in benchmark.items]))
     hits: list[ContaminationHit] = []
     for start in range(0, len(rows), 256):
-        chunk = [r if isinstance(r, Instruction) else Instruction.from_record(r)
-                 for r in rows[start : start + 256]]  # fmt: skip
-        sims = unit_rows(embed([embedding_text(r) for r in chunk])) @ tests.T
+        chunk = rows[start : start + 256]
+        insts = [r if isinstance(r, Instruction) else Instruction.from_record(r) for r in chunk]
+        sims = unit_rows(embed([embedding_text(r) for r in insts])) @ tests.T
         for offset, row_sims in enumerate(sims.tolist()):
-            for test_pos, sim in enumerate(row_sims):
-                if sim >= threshold:
-                    item = benchmark.items[test_pos]
-                    row_id = _row_text(rows[start + offset], ("id",))[0]
-                    hits.append(
-                        ContaminationHit(
-                            start + offset, row_id or str(start + offset), item.index,
-                            item.text, 0, 0.0, method="embedding", similarity=float(sim),
-                        )
-                    )  # fmt: skip
+            row_index = start + offset
+            row_id = _row_text(rows[row_index], ("id",))[0] or str(row_index)
+            for position, sim in enumerate(row_sims):
+                if sim < threshold:
+                    continue
+                item = benchmark.items[position]
+                hits.append(
+                    ContaminationHit(
+                        row_index=row_index,
+                        row_id=row_id,
+                        test_index=item.index,
+                        test_question=item.text,
+                        shared=0,
+                        overlap=0.0,
+                        method="embedding",
+                        similarity=float(sim),
+                    )
+                )
     return hits
 
 

@@ -53,6 +53,7 @@ def _add_score(sub: Any) -> None:
     p.add_argument("--tpm", type=float, default=None, help="token-per-minute limit")
     p.add_argument("--cache", default="default", help="response cache file, 'default' or 'off'")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=run_score)
 
 
@@ -100,10 +101,37 @@ def _cache(text: str) -> Path | None:
 def run_score(args: argparse.Namespace) -> int:
     """Run ``evolkit score``."""
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from evolkit.score import score, score_report_path
+    from evolkit.score import score_report_path
 
-    report = score(
+    bar = Progress(
+        "scoring",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=args.quiet or args.json,
+    )
+    task = bar.add_task("rows", total=None)
+    with bar:
+        report = _score(args, lambda done, total: bar.update(task, completed=done, total=total))
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        console = Console(highlight=False)
+        console.print(report)
+        console.print(
+            f"scores written to {report.output}; report in {score_report_path(report.output)}"
+        )
+    return 1 if report.failed else 0
+
+
+def _score(args: argparse.Namespace, progress: Any) -> Any:
+    from evolkit.score import score
+
+    return score(
         args.data,
         scores=args.scores,
         model=args.model,
@@ -115,15 +143,8 @@ def run_score(args: argparse.Namespace) -> int:
         rpm=args.rpm,
         tpm=args.tpm,
         cache=_cache(args.cache),
+        progress=progress,
     )
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2))
-    else:
-        console = Console(highlight=False)
-        console.print(report)
-        console.print(f"scores written to {report.output}; report in "
-                      f"{score_report_path(report.output)}")  # fmt: skip
-    return 1 if report.failed else 0
 
 
 def run_select(args: argparse.Namespace) -> int:

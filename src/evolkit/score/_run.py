@@ -16,7 +16,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from evolkit._types import ChatMessage, Completion, Instruction, ScoreFailure, S
 from evolkit.engine._loop import run_sync
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
+from evolkit.engine.config import EvolveConfig
 from evolkit.engine.journal import Journal
 from evolkit.engine.ordered import ordered_map
 from evolkit.engine.run import _build_config, _fit_to_backend, _resolve_backend
@@ -122,6 +123,84 @@ async def _open_backend(
     return backend
 
 
+def _runner(
+    stack: contextlib.AsyncExitStack,
+    backend: Backend,
+    workdir: Path,
+    cfg: EvolveConfig,
+) -> CallRunner:
+    """The engine's call runner over a journal in ``workdir``, as an evolution run builds it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    journal = Journal(workdir / JOURNAL_NAME)
+    stack.push_async_callback(journal.aclose)
+    cache = ResponseCache(cfg.cache) if cfg.cache is not None else None
+    if cache is not None:
+        stack.callback(cache.close)
+    return CallRunner(
+        backend,
+        journal,
+        cache=cache,
+        concurrency=cfg.concurrency,
+        timeout=cfg.timeout,
+        retries=cfg.retries,
+        backoff=cfg.backoff,
+        backoff_max=cfg.backoff_max,
+        rpm=cfg.rpm,
+        tpm=cfg.tpm,
+    )
+
+
+async def _score_rows(
+    rows: RowFile,
+    chosen: Sequence[Scorer],
+    runner: CallRunner,
+    target: Path,
+    window: int,
+    progress: Callable[[int, int], None] | None,
+) -> ScoreReport:
+    """Score ``rows`` in order through a bounded window and write them to ``target``."""
+    usage: dict[str, Usage] = {}
+    backends = {s.name: _ScoringBackend(runner, usage, s.name) for s in chosen}
+
+    async def score_row(index: int, row: Instruction) -> Instruction:
+        item = ScoreItem(row, rows.ancestors(row))
+        values = await asyncio.gather(*(_one(s, item, backends[s.name]) for s in chosen))
+        return _with_scores(row, {s.name: v for s, v in zip(chosen, values, strict=True)})
+
+    scored: Counter[str] = Counter()
+    failures: dict[str, Counter[str]] = {s.name: Counter() for s in chosen}
+    table = TableBuilder()
+    with atomic_writer(target) as out:
+        async for row in ordered_map(iter(rows), score_row, window):
+            reasons = row.metadata.get(FAILURES_KEY) or {}
+            for name in backends:
+                if name in reasons:
+                    failures[name][reasons[name]] += 1
+                else:
+                    scored[name] += 1
+            out.write(json.dumps(row.to_record(), ensure_ascii=False) + "\n")
+            table.add(row)
+            if progress is not None:
+                progress(table.rows, len(rows))
+    counters = runner.counters
+    return ScoreReport(
+        rows=table.rows,
+        scorers=tuple(backends),
+        scored=dict(scored),
+        failures={k: dict(v) for k, v in failures.items() if v},
+        usage=usage,
+        calls={
+            "sent": counters.sent,
+            "journal_hits": counters.journal_hits,
+            "cache_hits": counters.cache_hits,
+            "retries": counters.retries,
+            "failures": counters.failures,
+        },
+        table=table.build(),
+        output=str(target),
+    )
+
+
 async def ascore(
     data: str | os.PathLike[str],
     *,
@@ -132,6 +211,7 @@ async def ascore(
     model_params: Mapping[str, Any] | None = None,
     output: str | os.PathLike[str] | None = None,
     plugins: Plugins | None = None,
+    progress: Callable[[int, int], None] | None = None,
     **settings: Any,
 ) -> ScoreReport:
     """Score every row of ``data``; see :func:`score`."""
@@ -141,7 +221,6 @@ async def ascore(
     cfg = _build_config(None, settings)
     source = Path(data)
     target = Path(output) if output is not None else source
-    usage: dict[str, Usage] = {}
     async with contextlib.AsyncExitStack() as stack:
         rows = stack.enter_context(RowFile(source))
         runner_backend: Backend = _NoModel()
@@ -150,65 +229,12 @@ async def ascore(
                 backend = await _open_backend(stack, plugins, model, model_params)
                 cfg = _fit_to_backend(cfg, backend, settings)
             runner_backend = backend
-        workdir = source.with_name(source.name + ".evolkit")
-        workdir.mkdir(parents=True, exist_ok=True)
-        journal = Journal(workdir / JOURNAL_NAME)
-        stack.push_async_callback(journal.aclose)
-        cache = ResponseCache(cfg.cache) if cfg.cache is not None else None
-        if cache is not None:
-            stack.callback(cache.close)
-        runner = CallRunner(
-            runner_backend,
-            journal,
-            cache=cache,
-            concurrency=cfg.concurrency,
-            timeout=cfg.timeout,
-            retries=cfg.retries,
-            backoff=cfg.backoff,
-            backoff_max=cfg.backoff_max,
-            rpm=cfg.rpm,
-            tpm=cfg.tpm,
-        )
+        runner = _runner(stack, runner_backend, source.with_name(source.name + ".evolkit"), cfg)
         for scorer in chosen:
             if isinstance(scorer, PreparedScorer):
                 await asyncio.to_thread(scorer.prepare, iter(rows))
-        backends = {s.name: _ScoringBackend(runner, usage, s.name) for s in chosen}
-
-        async def score_row(index: int, row: Instruction) -> Instruction:
-            item = ScoreItem(row, rows.ancestors(row))
-            values = await asyncio.gather(*(_one(s, item, backends[s.name]) for s in chosen))
-            return _with_scores(row, {s.name: v for s, v in zip(chosen, values, strict=True)})
-
-        scored: Counter[str] = Counter()
-        failures: dict[str, Counter[str]] = {s.name: Counter() for s in chosen}
-        table = TableBuilder()
-        with atomic_writer(target) as out:
-            async for row in ordered_map(iter(rows), score_row, cfg.concurrency * 4):
-                for name in (s.name for s in chosen):
-                    reason = (row.metadata.get(FAILURES_KEY) or {}).get(name)
-                    if reason is None:
-                        scored[name] += 1
-                    else:
-                        failures[name][reason] += 1
-                out.write(json.dumps(row.to_record(), ensure_ascii=False) + "\n")
-                table.add(row)
-        report = ScoreReport(
-            rows=table.rows,
-            scorers=tuple(s.name for s in chosen),
-            scored=dict(scored),
-            failures={k: dict(v) for k, v in failures.items() if v},
-            usage=usage,
-            calls={
-                "sent": runner.counters.sent,
-                "journal_hits": runner.counters.journal_hits,
-                "cache_hits": runner.counters.cache_hits,
-                "retries": runner.counters.retries,
-                "failures": runner.counters.failures,
-            },
-            table=table.build(),
-            elapsed_s=time.monotonic() - started,
-            output=str(target),
-        )
+        report = await _score_rows(rows, chosen, runner, target, cfg.concurrency * 4, progress)
+    report = attrs.evolve(report, elapsed_s=time.monotonic() - started)
     with atomic_writer(score_report_path(target)) as fh:
         json.dump(report.to_json(), fh, indent=2)
     return report
@@ -224,6 +250,7 @@ def score(
     model_params: Mapping[str, Any] | None = None,
     output: str | os.PathLike[str] | None = None,
     plugins: Plugins | None = None,
+    progress: Callable[[int, int], None] | None = None,
     **settings: Any,
 ) -> ScoreReport:
     """Score every row of the JSONL data set ``data`` and write the scores into its rows.
@@ -235,6 +262,7 @@ def score(
     ``output`` defaults to ``data`` itself (rewritten atomically). ``settings`` are the
     call settings of :class:`~evolkit.EvolveConfig`: ``concurrency``, ``timeout``,
     ``retries``, ``rpm``, ``tpm``, ``cache`` (a response-cache path, or None for none).
+    ``progress(done, total)`` is called as each row is written.
     """
     return run_sync(
         ascore(
@@ -246,6 +274,7 @@ def score(
             model_params=model_params,
             output=output,
             plugins=plugins,
+            progress=progress,
             **settings,
         )
     )
