@@ -31,7 +31,9 @@ def _add_score(sub: Any) -> None:
             "default score. Exit code 1 when some scores could not be given."
         ),
     )
-    p.add_argument("data", type=Path, help="the data set to score (.jsonl, e.g. a run's -o path)")
+    p.add_argument(
+        "data", metavar="OUT", type=Path, help="the data set to score (.jsonl, a run's -o path)"
+    )
     p.add_argument(
         "--scores",
         type=_names,
@@ -45,7 +47,7 @@ def _add_score(sub: Any) -> None:
         help="judge model, as for evolve (default: $EVOLKIT_MODEL, else the embedded model)",
     )
     p.add_argument("--api-base", default=None, help="endpoint for the model")
-    p.add_argument("-o", "--output", type=Path, default=None, help="write here (default: DATA)")
+    p.add_argument("-o", "--output", type=Path, default=None, help="write here (default: OUT)")
     p.add_argument("--concurrency", type=_positive_int, default=None, help="calls in flight")
     p.add_argument("--timeout", type=float, default=None, help="seconds per call")
     p.add_argument("--retries", type=int, default=4, help="retries per call (4)")
@@ -62,14 +64,18 @@ def _add_select(sub: Any) -> None:
         "select",
         help="pick the best rows by score, none too similar to another (deita-style)",
         description=(
-            "Rank the scored rows of DATA by the product of the --by scores and take them best "
+            "Rank the scored rows of OUT by the product of the --by scores and take them best "
             "first, skipping any row whose embedding has a cosine similarity of THRESHOLD or "
             "more with a row already taken, until BUDGET rows are taken. Writes SUBSET, every "
             "decision to SUBSET.selection.jsonl and the counts to SUBSET.select.json."
         ),
     )
-    p.add_argument("data", type=Path, help="a scored data set (run `evolkit score` first)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="the subset to write")
+    p.add_argument(
+        "data", metavar="OUT", type=Path, help="a scored data set (run `evolkit score` first)"
+    )
+    p.add_argument(
+        "-o", "--output", metavar="SUBSET", type=Path, required=True, help="the subset to write"
+    )
     p.add_argument("--budget", type=_positive_int, required=True, help="rows to take at most")
     p.add_argument(
         "--threshold", type=float, default=0.9, help="cosine similarity that is too close (0.9)"
