@@ -18,7 +18,13 @@ import pluggy
 from attrs import frozen
 
 from evolkit import hookspecs
-from evolkit._registry import BackendRegistry, FilterRegistry, MutatorRegistry, _Registry
+from evolkit._registry import (
+    BackendRegistry,
+    FilterRegistry,
+    MutatorRegistry,
+    ScorerRegistry,
+    _Registry,
+)
 
 __all__ = [
     "BUILTIN_PLUGINS",
@@ -32,7 +38,12 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "evolkit"
 DISABLE_ENV = "EVOLKIT_DISABLE_PLUGINS"
-BUILTIN_PLUGINS = ("evolkit.operators", "evolkit.filters", "evolkit.backends")
+BUILTIN_PLUGINS = (
+    "evolkit.operators",
+    "evolkit.filters",
+    "evolkit.backends",
+    "evolkit.score.builtin",
+)
 
 R = TypeVar("R", bound=_Registry[Any])
 
@@ -146,6 +157,9 @@ class Plugins:
 
     def backends(self) -> BackendRegistry:
         return self._fill(BackendRegistry(), "evolkit_register_backends")
+
+    def scorers(self) -> ScorerRegistry:
+        return self._fill(ScorerRegistry(), "evolkit_register_scorers")
 
 
 def _evolkit_version() -> str:

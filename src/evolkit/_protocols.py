@@ -9,12 +9,20 @@ and :class:`ErrorClassifier` (turns its own exceptions into :class:`~evolkit.err
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from attrs import field, frozen
 
-from evolkit._types import ChatMessage, Completion, Instruction, Rejected, Verdict
+from evolkit._types import (
+    ChatMessage,
+    Completion,
+    Instruction,
+    Rejected,
+    ScoreFailure,
+    ScoreItem,
+    Verdict,
+)
 from evolkit.errors import ModelError
 
 __all__ = [
@@ -25,6 +33,8 @@ __all__ = [
     "Filter",
     "HintedBackend",
     "Mutator",
+    "PreparedScorer",
+    "Scorer",
 ]
 
 
@@ -158,4 +168,38 @@ class ErrorClassifier(Protocol):
 
     def classify_error(self, exc: BaseException) -> ModelError:
         """The :class:`ModelError` for ``exc``, with its kind and retry verdict."""
+        ...
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Gives one row a number: a difficulty, a quality, a reward, a distance.
+
+    ``name`` is the key the score is stored under (``metadata["scores"][name]``). A scorer that
+    asks a model (``needs_model``) sends its requests through ``backend``, which the engine
+    journals, caches and counts. A row the scorer cannot score gets a :class:`ScoreFailure`
+    with a reason: it is counted, and the row gets no value for this score.
+    """
+
+    @property
+    def name(self) -> str:
+        """Unique across plugins, e.g. ``"difficulty"``."""
+        ...
+
+    @property
+    def needs_model(self) -> bool:
+        """Whether :meth:`score` calls ``backend``."""
+        ...
+
+    async def score(self, item: ScoreItem, backend: Backend) -> float | ScoreFailure:
+        """The score of ``item.row`` (its ``ancestors`` are there for evolution-aware scores)."""
+        ...
+
+
+@runtime_checkable
+class PreparedScorer(Protocol):
+    """A scorer that reads the whole data set once before scoring rows (a diversity score)."""
+
+    def prepare(self, rows: Iterable[Instruction]) -> None:
+        """Read every row of the data set; called once, in a worker thread, before scoring."""
         ...

@@ -7,10 +7,17 @@ from typing import Any, Generic, TypeVar
 
 from attrs import frozen
 
-from evolkit._protocols import Backend, Filter, Mutator
+from evolkit._protocols import Backend, Filter, Mutator, Scorer
 from evolkit.errors import DuplicateNameError, UnknownNameError
 
-__all__ = ["BackendRegistry", "BackendSpec", "Entry", "FilterRegistry", "MutatorRegistry"]
+__all__ = [
+    "BackendRegistry",
+    "BackendSpec",
+    "Entry",
+    "FilterRegistry",
+    "MutatorRegistry",
+    "ScorerRegistry",
+]
 
 T = TypeVar("T")
 
@@ -108,6 +115,18 @@ class FilterRegistry(_Registry[Filter]):
         if not isinstance(filter, Filter):
             raise TypeError(f"{filter!r} does not implement evolkit.Filter")
         self._add(filter.name, filter, default)
+
+
+class ScorerRegistry(_Registry[Scorer]):
+    """Scorers by name. Filled by ``evolkit_register_scorers``."""
+
+    kind = "scorer"
+
+    def add(self, scorer: Scorer, *, default: bool = True) -> None:
+        """Register ``scorer`` under ``scorer.name``."""
+        if not isinstance(scorer, Scorer):
+            raise TypeError(f"{scorer!r} does not implement evolkit.Scorer")
+        self._add(scorer.name, scorer, default)
 
 
 @frozen

@@ -15,6 +15,8 @@ __all__ = [
     "Completion",
     "Instruction",
     "Rejected",
+    "ScoreFailure",
+    "ScoreItem",
     "Usage",
     "Verdict",
     "content_id",
@@ -237,3 +239,24 @@ class Completion:
             model=str(data.get("model", "")),
             finish_reason=data.get("finish_reason"),
         )
+
+
+@frozen
+class ScoreItem:
+    """What a scorer judges: one row and its ancestors (seed first, parent last)."""
+
+    row: Instruction
+    ancestors: tuple[Instruction, ...] = ()
+
+    @property
+    def chain(self) -> tuple[Instruction, ...]:
+        """The ancestors, then the row itself."""
+        return (*self.ancestors, self.row)
+
+
+@frozen
+class ScoreFailure:
+    """What a scorer returns when it cannot score a row: a counted reason, never a value."""
+
+    reason: str = field(validator=[attrs.validators.instance_of(str), _non_blank])
+    detail: str = ""
