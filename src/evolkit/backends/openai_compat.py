@@ -302,8 +302,9 @@ class OpenAICompatBackend:
 
     async def aclose(self) -> None:
         """Close this event loop's connections; safe to call twice (a later call reopens)."""
-        session, self._session, self._loop = self._session, None, None
-        if session is not None and not session.closed:
+        session, loop = self._session, self._loop
+        self._session = self._loop = None
+        if session is not None and not session.closed and loop is asyncio.get_running_loop():
             await session.close()
 
     async def release_connections(self) -> None:
