@@ -124,11 +124,13 @@ def test_same_error_kind_and_verdict_as_litellm(case: str) -> None:
 
 def test_a_route_that_does_not_exist_is_not_found() -> None:
     async def main() -> Any:
-        async with FakeServer() as server:
-            async with OpenAICompatBackend(
+        async with (
+            FakeServer() as server,
+            OpenAICompatBackend(
                 "openai-compatible/fake", {"api_base": server.url + "/nowhere"}
-            ) as lean:
-                return await outcome(lean)
+            ) as lean,
+        ):
+            return await outcome(lean)
 
     error = asyncio.run(main())
     assert isinstance(error, ModelError)
@@ -174,8 +176,12 @@ def test_retry_after_is_read_from_the_headers(
 
 
 def test_capabilities_and_registration(monkeypatch: pytest.MonkeyPatch) -> None:
-    lean = default_plugins().backends().create(
-        "openai-compatible/qwen", {"api_base": "http://127.0.0.1:9/v1/", "temperature": 0.1}
+    lean = (
+        default_plugins()
+        .backends()
+        .create(
+            "openai-compatible/qwen", {"api_base": "http://127.0.0.1:9/v1/", "temperature": 0.1}
+        )
     )
     assert isinstance(lean, OpenAICompatBackend)
     assert all(isinstance(lean, p) for p in (ClosableBackend, HintedBackend, ErrorClassifier))
@@ -215,11 +221,11 @@ def test_api_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "from-env")
 
     async def main() -> Any:
-        async with FakeServer(api_key="from-env") as server:
-            async with OpenAICompatBackend(
-                "openai-compatible/fake", {"api_base": server.url}
-            ) as lean:
-                return await outcome(lean)
+        async with (
+            FakeServer(api_key="from-env") as server,
+            OpenAICompatBackend("openai-compatible/fake", {"api_base": server.url}) as lean,
+        ):
+            return await outcome(lean)
 
     assert isinstance(asyncio.run(main()), Completion)
 
@@ -235,12 +241,12 @@ def test_prices_are_looked_up_once_per_model(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(openai_compat, "_prices", counting)
 
     async def main() -> list[Completion]:
-        async with FakeServer(models=(PRICED,)) as server:
-            async with OpenAICompatBackend(
-                f"openai-compatible/{PRICED}", {"api_base": server.url}
-            ) as lean:
-                first = await asyncio.gather(*(lean.complete(ASK) for _ in range(20)))
-                return [*first, await lean.complete(ASK)]
+        async with (
+            FakeServer(models=(PRICED,)) as server,
+            OpenAICompatBackend(f"openai-compatible/{PRICED}", {"api_base": server.url}) as lean,
+        ):
+            first = await asyncio.gather(*(lean.complete(ASK) for _ in range(20)))
+            return [*first, await lean.complete(ASK)]
 
     completions = asyncio.run(main())
     assert looked_up == [PRICED]

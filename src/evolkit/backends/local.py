@@ -185,10 +185,13 @@ class LocalBackend:
         inner = self._inner
         if inner is not None and inner.url.startswith(f"{address}/"):
             return inner
-        old, self._inner = inner, OpenAICompatBackend(
-            f"openai-compatible/{self.alias}",
-            {**self.params, "api_base": f"{address}/v1", "api_key": "evolkit-local"},
-            priced=False,
+        old, self._inner = (
+            inner,
+            OpenAICompatBackend(
+                f"openai-compatible/{self.alias}",
+                {**self.params, "api_base": f"{address}/v1", "api_key": "evolkit-local"},
+                priced=False,
+            ),
         )
         if old is not None:
             await old.aclose()

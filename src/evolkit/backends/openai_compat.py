@@ -194,7 +194,8 @@ class OpenAICompatBackend:
             )
         self.url = str(base).rstrip("/") + "/chat/completions"
         key = rest.get("api_key") or os.environ.get("OPENAI_API_KEY")
-        self._headers = {"Content-Type": "application/json", **dict(rest.get("extra_headers") or {})}
+        self._headers = {"Content-Type": "application/json"}
+        self._headers.update(rest.get("extra_headers") or {})
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
         timeout = rest.get("timeout", rest.get("request_timeout"))
