@@ -228,7 +228,6 @@ class OpenAICompatBackend:
         session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=self.timeout),
-            skip_auto_headers=("User-Agent",),
         )
         self._session, self._loop = session, loop
         return session
