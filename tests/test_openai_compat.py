@@ -302,3 +302,41 @@ def test_evolve_through_the_lean_backend_matches_litellm() -> None:
     assert [r.to_record() for r in lean] == [r.to_record() for r in heavy]
     assert lean.stats.calls_sent == heavy.stats.calls_sent > 0
     assert lean.stats.usage.total_tokens == heavy.stats.usage.total_tokens
+
+
+def test_pickles_as_its_settings_for_worker_processes() -> None:
+    import pickle
+
+    with FakeServer().run_in_thread() as server:
+        lean = OpenAICompatBackend(
+            "openai-compatible/fake", {"api_base": server.url, "temperature": 0.4}, priced=False
+        )
+
+        async def used() -> str:
+            try:
+                return (await lean.complete(ASK)).text
+            finally:
+                await lean.aclose()
+
+        async def one_open() -> bytes:
+            await lean.complete(ASK)  # a session is open on this loop now
+            try:
+                return pickle.dumps(lean)
+            finally:
+                await lean.aclose()
+
+        first = asyncio.run(used())
+        copy = pickle.loads(asyncio.run(one_open()))
+        assert isinstance(copy, OpenAICompatBackend)
+        assert (copy.model, copy.url, copy.params, copy.priced) == (
+            lean.model,
+            lean.url,
+            {"temperature": 0.4},
+            False,
+        )
+
+        async def again() -> str:
+            async with copy:
+                return (await copy.complete(ASK)).text
+
+        assert asyncio.run(again()) == first

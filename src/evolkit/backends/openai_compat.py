@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import json
 import os
 import time
@@ -186,6 +187,7 @@ class OpenAICompatBackend:
         self.model = model
         self.served_model = model[len(PREFIX) :] if model.startswith(PREFIX) else model
         rest = dict(params or {})
+        self._given = dict(rest)
         base = rest.get("api_base") or rest.get("base_url") or os.environ.get("OPENAI_API_BASE")
         if not base:
             raise BackendError(
@@ -211,6 +213,10 @@ class OpenAICompatBackend:
 
     def __repr__(self) -> str:
         return f"OpenAICompatBackend(model={self.model!r}, url={self.url!r})"
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as its model and settings (a worker process opens its own connections)."""
+        return functools.partial(OpenAICompatBackend, priced=self.priced), (self.model, self._given)
 
     @property
     def hints(self) -> BackendHints:
