@@ -323,6 +323,8 @@ def curator_env(python: str, scratch: str) -> dict[str, str]:
         "HF_DATASETS_CACHE": scratch,
         "TELEMETRY_ENABLED": "false",
         "CURATOR_DISABLE_RICH_DISPLAY": "1",
+        "TQDM_DISABLE": "1",
+        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
         "BESPOKE_CURATOR_TRACKER_DISABLED": "1",
     }
 
