@@ -10,7 +10,13 @@ import pytest
 
 import evolkit
 from evolkit._plugins import default_plugins
-from evolkit._protocols import Backend, ClosableBackend, ErrorClassifier, HintedBackend
+from evolkit._protocols import (
+    Backend,
+    BackendHints,
+    ClosableBackend,
+    ErrorClassifier,
+    HintedBackend,
+)
 from evolkit._types import ChatMessage, Completion
 from evolkit.backends import openai_compat
 from evolkit.backends._litellm_import import import_litellm
@@ -186,7 +192,12 @@ def test_capabilities_and_registration(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(lean, OpenAICompatBackend)
     assert all(isinstance(lean, p) for p in (ClosableBackend, HintedBackend, ErrorClassifier))
     assert lean.url == "http://127.0.0.1:9/v1/chat/completions"
-    assert lean.hints.timeout == openai_compat.DEFAULT_TIMEOUT
+    assert lean.hints == BackendHints()  # nothing given, nothing suggested
+    capped = OpenAICompatBackend(
+        "openai-compatible/qwen",
+        {"api_base": "http://x/v1", "max_connections": 8, "timeout": 30},
+    )
+    assert capped.hints == BackendHints(parallel=8, timeout=30.0)
     assert default_plugins().backends().resolve("openai/qwen").name == "litellm"
     monkeypatch.delenv("OPENAI_API_BASE", raising=False)
     with pytest.raises(BackendError, match="--api-base"):

@@ -201,7 +201,8 @@ class OpenAICompatBackend:
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
         timeout = rest.get("timeout", rest.get("request_timeout"))
-        self.timeout = float(timeout) if timeout is not None else DEFAULT_TIMEOUT
+        self._given_timeout = float(timeout) if timeout is not None else None
+        self.timeout = self._given_timeout or DEFAULT_TIMEOUT
         self.max_connections = int(rest.get("max_connections") or 0)
         self._extra_body = dict(rest.get("extra_body") or {})
         self.params = {k: v for k, v in rest.items() if k not in _TRANSPORT}
@@ -220,8 +221,9 @@ class OpenAICompatBackend:
 
     @property
     def hints(self) -> BackendHints:
-        """A per-call timeout matching the one the backend applies itself."""
-        return BackendHints(timeout=self.timeout)
+        """What the settings imply for a run: no more calls in flight than ``max_connections``,
+        and the per-call ``timeout`` when one was given."""
+        return BackendHints(parallel=self.max_connections or None, timeout=self._given_timeout)
 
     def _session_for_loop(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
