@@ -51,7 +51,6 @@ _TRANSPORT = {
     "drop_params",
     "custom_llm_provider",
 }
-_CONNECTION_ERRORS = (ConnectionError, OSError)
 
 
 def is_openai_compatible(model: str) -> bool:
@@ -302,7 +301,7 @@ class OpenAICompatBackend:
             return ModelError(f"timed out: {text}", kind="timeout", retryable=True)
         if isinstance(exc, (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)):
             return ModelError(f"connection failed: {text}", kind="connection", retryable=True)
-        if isinstance(exc, _CONNECTION_ERRORS):
+        if isinstance(exc, OSError):  # refused, reset, unreachable
             return ModelError(f"connection failed: {text}", kind="connection", retryable=True)
         if isinstance(exc, ValueError):
             return ModelError(f"malformed reply: {text}", kind="malformed", retryable=True)
