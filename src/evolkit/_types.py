@@ -55,6 +55,8 @@ def _non_negative(instance: Any, attribute: attrs.Attribute[int], value: int) ->
 def _json_object(instance: Any, attribute: attrs.Attribute[Mapping[str, Any]], value: Any) -> None:
     if not isinstance(value, Mapping):
         raise TypeError(f"metadata must be a mapping, got {type(value).__name__}")
+    if not value:  # the common case: nothing to check (this runs for every instruction made)
+        return
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:

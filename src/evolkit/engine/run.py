@@ -21,6 +21,7 @@ from evolkit._plugins import Plugins, default_plugins
 from evolkit._protocols import Backend, Filter, Mutator
 from evolkit._types import Instruction
 from evolkit.data.sources import SeedSource, open_seeds, remove_if_refused
+from evolkit.engine._heap import frozen_heap
 from evolkit.engine._loop import run_sync
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
@@ -290,6 +291,7 @@ async def aevolve(
     started = time.monotonic()
 
     async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(frozen_heap())
         if output is None:
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="evolkit-"))
             out_path: Path | None = None
