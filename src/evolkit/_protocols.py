@@ -24,6 +24,7 @@ __all__ = [
     "ErrorClassifier",
     "Filter",
     "HintedBackend",
+    "ModelJudge",
     "Mutator",
     "PoolFilter",
     "PoolIndex",
@@ -146,6 +147,19 @@ class PromptAwareFilter(Protocol):
         prompt: Sequence[ChatMessage],
     ) -> Verdict:
         """Keep or drop ``candidate``, knowing the ``prompt`` that produced it."""
+        ...
+
+
+@runtime_checkable
+class ModelJudge(Protocol):
+    """A filter that asks the model for its verdict (``calls_model`` true).
+
+    ``evolkit filter`` runs such a filter only when a model is given.
+    """
+
+    @property
+    def calls_model(self) -> bool:
+        """Whether :meth:`Filter.judge` calls the backend."""
         ...
 
 

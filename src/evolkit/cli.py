@@ -17,7 +17,12 @@ from evolkit.errors import EvolkitError
 
 __all__ = ["main"]
 
-_SUBCOMMAND_MODULES = ("evolkit.evaluate._cli", "evolkit.train._cli", "evolkit.report._cli")
+_SUBCOMMAND_MODULES = (
+    "evolkit.evaluate._cli",
+    "evolkit.train._cli",
+    "evolkit.report._cli",
+    "evolkit.filters._cli",
+)
 
 
 def _console(stderr: bool = False) -> Any:

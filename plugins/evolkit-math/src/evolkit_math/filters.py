@@ -122,6 +122,7 @@ class SelfConsistencyFilter:
 
     name: str = "math.self_consistency"
     needs_response: bool = False
+    calls_model: bool = True
     k: int = field(default=5, validator=_at_least_one)
     min_votes: int | None = field(default=None, validator=_votes_within_k)
     temperature: float = 0.7
