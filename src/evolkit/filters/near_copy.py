@@ -6,8 +6,9 @@ A candidate is a near copy when both hold:
 
 - its similarity to the parent (``difflib`` ratio of the word sequences, ``2*M/T``) is at
   least ``threshold`` (0.8), and
-- it brings at most ``max_new_words`` (2) words the parent does not have at that place
-  (inserted or replacing a parent word).
+- it brings at most one word the parent does not have at that place (inserted, or replacing
+  a parent word), or at most ``max_new_words`` (2) that are all stop words ("which" for
+  "that", "from the largest to the smallest"; not "without sorted()").
 
 So a rewrite that adds a sentence of three words or more is never a near copy, and a short
 rewrite that changes most of its words is not one either. A near copy is dropped as
@@ -23,7 +24,7 @@ from attrs import field, frozen
 
 from evolkit._protocols import Backend
 from evolkit._types import Instruction, Verdict
-from evolkit.filters.stopwords import words
+from evolkit.filters.stopwords import english_stopwords, words
 
 __all__ = ["NearCopyFilter", "new_words", "similarity"]
 
@@ -65,8 +66,16 @@ class NearCopyFilter:
         """Whether ``candidate`` is ``parent`` with at most a word or two changed."""
         a, b = _tokens(parent), _tokens(candidate)
         matcher = _matcher(a, b)
-        added = sum(j2 - j1 for tag, _, _, j1, j2 in matcher.get_opcodes() if tag != "equal")
-        return added <= self.max_new_words and matcher.ratio() >= self.threshold
+        brought = [
+            w
+            for tag, _, _, j1, j2 in matcher.get_opcodes()
+            if tag in ("insert", "replace")
+            for w in b[j1:j2]
+        ]
+        if len(brought) > self.max_new_words or matcher.ratio() < self.threshold:
+            return False
+        stop = english_stopwords()
+        return len(brought) <= 1 or all(w in stop for w in brought)
 
     async def judge(self, candidate: Instruction, parent: Instruction, backend: Backend) -> Verdict:
         """Drop a near copy of ``parent``; keep everything else."""
