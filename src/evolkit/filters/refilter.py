@@ -2,8 +2,9 @@
 
 :func:`refilter` judges every row that names a parent (``parent_id``) found in the same data
 set with the chosen filters, in the engine's order: the per-candidate rules, stopping at the
-first drop, then the pool rules (``near_duplicate``) in round order. Rows without a parent in
-the data set (seeds) are kept and feed the pool rules. The prompt a ``template_leak`` check
+first drop, then the pool rules (``near_duplicate``) in round order. A row without a parent
+in the data set (a seed, or any row of a plain Alpaca file) is judged by the response rules
+(filters with ``needs_response``) and the pool rules only. The prompt a ``template_leak`` check
 needs is rebuilt from the row's operator (see :func:`operator_prompt`).
 """
 
@@ -126,16 +127,18 @@ async def arefilter(
 
     async def judge(row: Instruction) -> RowVerdicts:
         parent = by_id.get(row.parent_id) if row.parent_id is not None else None
-        if parent is None:
-            return RowVerdicts(row, ())
-        mutator = (mutators or {}).get(row.operator or "")
         async with limit:
-            return await _judge_row(row, parent, per_row, model, operator_prompt(mutator, parent))
+            if parent is None:
+                response_rules = [f for f in per_row if f.needs_response]
+                return await _judge_row(row, row, response_rules, model, None)
+            mutator = (mutators or {}).get(row.operator or "")
+            prompt = operator_prompt(mutator, parent)
+            return await _judge_row(row, parent, per_row, model, prompt)
 
     results = await asyncio.gather(*(judge(r) for r in ordered))
     out: list[RowVerdicts] = []
     for result in results:
-        if result.row.parent_id in by_id and result.kept:
+        if result.kept:
             for index in indexes:
                 verdict = index.check(result.row)
                 result = RowVerdicts(result.row, (*result.verdicts, verdict))
