@@ -8,7 +8,8 @@ already was never counts against the candidate.
 - ``verdict_not_instruction``: the whole text is a verdict or a label, such as "Equal",
   "Not Equal", "Yes", "Correct", "N/A", "New instruction".
 - ``fragment``: fewer than ``min_words`` words where the parent had more, or the text stops
-  on a word that cannot end a sentence ("Write a story about a dog and").
+  on a word that cannot end a sentence ("Write a story about a dog and"), unless it is a
+  fill-in-the-blank item.
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ DANGLING_WORDS: frozenset[str] = frozenset(
 """Words a complete instruction does not end on."""
 
 _ENDS_SENTENCE = re.compile(r"[.!?:;)\]}\"'`»”]\s*$")
+# A cloze item ends mid-sentence on purpose.
+_CLOZE = re.compile(
+    r"\b(?:fill in|blanks?|complete the (?:sentence|phrase|statement)|finish the sentence)\b",
+    re.IGNORECASE,
+)
 
 
 def _verdict(text: str) -> bool:
@@ -75,7 +81,8 @@ def _fragment(text: str, min_words: int) -> bool:
     tokens = words(text)
     if len(tokens) < min_words:
         return True
-    return tokens[-1] in DANGLING_WORDS and not _ENDS_SENTENCE.search(text)
+    dangling = tokens[-1] in DANGLING_WORDS and not _ENDS_SENTENCE.search(text)
+    return dangling and not _CLOZE.search(text)
 
 
 @frozen(kw_only=True)

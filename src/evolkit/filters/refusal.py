@@ -70,7 +70,7 @@ _REQUEST = re.compile(
 )
 _WRITES_MESSAGE = re.compile(
     r"\b(?:ask\w*|request\w*|repl(?:y|ies)|respond\w*|messages?|e-?mails?|letters?|notes?"
-    r"|dialogues?|conversations?|chatbot|customer|role-?play)\b",
+    r"|dialogues?|conversations?|role-?play)\b",
     re.IGNORECASE,
 )
 _ASKS_ACK = re.compile(r"\b(?:acknowledg\w*|confirm\w*|repl(?:y|ies)|respond\w*)\b", re.IGNORECASE)
