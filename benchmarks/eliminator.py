@@ -7,7 +7,9 @@
 ``eliminator_cases.jsonl`` holds candidate evolutions written for this benchmark: each has a
 parent, the candidate (text, input, response), the operator that made it, a label (``drop`` or
 ``keep``), the rule expected to drop it (or the trap a must-keep case sets) and why. Cases
-for ``near_duplicate`` carry a ``pool`` of rows from other lineages.
+for ``near_duplicate`` carry a ``pool`` of rows from other lineages. ``set`` is ``tuning``
+for the cases the rules were adjusted on and ``held_out`` for those written afterwards and
+never tuned on; the chain figures are printed for each set too.
 
 Printed figures:
 
@@ -143,7 +145,14 @@ async def measure(cases: list[dict[str, Any]], model: str | None, concurrency: i
     overall = chain_figures(cases, [v for v, _ in chained])
     overall["seconds"] = round(time.perf_counter() - started, 1)
     overall["model"] = model
-    return {"per_rule": per_rule, "overall": overall}
+    per_set = {
+        name: chain_figures(
+            [c for c in cases if c.get("set") == name],
+            [v for c, (v, _) in zip(cases, chained) if c.get("set") == name],
+        )
+        for name in sorted({c.get("set", "all") for c in cases})
+    }
+    return {"per_rule": per_rule, "overall": overall, "per_set": per_set}
 
 
 def rule_figures(name: str, cases: list[dict[str, Any]], verdicts: list[Verdict]) -> dict:
@@ -203,6 +212,11 @@ def report(figures: dict) -> None:
         f"{fmt(overall['recall_must_drop'])}, must-keep kept {fmt(overall['kept_must_keep'])}, "
         f"precision {fmt(overall['precision'])}, {overall['seconds']} s"
     )
+    for name, fig in figures["per_set"].items():
+        print(
+            f"  {name}: {fig['cases']} cases, recall on must-drop {fmt(fig['recall_must_drop'])},"
+            f" must-keep kept {fmt(fig['kept_must_keep'])}, precision {fmt(fig['precision'])}"
+        )
     print(f"missed: {' '.join(overall['missed']) or '-'}")
     print(f"false drops: {' '.join(overall['false_drops']) or '-'}")
 

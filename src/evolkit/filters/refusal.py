@@ -68,9 +68,14 @@ _REQUEST = re.compile(
     r"|(?:what|which)\s+[^.!?]*\b(?:would|do) you\s+(?:like|want|prefer|mean|have in mind))",
     re.IGNORECASE,
 )
+# The instruction asks the model to write a message (where a request can be the answer), not
+# merely mentions one ("Translate the landlord's reply").
 _WRITES_MESSAGE = re.compile(
-    r"\b(?:ask\w*|request\w*|repl(?:y|ies)|respond\w*|messages?|e-?mails?|letters?|notes?"
-    r"|dialogues?|conversations?|role-?play)\b",
+    r"^\W*(?:repl(?:y|ies)|respond|answer as)\b"
+    r"|\b(?:write|draft|compose|send|prepare)\b[^.?!]{0,60}?"
+    r"\b(?:repl(?:y|ies)|responses?|messages?|e-?mails?|letters?|notes?|requests?|dialogues?"
+    r"|conversations?|texts?)\b"
+    r"|\brole-?play\b",
     re.IGNORECASE,
 )
 _ASKS_ACK = re.compile(r"\b(?:acknowledg\w*|confirm\w*|repl(?:y|ies)|respond\w*)\b", re.IGNORECASE)
