@@ -65,7 +65,20 @@ def instructions(case: dict[str, Any]) -> tuple[Instruction, Instruction]:
     return parent, candidate
 
 
+_MEMO: dict[tuple[str, str], Verdict] = {}
+
+
 async def judge(
+    flt: Filter, case: dict[str, Any], backend: Backend, mutators: dict[str, Any]
+) -> Verdict:
+    """``flt``'s verdict on ``case``, computed once (a model call is not repeated)."""
+    key = (flt.name, case["id"])
+    if key not in _MEMO:
+        _MEMO[key] = await _judge(flt, case, backend, mutators)
+    return _MEMO[key]
+
+
+async def _judge(
     flt: Filter, case: dict[str, Any], backend: Backend, mutators: dict[str, Any]
 ) -> Verdict:
     parent, candidate = instructions(case)

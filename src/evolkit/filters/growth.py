@@ -32,11 +32,11 @@ TARGET_BAND = (10, 20)
 """The words an in-depth step should add, as the method's prompts ask."""
 
 DEFAULT_BANDS: Mapping[str, tuple[int, int]] = {
-    "depth.": (5, 40),
+    "depth.": (5, 30),
     # Replacing a general idea with a specific one may keep the length; changing the data
     # grows the input, not the instruction.
-    "depth.concretize": (0, 40),
-    "depth.complicate_input": (0, 40),
+    "depth.concretize": (0, 30),
+    "depth.complicate_input": (0, 30),
 }
 """Added words a depth rewrite may have before it is dropped: looser than the target."""
 

@@ -13,7 +13,7 @@ against its parent.
 
 from __future__ import annotations
 
-import hashlib
+import zlib
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -120,10 +120,18 @@ class NearDuplicateIndex:
         self._filter = flt
         params = MinHashLSH(threshold=flt.threshold, num_perm=flt.num_perm)
         self._bands, self._rows_per_band = params.b, params.r
-        template = MinHash(num_perm=flt.num_perm, seed=flt.seed)
+        template = MinHash(num_perm=flt.num_perm, seed=flt.seed, hashfunc=zlib.crc32)
         self._permutations = template.permutations
         self._scheme = template.scheme
         self._minhash = MinHash
+        import numpy as np
+
+        self._np = np
+        # One odd 64-bit multiplier per position in a band: a band's key is a polynomial hash.
+        rng = np.random.default_rng(flt.seed)
+        self._multipliers = rng.integers(1, 2**63, size=self._rows_per_band, dtype=np.uint64) | 1
+        self._offsets = rng.integers(1, 2**63, size=self._bands, dtype=np.uint64)
+        self._last: tuple[Instruction, list[int]] | None = None
         self._tables = [_CompactMap() for _ in range(self._bands)]
         self._row_of_id = _CompactMap()
         self._ids = _Column()
@@ -134,18 +142,23 @@ class NearDuplicateIndex:
         return self._ids.size
 
     def _band_keys(self, instruction: Instruction) -> list[int]:
+        # check() and then add() of the same row compute the signature once.
+        if self._last is not None and self._last[0] is instruction:
+            return self._last[1]
         mh = self._minhash(
             num_perm=self._filter.num_perm,
             seed=self._filter.seed,
+            hashfunc=zlib.crc32,
             permutations=self._permutations,
             scheme=self._scheme,
         )
         mh.update_batch(sorted(shingles(instruction)))
-        values: np.ndarray[Any, Any] = mh.hashvalues.astype("uint64")
-        r = self._rows_per_band
-        return [
-            _band_hash(values[i * r : (i + 1) * r].tobytes(), i) for i in range(self._bands)
-        ]
+        used = self._bands * self._rows_per_band
+        values: np.ndarray[Any, Any] = mh.hashvalues[:used].astype(self._np.uint64)
+        bands = values.reshape(self._bands, self._rows_per_band) * self._multipliers
+        keys = [int(k) for k in bands.sum(axis=1, dtype=self._np.uint64) + self._offsets]
+        self._last = (instruction, keys)
+        return keys
 
     def _root(self, instruction: Instruction) -> int:
         if instruction.parent_id is not None:
@@ -192,11 +205,6 @@ class NearDuplicateIndex:
 
 def _hex_id(value: str) -> bool:
     return len(value) == 16 and all(c in "0123456789abcdef" for c in value)
-
-
-def _band_hash(data: bytes, band: int) -> int:
-    digest = hashlib.blake2b(data, digest_size=8, person=band.to_bytes(2, "big") * 8)
-    return int.from_bytes(digest.digest(), "big")
 
 
 def _threshold(instance: Any, attribute: attrs.Attribute[float], value: float) -> None:
