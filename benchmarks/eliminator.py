@@ -33,8 +33,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from evolkit import Instruction, Verdict
 from evolkit._plugins import default_plugins
 from evolkit._protocols import Backend, ClosableBackend, Filter, PoolFilter
@@ -142,7 +140,7 @@ async def measure(cases: list[dict[str, Any]], model: str | None, concurrency: i
         for flt in filters:
             scope = [
                 c
-                for c, (_, asked) in zip(cases, chained)
+                for c, (_, asked) in zip(cases, chained, strict=True)
                 if not calls_model(flt) or flt.name in asked
             ]
 
@@ -161,7 +159,7 @@ async def measure(cases: list[dict[str, Any]], model: str | None, concurrency: i
     per_set = {
         name: chain_figures(
             [c for c in cases if c.get("set") == name],
-            [v for c, (v, _) in zip(cases, chained) if c.get("set") == name],
+            [v for c, (v, _) in zip(cases, chained, strict=True) if c.get("set") == name],
         )
         for name in sorted({c.get("set", "all") for c in cases})
     }
@@ -170,7 +168,7 @@ async def measure(cases: list[dict[str, Any]], model: str | None, concurrency: i
 
 def rule_figures(name: str, cases: list[dict[str, Any]], verdicts: list[Verdict]) -> dict:
     labelled = [c for c in cases if RULE_FILTER.get(c["rule"], c["rule"]) == name]
-    dropped = [c for c, v in zip(cases, verdicts) if not v.keep]
+    dropped = [c for c, v in zip(cases, verdicts, strict=True) if not v.keep]
     caught = [c for c in labelled if c in dropped]
     false_drops = [c["id"] for c in dropped if c["label"] == "keep"]
     return {
@@ -184,9 +182,9 @@ def rule_figures(name: str, cases: list[dict[str, Any]], verdicts: list[Verdict]
 
 
 def chain_figures(cases: list[dict[str, Any]], drops: list[Verdict | None]) -> dict:
-    must_drop = [d for c, d in zip(cases, drops) if c["label"] == "drop"]
-    must_keep = [d for c, d in zip(cases, drops) if c["label"] == "keep"]
-    dropped = [c for c, d in zip(cases, drops) if d is not None]
+    must_drop = [d for c, d in zip(cases, drops, strict=True) if c["label"] == "drop"]
+    must_keep = [d for c, d in zip(cases, drops, strict=True) if c["label"] == "keep"]
+    dropped = [c for c, d in zip(cases, drops, strict=True) if d is not None]
     by = defaultdict(int)
     for d in drops:
         if d is not None:
@@ -198,10 +196,12 @@ def chain_figures(cases: list[dict[str, Any]], drops: list[Verdict | None]) -> d
         "recall_must_drop": ratio(sum(d is not None for d in must_drop), len(must_drop)),
         "kept_must_keep": ratio(sum(d is None for d in must_keep), len(must_keep)),
         "precision": ratio(sum(c["label"] == "drop" for c in dropped), len(dropped)),
-        "missed": [c["id"] for c, d in zip(cases, drops) if c["label"] == "drop" and d is None],
+        "missed": [
+            c["id"] for c, d in zip(cases, drops, strict=True) if c["label"] == "drop" and d is None
+        ],
         "false_drops": [
             f"{c['id']} ({d.filter}:{d.reason})"
-            for c, d in zip(cases, drops)
+            for c, d in zip(cases, drops, strict=True)
             if c["label"] == "keep" and d is not None
         ],
         "drops_by_reason": dict(sorted(by.items())),

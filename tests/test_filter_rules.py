@@ -164,8 +164,9 @@ def test_near_copy_ignores_whitespace_and_case(
 ) -> None:
     flt = NearCopyFilter()
     p, c = Instruction(text=" ".join(parent)), Instruction(text=" ".join(parent + edit[:2]))
-    p2, c2 = Instruction(text=_respace(parent, seps, upper)), Instruction(
-        text=_respace(parent + edit[:2], list(reversed(seps)), upper[::-1])
+    p2, c2 = (
+        Instruction(text=_respace(parent, seps, upper)),
+        Instruction(text=_respace(parent + edit[:2], list(reversed(seps)), upper[::-1])),
     )
     assert flt.is_near_copy(c, p) == flt.is_near_copy(c2, p2)
     assert flt.is_near_copy(c, p) == flt.is_near_copy(
@@ -186,7 +187,9 @@ def test_near_copy_never_drops_a_candidate_that_adds_a_sentence(
     cut = at % (len(sentences) + 1)
     new = " ".join(sentences[:cut]) + ". " + " ".join(sentence).capitalize() + ". "
     new += " ".join(sentences[cut:])
-    assert not NearCopyFilter().is_near_copy(Instruction(text=new), Instruction(text=" ".join(parent)))
+    assert not NearCopyFilter().is_near_copy(
+        Instruction(text=new), Instruction(text=" ".join(parent))
+    )
 
 
 # --- growth -----------------------------------------------------------------------------------
@@ -258,7 +261,8 @@ def test_not_instruction_drops(text: str, reason: str) -> None:
     [
         "Define entropy.",
         "Is 91 prime? Answer yes or no.",
-        "A train leaves at 09:40 and arrives at 13:15 after a 20-minute stop. How long is it moving?",
+        "A train leaves at 09:40 and arrives at 13:15 after a 20-minute stop. How long is it"
+        " moving?",
         "Fill in the blank: the capital of France is",
     ],
 )
@@ -362,7 +366,9 @@ def test_near_duplicate_keeps_same_instruction_with_different_data() -> None:
 
 def test_near_duplicate_index_scales_past_one_merge() -> None:
     index = NearDuplicateFilter().new_index()
-    rows = [seed(f"Write a haiku about the number {i} and the colour {i * 7}.") for i in range(5000)]
+    rows = [
+        seed(f"Write a haiku about the number {i} and the colour {i * 7}.") for i in range(5000)
+    ]
     for row in rows:
         index.add(row)
     assert len(index) == 5000

@@ -1,4 +1,4 @@
-"""The eliminator in a run (prompt-aware leaks, pool-wide near duplicates) and ``evolkit filter``."""
+"""The eliminator in a run (prompt-aware leaks, pool-wide near duplicates), ``evolkit filter``."""
 
 from __future__ import annotations
 

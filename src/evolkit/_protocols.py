@@ -1,4 +1,4 @@
-"""The three small protocols a plugin implements: :class:`Mutator`, :class:`Filter`, :class:`Backend`.
+"""The small protocols a plugin implements: :class:`Mutator`, :class:`Filter`, :class:`Backend`.
 
 A backend may also offer optional capabilities, each its own small runtime-checkable protocol
 that the engine finds with ``isinstance``: :class:`ClosableBackend` (resources to release when a
@@ -91,9 +91,7 @@ class Filter(Protocol):
         """Whether :meth:`judge` reads ``candidate.response``."""
         ...
 
-    async def judge(
-        self, candidate: Instruction, parent: Instruction, backend: Backend
-    ) -> Verdict:
+    async def judge(self, candidate: Instruction, parent: Instruction, backend: Backend) -> Verdict:
         """Keep or drop ``candidate``, with a reason."""
         ...
 

@@ -75,7 +75,9 @@ def test_final_answer_keeps_a_candidate_without_response() -> None:
 
 def scripted(*answers: str) -> FakeBackend:
     """A fake model whose solutions end with ``answers`` in turn ("" for no final answer)."""
-    replies = [f"Working...\nThe answer is: {a}" if a else "About thirty, I think." for a in answers]
+    replies = [
+        f"Working...\nThe answer is: {a}" if a else "About thirty, I think." for a in answers
+    ]
     return FakeBackend(replies=replies)
 
 

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from evolkit._plugins import default_plugins
-    from evolkit._protocols import ClosableBackend
+    from evolkit._protocols import Backend, ClosableBackend
     from evolkit.engine._loop import run_sync
     from evolkit.errors import ConfigError
     from evolkit.filters.refilter import calls_model, drop_counts, refilter
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     chosen = [registry.get(n) for n in names]
     skipped = [f.name for f in chosen if calls_model(f) and args.model is None]
     filters = [f for f in chosen if f.name not in skipped]
-    backend = None
+    backend: Backend | None = None
     if args.model is not None:
         params = {"api_base": args.api_base} if args.api_base else {}
         backend = plugins.backends().create(args.model, params)
@@ -66,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
             rows, filters, backend=backend, mutators=mutators, concurrency=args.concurrency
         )
     finally:
-        if isinstance(backend, ClosableBackend):
-            run_sync(backend.aclose())
+        held: object = backend
+        if isinstance(held, ClosableBackend):
+            run_sync(held.aclose())
     verdicts_path = args.verdicts or args.output.with_name(args.output.name + ".verdicts.jsonl")
     with atomic_writer(args.output) as out, atomic_writer(verdicts_path) as log:
         for result in results:

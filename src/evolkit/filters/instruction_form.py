@@ -61,7 +61,28 @@ VERDICT_TEXTS: frozenset[str] = frozenset(
 """Whole texts (case-folded, punctuation removed) that are verdicts or labels, not tasks."""
 
 DANGLING_WORDS: frozenset[str] = frozenset(
-    "a an the and or but nor of to with for from by that which whose than as if because".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "nor",
+        "of",
+        "to",
+        "with",
+        "for",
+        "from",
+        "by",
+        "that",
+        "which",
+        "whose",
+        "than",
+        "as",
+        "if",
+        "because",
+    ]
 )
 """Words a complete instruction does not end on."""
 

@@ -13,6 +13,7 @@ against its parent.
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ _MASK = (1 << 64) - 1
 def shingles(instruction: Instruction) -> set[bytes]:
     """The word unigrams and bigrams of ``instruction``'s text and input, case-folded."""
     tokens = words(f"{instruction.text}\n{instruction.input}")
-    grams = set(tokens) | {f"{a} {b}" for a, b in zip(tokens, tokens[1:])}
+    grams = set(tokens) | {f"{a} {b}" for a, b in itertools.pairwise(tokens)}
     return {g.encode("utf-8") for g in grams}
 
 
@@ -178,13 +179,13 @@ class NearDuplicateIndex:
         self._row_of_id.setdefault(key, row)
         if not _hex_id(instruction.id):
             self._id_text[key] = instruction.id
-        for table, band in zip(self._tables, self._band_keys(instruction)):
+        for table, band in zip(self._tables, self._band_keys(instruction), strict=True):
             table.setdefault(band, row)
 
     def duplicate_of(self, candidate: Instruction) -> str | None:
         """The id of an indexed row of another lineage that ``candidate`` nearly repeats."""
         root = self._root(candidate)
-        for table, band in zip(self._tables, self._band_keys(candidate)):
+        for table, band in zip(self._tables, self._band_keys(candidate), strict=True):
             row = table.get(band)
             if row is not None and self._roots[row] != root:
                 return self._id_str(self._ids[row])
@@ -197,9 +198,7 @@ class NearDuplicateIndex:
         """Drop ``candidate`` as ``near_duplicate`` of an indexed row, else keep it."""
         other = self.duplicate_of(candidate)
         if other is not None:
-            return Verdict.dropped(
-                self._filter.name, "near_duplicate", {"duplicate_of": other}
-            )
+            return Verdict.dropped(self._filter.name, "near_duplicate", {"duplicate_of": other})
         return Verdict.kept(self._filter.name)
 
 

@@ -58,7 +58,9 @@ APOLOGY_WORDS: tuple[str, ...] = ("sorry", "apologize", "apologise", "apologies"
 
 _APOLOGY_ASKED = re.compile(r"\b(?:apolog\w*|sorry|regret\w*|condolences?)\b", re.IGNORECASE)
 
-_OPENER = r"(?:(?:sure|certainly|of course|absolutely|okay|ok|alright|great|happy to help)[\s,.!:-]*)*"
+_OPENER = (
+    r"(?:(?:sure|certainly|of course|absolutely|okay|ok|alright|great|happy to help)[\s,.!:-]*)*"
+)
 _REQUEST = re.compile(
     rf"^\W*{_OPENER}(?:i(?:'d| would) be (?:happy|glad) to help[\s,.!-]*)?"
     r"(?:please\s+(?:provide|share|specify|clarify|send|give|tell|paste|let me know)"
@@ -80,8 +82,30 @@ _WRITES_MESSAGE = re.compile(
 )
 _ASKS_ACK = re.compile(r"\b(?:acknowledg\w*|confirm\w*|repl(?:y|ies)|respond\w*)\b", re.IGNORECASE)
 _ACK_WORDS = frozenset(
-    """sure okay ok understood got noted certainly absolutely alright right great
-    course happy glad help helping assist ready will do thanks thank""".split()
+    [
+        "sure",
+        "okay",
+        "ok",
+        "understood",
+        "got",
+        "noted",
+        "certainly",
+        "absolutely",
+        "alright",
+        "right",
+        "great",
+        "course",
+        "happy",
+        "glad",
+        "help",
+        "helping",
+        "assist",
+        "ready",
+        "will",
+        "do",
+        "thanks",
+        "thank",
+    ]
 )
 
 

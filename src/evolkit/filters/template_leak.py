@@ -16,7 +16,11 @@ from evolkit.filters.stopwords import english_stopwords, words
 
 __all__ = [
     "COMMON_INSTRUCTION_WORDS",
-    "LEAK_PHRASES", "LEAK_TAGS", "TemplateLeakFilter", "word_runs"]
+    "LEAK_PHRASES",
+    "LEAK_TAGS",
+    "TemplateLeakFilter",
+    "word_runs",
+]
 
 LEAK_PHRASES: tuple[str, ...] = (
     "given prompt",
@@ -41,16 +45,42 @@ LEAK_TAGS: tuple[str, ...] = (
 
 
 COMMON_INSTRUCTION_WORDS: frozenset[str] = frozenset(
-    """answer answers response responses include includes including must should write
-    explain describe list give use make provide example examples question task words word
-    new one two three""".split()
+    [
+        "answer",
+        "answers",
+        "response",
+        "responses",
+        "include",
+        "includes",
+        "including",
+        "must",
+        "should",
+        "write",
+        "explain",
+        "describe",
+        "list",
+        "give",
+        "use",
+        "make",
+        "provide",
+        "example",
+        "examples",
+        "question",
+        "task",
+        "words",
+        "word",
+        "new",
+        "one",
+        "two",
+        "three",
+    ]
 )
 """Words that any instruction may share with a prompt; like stop words, they are not evidence
 of a copy ("the answer must include" is an ordinary requirement, not a leak)."""
 
 
 def word_runs(texts: Iterable[str], length: int) -> set[tuple[str, ...]]:
-    """Every run of ``length`` consecutive words in ``texts`` (words as :func:`words` reads them)."""
+    """Every run of ``length`` consecutive words in ``texts`` (as :func:`words` reads words)."""
     runs: set[tuple[str, ...]] = set()
     for text in texts:
         tokens = words(text)

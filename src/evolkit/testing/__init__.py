@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
