@@ -77,7 +77,7 @@ class RoundContext:
         usable = [f for f in filters if respond or not f.needs_response]
         self.filters = [f for f in usable if not isinstance(f, PoolFilter)]
         # Pool rules (near duplicates) are checked in the run's ordered stream, not here.
-        self.pool_indexes = [(f.name, f.new_index()) for f in usable if isinstance(f, PoolFilter)]
+        self.pool_indexes = [f.new_index() for f in usable if isinstance(f, PoolFilter)]
         self.seed = seed
         self.respond = respond
         self.mutate_params = dict(mutate_params)
@@ -98,14 +98,14 @@ class RoundContext:
 
     def remember(self, instruction: Instruction) -> None:
         """Add a seed or a kept row to every pool rule's index."""
-        for _, index in self.pool_indexes:
+        for index in self.pool_indexes:
             index.add(instruction)
 
     def pool_drop(self, outcome: Outcome) -> Drop | None:
         """The drop of ``outcome``'s child by a pool rule, else None (the child is remembered)."""
         child = outcome.child
         assert child is not None
-        for _, index in self.pool_indexes:
+        for index in self.pool_indexes:
             verdict = index.check(child)
             if not verdict.keep:
                 return Drop(
