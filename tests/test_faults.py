@@ -26,6 +26,20 @@ FAULTS = FaultPlan(
 )
 
 
+# Every default filter but the pool rule: ``near_duplicate`` makes a row's fate depend on the
+# rows kept before it (when one fails, its near twin from another seed is kept instead), so a
+# failure is no longer confined to its own lineage, by design.
+PER_ROW_FILTERS = [
+    "not_instruction",
+    "near_copy",
+    "growth",
+    "template_leak",
+    "refusal",
+    "stopwords",
+    "information_gain",
+]
+
+
 def _run(url: str, **settings: Any) -> evolkit.RunResult:
     backend = LiteLLMBackend("openai/fake", {"api_base": url, "api_key": "test"})
     return evolkit.evolve(
@@ -37,6 +51,7 @@ def _run(url: str, **settings: Any) -> evolkit.RunResult:
         timeout=1.0,
         backoff=0.01,
         backoff_max=0.05,
+        filters=PER_ROW_FILTERS,
         **settings,
     )
 
