@@ -49,8 +49,8 @@ def _id_key(instruction_id: str) -> int:
 class _CompactMap:
     """uint64 -> uint32 map held in two sorted NumPy arrays plus a small dict of recent keys.
 
-    About 12 bytes an entry once merged. (datasketch's ``MinHashLSH`` keeps a Python set per
-    bucket, about 2 KB a row: at a million rows that is gigabytes, so the bands live here.)
+    12 bytes an entry once merged. (datasketch's ``MinHashLSH`` keeps a Python set per bucket,
+    about 2 KB a row: at a million rows that is gigabytes, so the bands live here.)
     """
 
     def __init__(self) -> None:
@@ -217,8 +217,10 @@ class NearDuplicateFilter:
 
     ``threshold`` is the estimated Jaccard similarity of word unigram-and-bigram sets above
     which two rows count as the same (0.7 by default: one word changed in a ten-word
-    instruction); ``num_perm`` the MinHash size. Memory grows by about 100 bytes a row (see
-    ``benchmarks/near_duplicates.py``).
+    instruction); ``num_perm`` the MinHash size. Hashing is probabilistic: pairs just above the
+    threshold are caught most of the time, not always (84% of one-word changes of 12–20 word
+    instructions in ``benchmarks/near_duplicates.py``). Memory grows by about 250 bytes a row
+    at the peak (337 MB for the whole process at a million rows).
 
     As a plain filter (``judge``), it compares the candidate with its parent only; the engine
     and ``evolkit filter`` use :meth:`new_index` to compare it with the whole pool.
