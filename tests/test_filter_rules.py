@@ -334,7 +334,9 @@ def test_near_duplicate_drops_across_lineages_with_the_id() -> None:
     other = seed("Give three tips for keeping houseplants alive during winter.")
     index.add(poem)
     index.add(other)
-    twin = child("Write a short poem about a lighthouse keeper on his very last night on duty.", other)
+    twin = child(
+        "Write a short poem about a lighthouse keeper on his very last night on duty.", other
+    )
     verdict = index.check(twin)
     assert verdict == Verdict.dropped("near_duplicate", "near_duplicate", {"duplicate_of": poem.id})
     assert index.check(child("Explain how tides form.", other)).keep

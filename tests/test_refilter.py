@@ -156,10 +156,18 @@ def test_filter_an_alpaca_file_with_chosen_filters(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     alpaca = [
-        {"instruction": "Say hello in French.", "input": "", "output": "Bonjour."},
+        {
+            "instruction": "Greet a new colleague in French at the start of the day.",
+            "input": "",
+            "output": "Bonjour, bienvenue !",
+        },
         {"instruction": "Write a haiku about rain.", "input": "", "output": "Understood."},
         {"instruction": "Explain gravity.", "input": "", "output": "I'm sorry, I cannot."},
-        {"instruction": "Say hello in French, please.", "input": "", "output": "Bonjour !"},
+        {
+            "instruction": "Greet a new colleague in French at the start of the day, please.",
+            "input": "",
+            "output": "Bonjour et bienvenue !",
+        },
     ]
     src = tmp_path / "alpaca.json"
     src.write_text(json.dumps(alpaca))
@@ -171,7 +179,7 @@ def test_filter_an_alpaca_file_with_chosen_filters(
     assert "4 rows: 1 kept, 3 dropped" in printed
     assert "refusal:acknowledgement_only" in printed and "refusal:refusal" in printed
     assert "near_duplicate:near_duplicate" in printed
-    assert [r["instruction"] for r in rows_of(out)] == ["Say hello in French."]
+    assert [r["instruction"] for r in rows_of(out)] == [alpaca[0]["instruction"]]
     last = rows_of(tmp_path / "kept.jsonl.verdicts.jsonl")[-1]["verdicts"][-1]
     assert last["metadata"] == {"duplicate_of": rows_of(out)[0]["id"]}
 
