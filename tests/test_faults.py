@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import evolkit
+from evolkit._plugins import default_plugins
 from evolkit.backends.litellm import LiteLLMBackend
 from evolkit.testing.server import FakeServer, FaultPlan
 
@@ -29,15 +30,7 @@ FAULTS = FaultPlan(
 # Every default filter but the pool rule: ``near_duplicate`` makes a row's fate depend on the
 # rows kept before it (when one fails, its near twin from another seed is kept instead), so a
 # failure is no longer confined to its own lineage, by design.
-PER_ROW_FILTERS = [
-    "not_instruction",
-    "near_copy",
-    "growth",
-    "template_leak",
-    "refusal",
-    "stopwords",
-    "information_gain",
-]
+PER_ROW_FILTERS = [n for n in default_plugins().filters().defaults() if n != "near_duplicate"]
 
 
 def _run(url: str, **settings: Any) -> evolkit.RunResult:
