@@ -182,6 +182,9 @@ def test_filter_an_alpaca_file_with_chosen_filters(
     assert [r["instruction"] for r in rows_of(out)] == [alpaca[0]["instruction"]]
     last = rows_of(tmp_path / "kept.jsonl.verdicts.jsonl")[-1]["verdicts"][-1]
     assert last["metadata"] == {"duplicate_of": rows_of(out)[0]["id"]}
+    # with a model and the default rules: the judge needs a parent, so the verdicts are the same
+    assert main(["filter", str(src), "-o", str(out), "--model", "fake/judge"]) == 0
+    assert "4 rows: 1 kept, 3 dropped" in capsys.readouterr().out
 
 
 def test_filter_with_no_filters_is_an_error(tmp_path: Path) -> None:
