@@ -173,6 +173,7 @@ class _Run:
                     drops.write(json.dumps(failure.to_record(), ensure_ascii=False) + "\n")
                     self.stats.seed_response_failures += 1
                 ctx.seen_before.add(seed.id)
+                ctx.remember(seed)
                 done += 1
                 self.progress.update(self.snapshot(0, done, total, done, 0))
         self.progress.end_round(self.snapshot(0, done, total, done, 0))
@@ -195,6 +196,8 @@ class _Run:
                 child, drop = outcome.child, outcome.drop
                 if child is not None and child.id in seen_now:
                     drop, child = _dedupe_drop(outcome), None
+                elif child is not None and (near := ctx.pool_drop(outcome)) is not None:
+                    drop, child = near, None
                 if child is not None:
                     seen_now.add(child.id)
                     line = json.dumps(child.to_record(), ensure_ascii=False) + "\n"
@@ -397,7 +400,9 @@ async def aevolve(
             )
 
         for r in range(completed + 1):
-            ctx.seen_before.update(inst.id for inst in wd.instructions(wd.rows(r)))
+            for inst in wd.instructions(wd.rows(r)):
+                ctx.seen_before.add(inst.id)
+                ctx.remember(inst)
         if completed < 0:
             await run.seed_round(n_seeds)
             completed = 0
