@@ -1,0 +1,371 @@
+"""``optimize`` and ``aoptimize``: fit an evolving method to the user's data and model.
+
+Each step evolves a mini-batch of seeds with the current method (the trajectories), has the
+optimizer model analyse them and write ``candidates`` improved methods in parallel, scores each
+candidate on the development set by its evolution failure rate under the eliminator's filters,
+and keeps the lowest. Every call goes through the engine: the evolver's as ordinary runs in the
+work directory ``METHOD.toml.evolkit/``, the optimizer's through a runner with its own journal,
+so a killed optimisation run again resumes, and replays to the same method file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+from attrs import frozen
+
+from evolkit._plugins import Plugins
+from evolkit._protocols import Backend
+from evolkit._types import Instruction, Usage
+from evolkit.auto import _prompts as prompts
+from evolkit.auto._method import CandidateScore, Fitted, Method, StepRecord
+from evolkit.auto._optimizer import Optimizer
+from evolkit.auto._record import StepView, method_diff, trajectory_path, write_trajectory
+from evolkit.auto._subruns import Evolver
+from evolkit.engine._loop import run_sync
+from evolkit.engine.cache import ResponseCache
+from evolkit.engine.calls import CallRunner
+from evolkit.engine.config import EvolveConfig
+from evolkit.engine.journal import Journal
+from evolkit.engine.progress import Progress
+from evolkit.engine.run import _fit_to_backend, _resolve_backend
+from evolkit.errors import ConfigError
+from evolkit.io import atomic_writer, read_instructions
+
+__all__ = ["OptimizeResult", "aoptimize", "optimize"]
+
+Data = Iterable[Instruction | str] | str | os.PathLike[str]
+STATE_VERSION = 1
+OPTIMIZER_PARAMS = {"temperature": 0.7, "max_tokens": 768}
+
+
+@frozen(kw_only=True)
+class OptimizeResult:
+    """The fitted method, every step's candidates and scores, and what it cost."""
+
+    method: Method
+    steps: tuple[StepView, ...]
+    usage: Usage
+    calls_sent: int
+    elapsed_s: float
+    output: Path | None = None
+
+    @property
+    def failure_rates(self) -> list[float]:
+        """The chosen method's dev failure rate after each step (step 0: the initial method)."""
+        return [s.scores[s.chosen].failure_rate for s in self.steps]
+
+
+def _instructions(data: Data, what: str) -> list[Instruction]:
+    if isinstance(data, (str, os.PathLike)):
+        items: Iterable[Instruction | str] = read_instructions(data)
+    else:
+        items = data
+    seen: dict[str, Instruction] = {}
+    for item in items:
+        inst = Instruction(text=item) if isinstance(item, str) else item
+        seen.setdefault(inst.id, attrs.evolve(inst, parent_id=None, operator=None, round=0))
+    if not seen:
+        raise ConfigError(f"no {what} instructions: the {what} input is empty")
+    return list(seen.values())
+
+
+def _digest(instructions: Sequence[Instruction]) -> str:
+    return hashlib.sha256("\n".join(i.id for i in instructions).encode()).hexdigest()
+
+
+@frozen(kw_only=True)
+class _Plan:
+    steps: int
+    candidates: int
+    batch_size: int
+    trajectory_rounds: int
+    seed: int
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("steps", "candidates", "batch_size", "trajectory_rounds"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+class _Optimisation:
+    def __init__(
+        self,
+        plan: _Plan,
+        evolver: Evolver,
+        optimizer: Optimizer,
+        log: Callable[[str], None],
+    ) -> None:
+        self.plan = plan
+        self.evolver = evolver
+        self.optimizer = optimizer
+        self.log = log
+
+    def batch(self, seeds: Sequence[Instruction], step: int) -> list[Instruction]:
+        rng = random.Random(f"evolkit-auto:{self.plan.seed}:{step}")
+        return rng.sample(list(seeds), min(self.plan.batch_size, len(seeds)))
+
+    async def step(
+        self, step: int, current: Method, seeds: Sequence[Instruction], dev: Sequence[Instruction]
+    ) -> tuple[Method, StepView]:
+        batch = self.batch(seeds, step)
+        rounds = self.plan.trajectory_rounds
+        trajectories = await self.evolver.trajectories(
+            current, batch, rounds, f"step{step:02d}/trajectories.jsonl"
+        )
+        feedback = await self.optimizer.analyse(current, trajectories)
+        candidates = await self.optimizer.candidates(current, feedback, self.plan.candidates, step)
+        scores: list[CandidateScore] = []
+        for index, candidate in enumerate(candidates):
+            if candidate is None:
+                scores.append(
+                    CandidateScore(
+                        method_id="", failures=len(dev), total=len(dev), reasons={"no_method": 1}
+                    )
+                )
+                continue
+            out = f"step{step:02d}/candidate{index}.jsonl"
+            scores.append(await self.evolver.score(candidate, dev, out))
+        valid = [i for i, c in enumerate(candidates) if c is not None]
+        if not valid:
+            self.log(f"step {step}: no candidate method was usable; keeping the current one")
+            view = StepView(
+                step=step, prompts=(None,) * len(candidates), scores=tuple(scores), chosen=0,
+                feedback=feedback,
+            )
+            return current, view
+        chosen = min(valid, key=lambda i: (scores[i].failure_rate, i))
+        best = candidates[chosen]
+        assert best is not None
+        rates = " ".join(f"{s.failure_rate:.2f}" for s in scores)
+        self.log(f"step {step}: dev failure rate per candidate {rates}; chose {chosen}")
+        view = StepView(
+            step=step,
+            prompts=tuple(c.prompt if c is not None else None for c in candidates),
+            scores=tuple(scores),
+            chosen=chosen,
+            feedback=feedback,
+            diff=method_diff(current.prompt, best.prompt, step),
+        )
+        return best, view
+
+
+def _check_state(workdir: Path, fingerprint: Mapping[str, Any], overwrite: bool) -> None:
+    state_file = workdir / "optimize.json"
+    if state_file.exists():
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+        if state.get("version") != STATE_VERSION or state.get("fingerprint") != fingerprint:
+            if not overwrite:
+                old = state.get("fingerprint", {})
+                changed = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
+                raise ConfigError(
+                    f"{workdir} holds an optimisation with different settings "
+                    f"({', '.join(changed)}): resume with the same settings, or pass "
+                    "--overwrite / a new output path"
+                )
+    if overwrite and workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    with atomic_writer(state_file) as fh:
+        json.dump({"version": STATE_VERSION, "fingerprint": dict(fingerprint)}, fh, indent=2)
+
+
+async def aoptimize(
+    seeds: Data,
+    dev: Data,
+    *,
+    output: str | os.PathLike[str] | None = None,
+    model: str | None = None,
+    optimizer_model: str | None = None,
+    backend: Backend | None = None,
+    optimizer_backend: Backend | None = None,
+    model_params: Mapping[str, Any] | None = None,
+    steps: int = 3,
+    candidates: int = 3,
+    batch_size: int = 8,
+    trajectory_rounds: int = 2,
+    seed: int = 0,
+    initial: Method | str | None = None,
+    name: str = "auto",
+    optimizer_params: Mapping[str, Any] | None = None,
+    plugins: Plugins | None = None,
+    progress: str | Progress = "quiet",
+    log: Callable[[str], None] | None = None,
+    overwrite: bool = False,
+    **settings: Any,
+) -> OptimizeResult:
+    """Fit an evolving method to ``seeds`` and ``dev``; see :func:`optimize`."""
+    plan = _Plan(
+        steps=steps,
+        candidates=candidates,
+        batch_size=batch_size,
+        trajectory_rounds=trajectory_rounds,
+        seed=seed,
+    )
+    seed_set, dev_set = _instructions(seeds, "seed"), _instructions(dev, "dev")
+    shared = {i.id for i in seed_set} & {i.id for i in dev_set}
+    if shared:
+        raise ConfigError(
+            f"{len(shared)} dev instructions are also seeds: the dev set must be held out "
+            "(disjoint from the seeds)"
+        )
+    try:
+        cfg = EvolveConfig(**{k: v for k, v in settings.items() if v is not None})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad optimise setting: {exc}") from None
+    start_method = (
+        initial if isinstance(initial, Method)
+        else Method(prompt=initial or prompts.INITIAL_METHOD, name=name)
+    )
+    start_method = attrs.evolve(start_method, name=name, version=0, steps=(), fitted=Fitted())
+    started = time.monotonic()
+    plugins = plugins if plugins is not None else Plugins.load()
+    say = log if log is not None else (lambda line: None)
+
+    async with contextlib.AsyncExitStack() as stack:
+        if output is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="evolkit-")))
+        else:
+            workdir = Path(output).with_name(Path(output).name + ".evolkit")
+        if backend is None:
+            backend = _resolve_backend(plugins, model, model_params or {})
+            if hasattr(backend, "__aenter__"):
+                await stack.enter_async_context(backend)  # type: ignore[arg-type]
+        if optimizer_backend is None:
+            if optimizer_model is None or optimizer_model == backend.model:
+                optimizer_backend = backend
+            else:
+                optimizer_backend = _resolve_backend(plugins, optimizer_model, model_params or {})
+                if hasattr(optimizer_backend, "__aenter__"):
+                    await stack.enter_async_context(optimizer_backend)  # type: ignore[arg-type]
+        cfg = _fit_to_backend(cfg, backend, settings)
+        opt_params = dict(optimizer_params or OPTIMIZER_PARAMS)
+        fitted = Fitted(
+            evolver_model=backend.model,
+            optimizer_model=optimizer_backend.model,
+            seeds=_digest(seed_set),
+            dev=_digest(dev_set),
+            settings={
+                **attrs.asdict(plan),
+                "initial_method": start_method.id,
+                "filters": list(cfg.filters) if cfg.filters is not None else "default",
+                "optimizer_params": json.dumps(opt_params, sort_keys=True),
+                "engine": json.dumps(
+                    {k: v for k, v in cfg.fingerprint().items() if k not in {"rounds", "operators"}},
+                    sort_keys=True,
+                ),
+            },
+        )
+        _check_state(workdir, fitted.to_toml(), overwrite)
+        journal = Journal(workdir / "optimizer.journal.sqlite")
+        stack.push_async_callback(journal.aclose)
+        cache = ResponseCache(cfg.cache) if cfg.cache is not None else None
+        if cache is not None:
+            stack.callback(cache.close)
+        runner = CallRunner(
+            optimizer_backend,
+            journal,
+            cache=cache,
+            concurrency=max(plan.candidates, 1),
+            timeout=cfg.timeout,
+            retries=cfg.retries,
+            backoff=cfg.backoff,
+            backoff_max=cfg.backoff_max,
+            rpm=cfg.rpm,
+            tpm=cfg.tpm,
+        )
+        sub_settings = {**settings, "concurrency": cfg.concurrency, "timeout": cfg.timeout}
+        evolver = Evolver(
+            backend=backend,
+            plugins=plugins,
+            workdir=workdir,
+            seed=seed,
+            progress=progress,
+            settings=sub_settings,
+        )
+        stack.callback(evolver.close)
+        optimizer = Optimizer(runner, opt_params)
+        run = _Optimisation(plan, evolver, optimizer, say)
+
+        current = start_method
+        score0 = await evolver.score(current, dev_set, "step00/initial.jsonl")
+        say(f"step 0: initial method, dev failure rate {score0.failure_rate:.2f}")
+        views = [StepView(step=0, prompts=(current.prompt,), scores=(score0,), chosen=0)]
+        for step in range(1, plan.steps + 1):
+            current, view = await run.step(step, current, seed_set, dev_set)
+            views.append(view)
+        method = attrs.evolve(
+            current,
+            version=plan.steps,
+            fitted=fitted,
+            steps=tuple(
+                StepRecord(step=v.step, candidates=v.scores, chosen=v.chosen) for v in views
+            ),
+        )
+        usage = optimizer.usage
+        for stats in evolver.stats:
+            u = stats.usage
+            usage = Usage(
+                usage.prompt_tokens + u.prompt_tokens,
+                usage.completion_tokens + u.completion_tokens,
+                usage.cost + u.cost,
+            )
+        out_path = Path(output) if output is not None else None
+        if out_path is not None:
+            method.save(out_path)
+            write_trajectory(trajectory_path(out_path), method, views)
+        return OptimizeResult(
+            method=method,
+            steps=tuple(views),
+            usage=usage,
+            calls_sent=runner.counters.sent + sum(s.calls_sent for s in evolver.stats),
+            elapsed_s=time.monotonic() - started,
+            output=out_path,
+        )
+
+
+def optimize(
+    seeds: Data,
+    dev: Data,
+    *,
+    output: str | os.PathLike[str] | None = None,
+    model: str | None = None,
+    optimizer_model: str | None = None,
+    backend: Backend | None = None,
+    optimizer_backend: Backend | None = None,
+    **options: Any,
+) -> OptimizeResult:
+    """Fit an evolving method to ``seeds`` (trajectories) and ``dev`` (selection).
+
+    ``steps`` optimisation steps, each writing ``candidates`` methods from the analysis of a
+    ``batch_size`` mini-batch evolved ``trajectory_rounds`` rounds; the candidate with the
+    lowest failure rate on ``dev`` (every drop of the eliminator's ``filters`` counts) becomes
+    the current method. ``model`` evolves and answers, ``optimizer_model`` (default: the same)
+    analyses and rewrites. Other ``settings`` are :class:`~evolkit.EvolveConfig` fields for the
+    evolver's runs (``filters``, ``respond_system``, ``concurrency``, ``cache``, …). With
+    ``output``, writes the method file and ``OUTPUT.trajectory.json``, and resumes from
+    ``OUTPUT.evolkit/`` when run again.
+    """
+    return run_sync(
+        aoptimize(
+            seeds,
+            dev,
+            output=output,
+            model=model,
+            optimizer_model=optimizer_model,
+            backend=backend,
+            optimizer_backend=optimizer_backend,
+            **options,
+        )
+    )
