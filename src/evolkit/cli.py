@@ -17,7 +17,12 @@ from evolkit.errors import EvolkitError
 
 __all__ = ["main"]
 
-_SUBCOMMAND_MODULES = ("evolkit.evaluate._cli", "evolkit.train._cli", "evolkit.report._cli")
+_SUBCOMMAND_MODULES = (
+    "evolkit.evaluate._cli",
+    "evolkit.train._cli",
+    "evolkit.report._cli",
+    "evolkit.auto._cli",
+)
 
 
 def _console(stderr: bool = False) -> Any:
@@ -71,6 +76,13 @@ def _add_evolve(sub: Any) -> None:
         "'math.upward,math.downward' (default: every default operator, weight 1)",
     )
     p.add_argument("--filters", default=None, help="filters in order (default: the defaults)")
+    p.add_argument(
+        "--method",
+        type=Path,
+        default=None,
+        help="run a method file (from 'evolkit optimize') as an operator, alone or with "
+        "--operators",
+    )
     p.add_argument("--no-respond", action="store_true", help="do not answer evolved instructions")
     p.add_argument(
         "--respond-system",
@@ -139,6 +151,11 @@ def _evolve_from_args(
 ) -> Any:
     from evolkit.engine import evolve
 
+    plugins, operators = None, args.operators
+    if args.method is not None:
+        from evolkit.auto._cli import method_setup
+
+        plugins, operators = method_setup(args.method, args.operators)
     return evolve(
         args.seeds,
         rounds=args.rounds,
@@ -147,7 +164,8 @@ def _evolve_from_args(
         output=args.output,
         seed=args.seed,
         concurrency=args.concurrency,
-        operators=args.operators,
+        operators=operators,
+        plugins=plugins,
         filters=args.filters,
         respond=not args.no_respond,
         respond_system=args.respond_system,
