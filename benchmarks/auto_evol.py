@@ -60,7 +60,8 @@ TEST = [
 ]
 
 
-def _measure(label: str, result: Any, attempted: int) -> dict[str, Any]:
+def _measure(label: str, result: Any, test: list[str]) -> dict[str, Any]:
+    attempted = len(test)
     kept = [row for row in result if row.round == 1]
     drops = [d for d in result.iter_drops() if d.stage != "respond_seed" and d.round == 1]
     return {
@@ -73,8 +74,8 @@ def _measure(label: str, result: Any, attempted: int) -> dict[str, Any]:
         "mean_complexity": round(fmean(complexity(r.text, r.input) for r in kept), 2)
         if kept
         else 0.0,
-        "seed_mean_words": round(fmean(word_count(t) for t in TEST), 1),
-        "seed_mean_complexity": round(fmean(complexity(t) for t in TEST), 2),
+        "seed_mean_words": round(fmean(word_count(t) for t in test), 1),
+        "seed_mean_complexity": round(fmean(complexity(t) for t in test), 2),
     }
 
 
@@ -88,11 +89,15 @@ def main() -> None:
     parser.add_argument("--trajectory-rounds", type=int, default=1)
     parser.add_argument("--mutate-tokens", type=int, default=384)
     parser.add_argument("--respond-tokens", type=int, default=160)
+    parser.add_argument("--optimizer-tokens", type=int, default=384)
+    parser.add_argument("--dev-size", type=int, default=len(DEV), help="first N of DEV")
+    parser.add_argument("--test-size", type=int, default=len(TEST), help="first N of TEST")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    dev, test = DEV[: args.dev_size], TEST[: args.test_size]
     args.workdir.mkdir(parents=True, exist_ok=True)
     test_file = args.workdir / "test.txt"
-    test_file.write_text("\n".join(TEST) + "\n", encoding="utf-8")
+    test_file.write_text("\n".join(test) + "\n", encoding="utf-8")
     cache = args.workdir / "cache.sqlite"
     engine = {
         "seed": args.seed,
@@ -103,14 +108,14 @@ def main() -> None:
     started = time.monotonic()
     result = optimize(
         SEEDS,
-        DEV,
+        dev,
         output=args.workdir / "method.toml",
         model=args.model,
         steps=args.steps,
         candidates=args.candidates,
         batch_size=args.batch_size,
         trajectory_rounds=args.trajectory_rounds,
-        optimizer_params={"temperature": 0.7, "max_tokens": args.mutate_tokens},
+        optimizer_params={"temperature": 0.7, "max_tokens": args.optimizer_tokens},
         log=lambda line: print(line, flush=True),
         **engine,
     )
@@ -119,18 +124,29 @@ def main() -> None:
 
     started = time.monotonic()
     builtin = evolve(
-        test_file, rounds=1, model=args.model, output=args.workdir / "test-builtin.jsonl",
-        respond_seeds=False, **engine,
+        test_file,
+        rounds=1,
+        model=args.model,
+        output=args.workdir / "test-builtin.jsonl",
+        respond_seeds=False,
+        **engine,
     )
     builtin_s = time.monotonic() - started
     plugins, operators = method_setup(args.workdir / "method.toml", None)
     started = time.monotonic()
     auto = evolve(
-        test_file, rounds=1, model=args.model, output=args.workdir / "test-method.jsonl",
-        plugins=plugins, operators=operators, respond_seeds=False, **engine,
+        test_file,
+        rounds=1,
+        model=args.model,
+        output=args.workdir / "test-method.jsonl",
+        plugins=plugins,
+        operators=operators,
+        respond_seeds=False,
+        **engine,
     )
     auto_s = time.monotonic() - started
     figures = {
+        "sets": {"seeds": len(SEEDS), "dev": len(dev), "test": len(test)},
         "optimise": {
             "steps": args.steps,
             "candidates": args.candidates,
@@ -139,8 +155,8 @@ def main() -> None:
             "tokens": result.usage.total_tokens,
             "wall_s": round(optimise_s, 1),
         },
-        "builtin": {**_measure("built-in operators", builtin, len(TEST)), "wall_s": round(builtin_s, 1)},
-        "method": {**_measure("optimised method", auto, len(TEST)), "wall_s": round(auto_s, 1)},
+        "builtin": {**_measure("built-in operators", builtin, test), "wall_s": round(builtin_s, 1)},
+        "method": {**_measure("optimised method", auto, test), "wall_s": round(auto_s, 1)},
     }
     print(json.dumps(figures, indent=2))
     (args.workdir / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")

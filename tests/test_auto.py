@@ -205,7 +205,29 @@ def test_math_failure_rules_judge_the_candidates(tmp_path: Path) -> None:
 
 def test_changed_settings_are_refused_and_dev_must_be_held_out(tmp_path: Path) -> None:
     _optimize(tmp_path, Script(), steps=1)
-    with pytest.raises(ConfigError, match="different settings"):
+    with pytest.raises(ConfigError, match=r"different settings.*settings\.candidates"):
         _optimize(tmp_path, Script(), steps=1, candidates=2)
     with pytest.raises(ConfigError, match="held out"):
         optimize(SEEDS, [*DEV, SEEDS[0]], backend=FakeBackend(Script()), steps=1)
+
+
+def test_optimize_command_prints_the_trajectory_and_report_plots_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evolkit.cli import main
+
+    (tmp_path / "seeds.txt").write_text("\n".join(SEEDS) + "\n", encoding="utf-8")
+    (tmp_path / "dev.txt").write_text("\n".join(DEV) + "\n", encoding="utf-8")
+    out = tmp_path / "m.toml"
+    argv = ["optimize", str(tmp_path / "seeds.txt"), "--dev", str(tmp_path / "dev.txt")]
+    argv += ["-o", str(out), "--model", "fake/x", "--steps", "2", "--candidates", "2"]
+    assert main([*argv, "--batch-size", "2", "--cache", "off", "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "dev failure rate per step and candidate" in printed
+    assert "method change at step 1:" in printed and "+++ step 1" in printed
+    assert Method.load(out).version == 2
+    pytest.importorskip("matplotlib")
+    assert main(["report", str(out)]) == 0
+    page = (tmp_path / "m.report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 1
+    assert "dev failure rate per candidate" in page and "<b>0.000</b>" in page

@@ -29,7 +29,9 @@ def add_subcommand(subparsers: Any) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="method file to write (.toml)")
     p.add_argument("--model", default=None, help="the evolver model (default: as evolve)")
     p.add_argument(
-        "--optimizer-model", default=None, help="analyses and rewrites the method (default: --model)"
+        "--optimizer-model",
+        default=None,
+        help="analyses and rewrites the method (default: --model)",
     )
     p.add_argument("--api-base", default=None, help="endpoint for the models (vLLM, Ollama, ...)")
     p.add_argument("--steps", type=int, default=3, help="optimisation steps (3)")
@@ -51,9 +53,7 @@ def add_subcommand(subparsers: Any) -> None:
     p.add_argument("--concurrency", type=int, default=None, help="evolver calls in flight")
     p.add_argument("--timeout", type=float, default=None, help="seconds per call")
     p.add_argument("--retries", type=int, default=4, help="retries per call (4)")
-    p.add_argument(
-        "--cache", default="default", help="response cache file, 'default' or 'off'"
-    )
+    p.add_argument("--cache", default="default", help="response cache file, 'default' or 'off'")
     p.add_argument("--overwrite", action="store_true", help="discard a previous optimisation")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the result")
     p.set_defaults(func=run)

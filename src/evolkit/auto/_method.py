@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ from evolkit.operators import TemplateMutator
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = [
     "FORMAT",
@@ -73,6 +73,18 @@ def method_id(prompt: str) -> str:
     return content_id(prompt.strip())
 
 
+def _counts(value: Mapping[str, int]) -> dict[str, int]:
+    return {str(k): int(v) for k, v in value.items()}
+
+
+def _settings(value: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(value)
+
+
+def _stripped(value: str) -> str:
+    return value.strip()
+
+
 def _check_name(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
     if not _NAME.match(value):
         raise ValueError(f"method name {value!r}: use letters, digits, '.', '_' or '-'")
@@ -90,7 +102,7 @@ class CandidateScore:
     method_id: str
     failures: int
     total: int
-    reasons: Mapping[str, int] = field(factory=dict, converter=dict)
+    reasons: Mapping[str, int] = field(factory=dict, converter=_counts)
 
     @property
     def failure_rate(self) -> float:
@@ -115,12 +127,16 @@ class CandidateScore:
         )
 
 
+def _score_tuple(value: Iterable[CandidateScore]) -> tuple[CandidateScore, ...]:
+    return tuple(value)
+
+
 @frozen(kw_only=True)
 class StepRecord:
     """A step: its candidates' scores and the one chosen (step 0 is the initial method)."""
 
     step: int
-    candidates: tuple[CandidateScore, ...] = field(converter=tuple)
+    candidates: tuple[CandidateScore, ...] = field(converter=_score_tuple)
     chosen: int
 
     @property
@@ -143,6 +159,10 @@ class StepRecord:
         )
 
 
+def _step_tuple(value: Iterable[StepRecord]) -> tuple[StepRecord, ...]:
+    return tuple(value)
+
+
 @frozen(kw_only=True)
 class Fitted:
     """What a method was fitted on: models, data digests and the optimisation settings."""
@@ -151,7 +171,7 @@ class Fitted:
     optimizer_model: str = ""
     seeds: str = ""
     dev: str = ""
-    settings: Mapping[str, Any] = field(factory=dict, converter=dict)
+    settings: Mapping[str, Any] = field(factory=dict, converter=_settings)
 
     def to_toml(self) -> dict[str, Any]:
         return {
@@ -177,11 +197,11 @@ class Fitted:
 class Method:
     """An evolving method: its prompt, its version (optimisation steps applied) and history."""
 
-    prompt: str = field(converter=str.strip, validator=_check_prompt)
+    prompt: str = field(converter=_stripped, validator=_check_prompt)
     name: str = field(default="auto", validator=_check_name)
     version: int = 0
     fitted: Fitted = field(factory=Fitted)
-    steps: tuple[StepRecord, ...] = field(default=(), converter=tuple)
+    steps: tuple[StepRecord, ...] = field(default=(), converter=_step_tuple)
 
     @property
     def id(self) -> str:

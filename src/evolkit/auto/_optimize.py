@@ -141,7 +141,10 @@ class _Optimisation:
         if not valid:
             self.log(f"step {step}: no candidate method was usable; keeping the current one")
             view = StepView(
-                step=step, prompts=(None,) * len(candidates), scores=tuple(scores), chosen=0,
+                step=step,
+                prompts=(None,) * len(candidates),
+                scores=tuple(scores),
+                chosen=0,
                 feedback=feedback,
             )
             return current, view
@@ -161,19 +164,30 @@ class _Optimisation:
         return best, view
 
 
+def _flat(fingerprint: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in fingerprint.items():
+        if isinstance(value, Mapping):
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
 def _check_state(workdir: Path, fingerprint: Mapping[str, Any], overwrite: bool) -> None:
+    """Refuse to resume an optimisation run with other settings (unless ``overwrite``)."""
     state_file = workdir / "optimize.json"
-    if state_file.exists():
-        state = json.loads(state_file.read_text(encoding="utf-8"))
-        if state.get("version") != STATE_VERSION or state.get("fingerprint") != fingerprint:
-            if not overwrite:
-                old = state.get("fingerprint", {})
-                changed = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
-                raise ConfigError(
-                    f"{workdir} holds an optimisation with different settings "
-                    f"({', '.join(changed)}): resume with the same settings, or pass "
-                    "--overwrite / a new output path"
-                )
+    state = json.loads(state_file.read_text(encoding="utf-8")) if state_file.exists() else None
+    same = state is not None and state.get("version") == STATE_VERSION
+    if state is not None and not overwrite:
+        old, new = _flat(state.get("fingerprint", {})), _flat(json.loads(json.dumps(fingerprint)))
+        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        if changed or not same:
+            raise ConfigError(
+                f"{workdir} holds an optimisation with different settings "
+                f"({', '.join(changed) or 'version'}): resume with the same settings, or pass "
+                "--overwrite / a new output path"
+            )
     if overwrite and workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -225,7 +239,8 @@ async def aoptimize(
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"bad optimise setting: {exc}") from None
     start_method = (
-        initial if isinstance(initial, Method)
+        initial
+        if isinstance(initial, Method)
         else Method(prompt=initial or prompts.INITIAL_METHOD, name=name)
     )
     start_method = attrs.evolve(start_method, name=name, version=0, steps=(), fitted=Fitted())
@@ -262,7 +277,11 @@ async def aoptimize(
                 "filters": list(cfg.filters) if cfg.filters is not None else "default",
                 "optimizer_params": json.dumps(opt_params, sort_keys=True),
                 "engine": json.dumps(
-                    {k: v for k, v in cfg.fingerprint().items() if k not in {"rounds", "operators"}},
+                    {
+                        k: v
+                        for k, v in cfg.fingerprint().items()
+                        if k not in {"rounds", "operators"}
+                    },
                     sort_keys=True,
                 ),
             },

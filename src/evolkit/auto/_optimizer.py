@@ -69,9 +69,9 @@ class Optimizer:
         text = (text if text is not None else reply).strip()
         return text if len(text.split()) >= 5 else None
 
-    async def candidates(self, method: Method, feedback: str, m: int, version: int) -> list[
-        Method | None
-    ]:
+    async def candidates(
+        self, method: Method, feedback: str, m: int, version: int
+    ) -> list[Method | None]:
         """``m`` candidate methods, asked for in parallel (a failed one is None)."""
         texts = await asyncio.gather(
             *(self.candidate(method, feedback, k, m) for k in range(1, m + 1))

@@ -55,7 +55,7 @@ class StepView:
             "diff": self.diff,
             "candidates": [
                 {**score.to_toml(), "prompt": prompt}
-                for prompt, score in zip(self.prompts, self.scores)
+                for prompt, score in zip(self.prompts, self.scores, strict=True)
             ],
         }
 
