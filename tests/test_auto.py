@@ -231,3 +231,18 @@ def test_optimize_command_prints_the_trajectory_and_report_plots_it(
     page = (tmp_path / "m.report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 1
     assert "dev failure rate per candidate" in page and "<b>0.000</b>" in page
+
+
+def test_without_a_usable_candidate_the_current_method_stays(tmp_path: Path) -> None:
+    class Mute(Script):
+        def __call__(self, messages: Sequence[ChatMessage]) -> str:
+            if messages[0]["content"] == prompts.REWRITE_METHOD_SYSTEM:
+                return "ok"  # no method in the reply
+            return super().__call__(messages)
+
+    result = _optimize(tmp_path, Mute(), steps=1, candidates=2)
+    method = result.method  # type: ignore[attr-defined]
+    assert method.prompt == INITIAL_METHOD
+    step1 = method.steps[1]
+    assert [c.reasons for c in step1.candidates[:2]] == [{"no_method": len(DEV)}] * 2
+    assert step1.chosen == 2 and step1.best == method.steps[0].best

@@ -26,7 +26,7 @@ import attrs
 from attrs import frozen
 
 from evolkit._plugins import Plugins
-from evolkit._protocols import Backend
+from evolkit._protocols import Backend, ClosableBackend
 from evolkit._types import Instruction, Usage
 from evolkit.auto import _prompts as prompts
 from evolkit.auto._method import CandidateScore, Fitted, Method, StepRecord
@@ -64,7 +64,7 @@ class OptimizeResult:
     @property
     def failure_rates(self) -> list[float]:
         """The chosen method's dev failure rate after each step (step 0: the initial method)."""
-        return [s.scores[s.chosen].failure_rate for s in self.steps]
+        return [s.score.failure_rate for s in self.steps]
 
 
 def _instructions(data: Data, what: str) -> list[Instruction]:
@@ -112,13 +112,32 @@ class _Optimisation:
         self.optimizer = optimizer
         self.log = log
 
+    async def run(
+        self, initial: Method, seeds: Sequence[Instruction], dev: Sequence[Instruction]
+    ) -> list[StepView]:
+        """Step 0 scores the initial method on ``dev``; each later step may replace it."""
+        score = await self.evolver.score(initial, dev, "step00/initial.jsonl")
+        self.log(f"step 0: initial method, dev failure rate {score.failure_rate:.2f}")
+        views = [
+            StepView(step=0, prompts=(initial.prompt,), scores=(score,), chosen=0, method=initial)
+        ]
+        for step in range(1, self.plan.steps + 1):
+            views.append(await self.step(step, views[-1], seeds, dev))
+        return views
+
     def batch(self, seeds: Sequence[Instruction], step: int) -> list[Instruction]:
         rng = random.Random(f"evolkit-auto:{self.plan.seed}:{step}")
         return rng.sample(list(seeds), min(self.plan.batch_size, len(seeds)))
 
     async def step(
-        self, step: int, current: Method, seeds: Sequence[Instruction], dev: Sequence[Instruction]
-    ) -> tuple[Method, StepView]:
+        self,
+        step: int,
+        previous: StepView,
+        seeds: Sequence[Instruction],
+        dev: Sequence[Instruction],
+    ) -> StepView:
+        """Trajectories, analysis, ``m`` candidates, and the one with the fewest dev failures."""
+        current = previous.method
         batch = self.batch(seeds, step)
         rounds = self.plan.trajectory_rounds
         trajectories = await self.evolver.trajectories(
@@ -131,37 +150,42 @@ class _Optimisation:
             if candidate is None:
                 scores.append(
                     CandidateScore(
-                        method_id="", failures=len(dev), total=len(dev), reasons={"no_method": 1}
+                        method_id="",
+                        failures=len(dev),
+                        total=len(dev),
+                        reasons={"no_method": len(dev)},
                     )
                 )
                 continue
             out = f"step{step:02d}/candidate{index}.jsonl"
             scores.append(await self.evolver.score(candidate, dev, out))
+        prompts_made = tuple(c.prompt if c is not None else None for c in candidates)
         valid = [i for i, c in enumerate(candidates) if c is not None]
         if not valid:
+            # No usable candidate: the current method stays, listed last with its score.
             self.log(f"step {step}: no candidate method was usable; keeping the current one")
-            view = StepView(
+            return StepView(
                 step=step,
-                prompts=(None,) * len(candidates),
-                scores=tuple(scores),
-                chosen=0,
+                prompts=(*prompts_made, current.prompt),
+                scores=(*scores, previous.score),
+                chosen=len(scores),
+                method=current,
                 feedback=feedback,
             )
-            return current, view
         chosen = min(valid, key=lambda i: (scores[i].failure_rate, i))
         best = candidates[chosen]
         assert best is not None
         rates = " ".join(f"{s.failure_rate:.2f}" for s in scores)
         self.log(f"step {step}: dev failure rate per candidate {rates}; chose {chosen}")
-        view = StepView(
+        return StepView(
             step=step,
-            prompts=tuple(c.prompt if c is not None else None for c in candidates),
+            prompts=prompts_made,
             scores=tuple(scores),
             chosen=chosen,
+            method=best,
             feedback=feedback,
             diff=method_diff(current.prompt, best.prompt, step),
         )
-        return best, view
 
 
 def _flat(fingerprint: Mapping[str, Any]) -> dict[str, Any]:
@@ -227,17 +251,8 @@ async def aoptimize(
         trajectory_rounds=trajectory_rounds,
         seed=seed,
     )
-    seed_set, dev_set = _instructions(seeds, "seed"), _instructions(dev, "dev")
-    shared = {i.id for i in seed_set} & {i.id for i in dev_set}
-    if shared:
-        raise ConfigError(
-            f"{len(shared)} dev instructions are also seeds: the dev set must be held out "
-            "(disjoint from the seeds)"
-        )
-    try:
-        cfg = EvolveConfig(**{k: v for k, v in settings.items() if v is not None})
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"bad optimise setting: {exc}") from None
+    seed_set, dev_set = _inputs(seeds, dev)
+    cfg = _engine_config(settings)
     start_method = (
         initial
         if isinstance(initial, Method)
@@ -246,7 +261,7 @@ async def aoptimize(
     start_method = attrs.evolve(start_method, name=name, version=0, steps=(), fitted=Fitted())
     started = time.monotonic()
     plugins = plugins if plugins is not None else Plugins.load()
-    say = log if log is not None else (lambda line: None)
+    opt_params = dict(optimizer_params or OPTIMIZER_PARAMS)
 
     async with contextlib.AsyncExitStack() as stack:
         if output is None:
@@ -254,92 +269,46 @@ async def aoptimize(
         else:
             workdir = Path(output).with_name(Path(output).name + ".evolkit")
         if backend is None:
-            backend = _resolve_backend(plugins, model, model_params or {})
-            if hasattr(backend, "__aenter__"):
-                await stack.enter_async_context(backend)  # type: ignore[arg-type]
+            backend = await _open_backend(stack, plugins, model, model_params)
         if optimizer_backend is None:
-            if optimizer_model is None or optimizer_model == backend.model:
-                optimizer_backend = backend
-            else:
-                optimizer_backend = _resolve_backend(plugins, optimizer_model, model_params or {})
-                if hasattr(optimizer_backend, "__aenter__"):
-                    await stack.enter_async_context(optimizer_backend)  # type: ignore[arg-type]
+            same = optimizer_model is None or optimizer_model == backend.model
+            optimizer_backend = (
+                backend
+                if same
+                else await _open_backend(stack, plugins, optimizer_model, model_params)
+            )
         cfg = _fit_to_backend(cfg, backend, settings)
-        opt_params = dict(optimizer_params or OPTIMIZER_PARAMS)
         fitted = Fitted(
             evolver_model=backend.model,
             optimizer_model=optimizer_backend.model,
             seeds=_digest(seed_set),
             dev=_digest(dev_set),
-            settings={
-                **attrs.asdict(plan),
-                "initial_method": start_method.id,
-                "filters": list(cfg.filters) if cfg.filters is not None else "default",
-                "optimizer_params": json.dumps(opt_params, sort_keys=True),
-                "engine": json.dumps(
-                    {
-                        k: v
-                        for k, v in cfg.fingerprint().items()
-                        if k not in {"rounds", "operators"}
-                    },
-                    sort_keys=True,
-                ),
-            },
+            settings=_fitted_settings(plan, start_method, cfg, opt_params),
         )
         _check_state(workdir, fitted.to_toml(), overwrite)
-        journal = Journal(workdir / "optimizer.journal.sqlite")
-        stack.push_async_callback(journal.aclose)
-        cache = ResponseCache(cfg.cache) if cfg.cache is not None else None
-        if cache is not None:
-            stack.callback(cache.close)
-        runner = CallRunner(
-            optimizer_backend,
-            journal,
-            cache=cache,
-            concurrency=max(plan.candidates, 1),
-            timeout=cfg.timeout,
-            retries=cfg.retries,
-            backoff=cfg.backoff,
-            backoff_max=cfg.backoff_max,
-            rpm=cfg.rpm,
-            tpm=cfg.tpm,
-        )
-        sub_settings = {**settings, "concurrency": cfg.concurrency, "timeout": cfg.timeout}
+        runner = _optimizer_runner(stack, optimizer_backend, workdir, cfg, plan)
         evolver = Evolver(
             backend=backend,
             plugins=plugins,
             workdir=workdir,
             seed=seed,
             progress=progress,
-            settings=sub_settings,
+            settings={**settings, "concurrency": cfg.concurrency, "timeout": cfg.timeout},
         )
         stack.callback(evolver.close)
         optimizer = Optimizer(runner, opt_params)
-        run = _Optimisation(plan, evolver, optimizer, say)
-
-        current = start_method
-        score0 = await evolver.score(current, dev_set, "step00/initial.jsonl")
-        say(f"step 0: initial method, dev failure rate {score0.failure_rate:.2f}")
-        views = [StepView(step=0, prompts=(current.prompt,), scores=(score0,), chosen=0)]
-        for step in range(1, plan.steps + 1):
-            current, view = await run.step(step, current, seed_set, dev_set)
-            views.append(view)
+        say = log if log is not None else (lambda line: None)
+        views = await _Optimisation(plan, evolver, optimizer, say).run(
+            start_method, seed_set, dev_set
+        )
         method = attrs.evolve(
-            current,
+            views[-1].method,
             version=plan.steps,
             fitted=fitted,
             steps=tuple(
                 StepRecord(step=v.step, candidates=v.scores, chosen=v.chosen) for v in views
             ),
         )
-        usage = optimizer.usage
-        for stats in evolver.stats:
-            u = stats.usage
-            usage = Usage(
-                usage.prompt_tokens + u.prompt_tokens,
-                usage.completion_tokens + u.completion_tokens,
-                usage.cost + u.cost,
-            )
         out_path = Path(output) if output is not None else None
         if out_path is not None:
             method.save(out_path)
@@ -347,11 +316,97 @@ async def aoptimize(
         return OptimizeResult(
             method=method,
             steps=tuple(views),
-            usage=usage,
+            usage=_add_usage(optimizer.usage, *(s.usage for s in evolver.stats)),
             calls_sent=runner.counters.sent + sum(s.calls_sent for s in evolver.stats),
             elapsed_s=time.monotonic() - started,
             output=out_path,
         )
+
+
+def _inputs(seeds: Data, dev: Data) -> tuple[list[Instruction], list[Instruction]]:
+    seed_set, dev_set = _instructions(seeds, "seed"), _instructions(dev, "dev")
+    shared = {i.id for i in seed_set} & {i.id for i in dev_set}
+    if shared:
+        raise ConfigError(
+            f"{len(shared)} dev instructions are also seeds: the dev set must be held out "
+            "(disjoint from the seeds)"
+        )
+    return seed_set, dev_set
+
+
+def _engine_config(settings: Mapping[str, Any]) -> EvolveConfig:
+    for fixed in ("rounds", "operators", "respond_seeds"):
+        if settings.get(fixed) is not None:
+            raise ConfigError(f"{fixed} is set by the optimisation itself and cannot be given")
+    try:
+        return EvolveConfig(**{k: v for k, v in settings.items() if v is not None})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad optimise setting: {exc}") from None
+
+
+async def _open_backend(
+    stack: contextlib.AsyncExitStack,
+    plugins: Plugins,
+    model: str | None,
+    params: Mapping[str, Any] | None,
+) -> Backend:
+    backend = _resolve_backend(plugins, model, params or {})
+    if isinstance(backend, ClosableBackend):
+        stack.push_async_callback(backend.aclose)
+    return backend
+
+
+def _fitted_settings(
+    plan: _Plan, initial: Method, cfg: EvolveConfig, optimizer_params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The settings that decide the method file; a resumed optimisation must match them."""
+    engine = {
+        k: v
+        for k, v in cfg.fingerprint().items()
+        if k not in {"rounds", "operators", "respond_seeds"}
+    }
+    return {
+        **attrs.asdict(plan),
+        "initial_method": initial.id,
+        "filters": list(cfg.filters) if cfg.filters is not None else "default",
+        "optimizer_params": json.dumps(dict(optimizer_params), sort_keys=True),
+        "engine": json.dumps(engine, sort_keys=True),
+    }
+
+
+def _optimizer_runner(
+    stack: contextlib.AsyncExitStack,
+    backend: Backend,
+    workdir: Path,
+    cfg: EvolveConfig,
+    plan: _Plan,
+) -> CallRunner:
+    """The optimizer's calls: their own journal in the work directory, the run's cache."""
+    journal = Journal(workdir / "optimizer.journal.sqlite")
+    stack.push_async_callback(journal.aclose)
+    cache = ResponseCache(cfg.cache) if cfg.cache is not None else None
+    if cache is not None:
+        stack.callback(cache.close)
+    return CallRunner(
+        backend,
+        journal,
+        cache=cache,
+        concurrency=plan.candidates,
+        timeout=cfg.timeout,
+        retries=cfg.retries,
+        backoff=cfg.backoff,
+        backoff_max=cfg.backoff_max,
+        rpm=cfg.rpm,
+        tpm=cfg.tpm,
+    )
+
+
+def _add_usage(*usages: Usage) -> Usage:
+    return Usage(
+        sum(u.prompt_tokens for u in usages),
+        sum(u.completion_tokens for u in usages),
+        sum(u.cost for u in usages),
+    )
 
 
 def optimize(

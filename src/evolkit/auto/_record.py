@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
 from evolkit.auto._method import CandidateScore, Method
 from evolkit.io import atomic_writer
@@ -38,14 +38,21 @@ def method_diff(before: str, after: str, step: int) -> str:
 
 @frozen(kw_only=True)
 class StepView:
-    """One step as the trajectory shows it: candidates (None: no usable method) and scores."""
+    """One step as the trajectory shows it: candidates (None: no usable method), their
+    scores, the chosen one and the method in force after the step."""
 
     step: int
     prompts: tuple[str | None, ...]
     scores: tuple[CandidateScore, ...]
     chosen: int
+    method: Method = field(eq=False, repr=False)
     feedback: str = ""
     diff: str = ""
+
+    @property
+    def score(self) -> CandidateScore:
+        """The chosen candidate's score."""
+        return self.scores[self.chosen]
 
     def to_json(self) -> dict[str, Any]:
         return {
