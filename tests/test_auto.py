@@ -246,3 +246,21 @@ def test_without_a_usable_candidate_the_current_method_stays(tmp_path: Path) -> 
     step1 = method.steps[1]
     assert [c.reasons for c in step1.candidates[:2]] == [{"no_method": len(DEV)}] * 2
     assert step1.chosen == 2 and step1.best == method.steps[0].best
+
+
+def test_code_failure_rules_judge_the_candidates(tmp_path: Path) -> None:
+    class CodeScript(Script):
+        def __call__(self, messages: Sequence[ChatMessage]) -> str:
+            user = messages[-1]["content"]
+            if "<rewrite>" in user and "Method ALPHA" in user:
+                original = between(INSTRUCTION_TAG, user) or ""
+                return f"<rewrite>{original} Write it as a Python function (broken).</rewrite>"
+            if "(broken)" in user and "<rewrite>" not in user:
+                return "Here it is:\n```python\ndef answer(:\n    return 1\n```"
+            return super().__call__(messages)
+
+    filters = ["template_leak", "refusal", "code.python_parses"]
+    method = _optimize(tmp_path, CodeScript(), steps=1, filters=filters).method  # type: ignore[attr-defined]
+    step1 = method.steps[1]
+    assert step1.candidates[0].reasons == {"python_syntax_error": len(DEV)}
+    assert step1.chosen == 1 and "Method BETA" in method.prompt
