@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evolkit import evolve
 from evolkit._markers import INSTRUCTION_TAG, JUDGE_TAGS, between
@@ -264,3 +266,25 @@ def test_code_failure_rules_judge_the_candidates(tmp_path: Path) -> None:
     step1 = method.steps[1]
     assert step1.candidates[0].reasons == {"python_syntax_error": len(DEV)}
     assert step1.chosen == 1 and "Method BETA" in method.prompt
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    prompt=st.text(min_size=1).map(lambda t: f"Make it harder in five words. {t}"),
+    rates=st.lists(st.integers(0, 9), min_size=1, max_size=4),
+)
+def test_any_method_file_round_trips(prompt: str, rates: list[int]) -> None:
+    from evolkit.auto import CandidateScore, Fitted, StepRecord
+
+    scores = tuple(
+        CandidateScore(method_id=f"{i:016x}", failures=r, total=9, reasons={"refusal": r})
+        for i, r in enumerate(rates)
+    )
+    method = Method(
+        prompt=prompt,
+        name="x.y-1",
+        version=len(rates),
+        fitted=Fitted(evolver_model="m", seeds="s", settings={"steps": 2, "filters": ["a"]}),
+        steps=(StepRecord(step=1, candidates=scores, chosen=rates.index(min(rates))),),
+    )
+    assert Method.loads(method.dumps()) == method
