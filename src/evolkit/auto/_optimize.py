@@ -11,14 +11,12 @@ so a killed optimisation run again resumes, and replays to the same method file.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import random
-import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from evolkit._plugins import Plugins
 from evolkit._protocols import Backend, ClosableBackend
 from evolkit._types import Instruction, Usage
 from evolkit.auto import _prompts as prompts
+from evolkit.auto._inputs import Data, check_state, digest, read_sets
 from evolkit.auto._method import CandidateScore, Fitted, Method, StepRecord
 from evolkit.auto._optimizer import Optimizer
 from evolkit.auto._record import StepView, method_diff, trajectory_path, write_trajectory
@@ -41,12 +40,9 @@ from evolkit.engine.journal import Journal
 from evolkit.engine.progress import Progress
 from evolkit.engine.run import _fit_to_backend, _resolve_backend
 from evolkit.errors import ConfigError
-from evolkit.io import atomic_writer, read_instructions
 
 __all__ = ["OptimizeResult", "aoptimize", "optimize"]
 
-Data = Iterable[Instruction | str] | str | os.PathLike[str]
-STATE_VERSION = 1
 OPTIMIZER_PARAMS = {"temperature": 0.7, "max_tokens": 768}
 
 
@@ -65,24 +61,6 @@ class OptimizeResult:
     def failure_rates(self) -> list[float]:
         """The chosen method's dev failure rate after each step (step 0: the initial method)."""
         return [s.score.failure_rate for s in self.steps]
-
-
-def _instructions(data: Data, what: str) -> list[Instruction]:
-    if isinstance(data, (str, os.PathLike)):
-        items: Iterable[Instruction | str] = read_instructions(data)
-    else:
-        items = data
-    seen: dict[str, Instruction] = {}
-    for item in items:
-        inst = Instruction(text=item) if isinstance(item, str) else item
-        seen.setdefault(inst.id, attrs.evolve(inst, parent_id=None, operator=None, round=0))
-    if not seen:
-        raise ConfigError(f"no {what} instructions: the {what} input is empty")
-    return list(seen.values())
-
-
-def _digest(instructions: Sequence[Instruction]) -> str:
-    return hashlib.sha256("\n".join(i.id for i in instructions).encode()).hexdigest()
 
 
 @frozen(kw_only=True)
@@ -188,37 +166,6 @@ class _Optimisation:
         )
 
 
-def _flat(fingerprint: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in fingerprint.items():
-        if isinstance(value, Mapping):
-            out.update({f"{key}.{k}": v for k, v in value.items()})
-        else:
-            out[key] = value
-    return out
-
-
-def _check_state(workdir: Path, fingerprint: Mapping[str, Any], overwrite: bool) -> None:
-    """Refuse to resume an optimisation run with other settings (unless ``overwrite``)."""
-    state_file = workdir / "optimize.json"
-    state = json.loads(state_file.read_text(encoding="utf-8")) if state_file.exists() else None
-    same = state is not None and state.get("version") == STATE_VERSION
-    if state is not None and not overwrite:
-        old, new = _flat(state.get("fingerprint", {})), _flat(json.loads(json.dumps(fingerprint)))
-        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-        if changed or not same:
-            raise ConfigError(
-                f"{workdir} holds an optimisation with different settings "
-                f"({', '.join(changed) or 'version'}): resume with the same settings, or pass "
-                "--overwrite / a new output path"
-            )
-    if overwrite and workdir.exists():
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(state_file) as fh:
-        json.dump({"version": STATE_VERSION, "fingerprint": dict(fingerprint)}, fh, indent=2)
-
-
 async def aoptimize(
     seeds: Data,
     dev: Data,
@@ -251,7 +198,7 @@ async def aoptimize(
         trajectory_rounds=trajectory_rounds,
         seed=seed,
     )
-    seed_set, dev_set = _inputs(seeds, dev)
+    seed_set, dev_set = read_sets(seeds, dev)
     cfg = _engine_config(settings)
     start_method = (
         initial
@@ -281,11 +228,11 @@ async def aoptimize(
         fitted = Fitted(
             evolver_model=backend.model,
             optimizer_model=optimizer_backend.model,
-            seeds=_digest(seed_set),
-            dev=_digest(dev_set),
+            seeds=digest(seed_set),
+            dev=digest(dev_set),
             settings=_fitted_settings(plan, start_method, cfg, opt_params),
         )
-        _check_state(workdir, fitted.to_toml(), overwrite)
+        check_state(workdir, fitted.to_toml(), overwrite)
         runner = _optimizer_runner(stack, optimizer_backend, workdir, cfg, plan)
         evolver = Evolver(
             backend=backend,
@@ -321,17 +268,6 @@ async def aoptimize(
             elapsed_s=time.monotonic() - started,
             output=out_path,
         )
-
-
-def _inputs(seeds: Data, dev: Data) -> tuple[list[Instruction], list[Instruction]]:
-    seed_set, dev_set = _instructions(seeds, "seed"), _instructions(dev, "dev")
-    shared = {i.id for i in seed_set} & {i.id for i in dev_set}
-    if shared:
-        raise ConfigError(
-            f"{len(shared)} dev instructions are also seeds: the dev set must be held out "
-            "(disjoint from the seeds)"
-        )
-    return seed_set, dev_set
 
 
 def _engine_config(settings: Mapping[str, Any]) -> EvolveConfig:
