@@ -24,6 +24,7 @@ _SUBCOMMAND_MODULES = (
     "evolkit.report._cli",
     "evolkit.score._cli",
     "evolkit.filters._cli",
+    "evolkit.auto._cli",
 )
 
 
@@ -103,6 +104,13 @@ def _add_evolve(sub: Any) -> None:
         help="drop evolved rows sharing 13-grams with this benchmark file (GSM8K, MATH, "
         "HumanEval, MBPP layouts), counted as benchmark_overlap",
     )
+    p.add_argument(
+        "--method",
+        type=Path,
+        default=None,
+        help="run a method file (from 'evolkit optimize') as an operator, alone or with "
+        "--operators",
+    )
     p.add_argument("--no-respond", action="store_true", help="do not answer evolved instructions")
     p.add_argument(
         "--respond-system",
@@ -171,11 +179,15 @@ def _evolve_from_args(
 ) -> Any:
     from evolkit.engine import evolve
 
-    plugins, filters = None, args.filters
+    plugins, operators, filters = None, args.operators, args.filters
+    if args.method is not None:
+        from evolkit.auto._cli import method_setup
+
+        plugins, operators = method_setup(args.method, args.operators)
     if args.decontaminate is not None:
         from evolkit.filters.decontaminate import with_decontamination
 
-        plugins, filters = with_decontamination(args.decontaminate, args.filters)
+        plugins, filters = with_decontamination(args.decontaminate, args.filters, plugins)
     return evolve(
         args.seeds if args.seeds.startswith("hf://") else Path(args.seeds),
         fields=args.field,
@@ -186,7 +198,7 @@ def _evolve_from_args(
         output=args.output,
         seed=args.seed,
         concurrency=args.concurrency,
-        operators=args.operators,
+        operators=operators,
         filters=filters,
         plugins=plugins,
         respond=not args.no_respond,
