@@ -98,6 +98,9 @@ def _add_evolve(sub: Any) -> None:
     from evolkit.scale._cli import add_scale_arguments
 
     add_scale_arguments(p)
+    from evolkit.cost._cli import add_cost_arguments
+
+    add_cost_arguments(p)
     p.set_defaults(func=_cmd_evolve)
 
 
@@ -121,6 +124,11 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
     if args.temperature is not None:
         settings["mutate_params"] = {"temperature": args.temperature, "max_tokens": 512}
         settings["respond_params"] = {"temperature": args.temperature, "max_tokens": 1024}
+    from evolkit.cost._cli import cost_settings, run_dry
+
+    if args.dry_run:
+        return run_dry(args, params, settings, cache)
+    settings.update(cost_settings(args))
     with executor if executor is not None else contextlib.nullcontext():
         result = _evolve_from_args(args, params, settings, cache, executor)
     if not args.quiet:

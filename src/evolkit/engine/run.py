@@ -31,6 +31,7 @@ from evolkit.engine.result import RunResult
 from evolkit.engine.stats import Drop, StatsBuilder
 from evolkit.engine.steps import Outcome, RoundContext
 from evolkit.engine.workdir import WorkDir
+from evolkit.cost._controls import attach_cost_controls, cost_report, item_window
 from evolkit.errors import ConfigError, ModelError
 from evolkit.io import atomic_writer, read_instructions
 
@@ -120,6 +121,7 @@ class _Run:
         self.ctx = ctx
         self.stats = ctx.stats
         self.progress = progress
+        self.window = item_window(cfg)
 
     def snapshot(self, round: int, done: int, total: int, kept: int, dropped: int) -> Snapshot:
         usage = self.stats.usage_round.get(round)
@@ -161,7 +163,7 @@ class _Run:
             atomic_writer(self.wd.drops(0)) as drops,
         ):
             results = ordered_map(
-                self.wd.instructions(self.wd.seeds), answer, self.cfg.concurrency * 4
+                self.wd.instructions(self.wd.seeds), answer, self.window
             )
             async for seed, failure in results:
                 line = json.dumps(seed.to_record(), ensure_ascii=False) + "\n"
@@ -374,7 +376,8 @@ async def aevolve(
         )
         reporter = make_progress(progress) if isinstance(progress, str) else progress
         stack.callback(reporter.close)
-        run = _Run(cfg, wd, runner, ctx, reporter, executor or LocalExecutor(cfg.concurrency * 4))
+        await attach_cost_controls(cfg, backend, runner, reporter, stack)
+        run = _Run(cfg, wd, runner, ctx, reporter, executor or LocalExecutor(item_window(cfg)))
 
         def save(round: int) -> None:
             snap = stats.snapshot(cfg.rounds, elapsed_s=elapsed_before + time.monotonic() - started)
@@ -411,7 +414,8 @@ async def aevolve(
         )
         if out_path is not None:
             with atomic_writer(out_path.with_name(out_path.name + ".run.json")) as fh:
-                json.dump({"stats": final.to_json(), "settings": fingerprint}, fh, indent=2)
+                report = {"stats": final.to_json(), "settings": fingerprint}
+                json.dump({**report, **cost_report(runner)}, fh, indent=2)
             return RunResult(stats=final, output=out_path, workdir=wd.path)
         rows = tuple(wd.instructions(target))
         drops = tuple(wd.all_drops(cfg.rounds))
