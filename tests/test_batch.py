@@ -105,3 +105,57 @@ async def test_expired_requests_and_only_those_are_resubmitted(
     assert _rows(out) == _rows(tmp_path / "online.jsonl")
     assert result.stats.retries == len(server.expired)
     assert reference.stats.rows == result.stats.rows
+
+
+def _command(seeds: Path, out: Path, url: str, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "evolkit.cli", "evolve", str(seeds), "-o", str(out),
+        "--model", MODEL, "--api-base", url, "--rounds", "1", "--seed", "5",
+        "--cache", "off", "-q", *extra,
+    ]  # fmt: skip
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "OPENAI_API_KEY": "test", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+
+
+def _batch_ids(out: Path) -> list[str]:
+    path = out.with_name(out.name + ".evolkit") / "journal.sqlite"
+    if not path.exists():
+        return []
+    db = sqlite3.connect(path)
+    try:
+        return [r[0] for r in db.execute("SELECT batch_id FROM batch_jobs WHERE batch_id IS NOT NULL")]
+    except sqlite3.OperationalError:  # the table is not created yet
+        return []
+    finally:
+        db.close()
+
+
+@pytest.mark.slow
+def test_killed_after_submission_restart_sends_no_new_batch_for_it(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("\n".join(SEEDS) + "\n", encoding="utf-8")
+    out = tmp_path / "batch.jsonl"
+    flags = ("--batch", "--batch-poll", "0.05", "--batch-quiet", "0.1")
+    server = BatchStandIn(hold=True)
+    with server.run_in_thread():
+        proc = subprocess.Popen(_command(seeds, out, server.url, *flags), env=_env())
+        deadline = time.monotonic() + 90
+        while not _batch_ids(out) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert _batch_ids(out), "the run never journaled a batch id"
+        time.sleep(0.3)  # polling the held batch
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        before = server.created()
+        assert len(before) == 1 and len(before[0]) == len(SEEDS)  # the seeds' answers
+        server.release()
+        subprocess.run(_command(seeds, out, server.url, *flags), env=_env(), check=True, timeout=120)
+        after = server.created()[len(before) :]
+        online = tmp_path / "online.jsonl"
+        subprocess.run(_command(seeds, online, server.url), env=_env(), check=True, timeout=120)
+    assert after, "the restarted run went on to the next stages"
+    submitted = set(before[0])
+    assert not submitted & {key for keys in after for key in keys}
+    assert _rows(out) == _rows(online)
