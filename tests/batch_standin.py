@@ -68,7 +68,8 @@ class BatchStandIn(FakeServer):
                 return self._poll(parts[1])
         except KeyError as exc:
             return web.Response(
-                status=404, body=error_body(f"no such object {exc}", "invalid_request_error"),
+                status=404,
+                body=error_body(f"no such object {exc}", "invalid_request_error"),
                 content_type=_JSON,
             )
         return await super()._dispatch(request)
@@ -83,8 +84,15 @@ class BatchStandIn(FakeServer):
         file_id = self._new_id("file")
         self.files[file_id] = content
         return _json(
-            {"id": file_id, "object": "file", "bytes": len(content), "created_at": int(time.time()),
-             "filename": "batch.jsonl", "purpose": "batch", "status": "processed"}
+            {
+                "id": file_id,
+                "object": "file",
+                "bytes": len(content),
+                "created_at": int(time.time()),
+                "filename": "batch.jsonl",
+                "purpose": "batch",
+                "status": "processed",
+            }
         )
 
     def _create(self, body: dict[str, Any]) -> web.StreamResponse:
@@ -92,10 +100,17 @@ class BatchStandIn(FakeServer):
         lines = [json.loads(x) for x in self.files[file_id].decode().splitlines() if x.strip()]
         batch_id = self._new_id("batch")
         batch = {
-            "id": batch_id, "object": "batch", "endpoint": body["endpoint"], "errors": None,
-            "input_file_id": file_id, "completion_window": body["completion_window"],
-            "status": "in_progress", "output_file_id": None, "error_file_id": None,
-            "created_at": int(time.time()), "metadata": body.get("metadata") or {},
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": body["endpoint"],
+            "errors": None,
+            "input_file_id": file_id,
+            "completion_window": body["completion_window"],
+            "status": "in_progress",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": int(time.time()),
+            "metadata": body.get("metadata") or {},
             "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
         }
         with self._lock:
@@ -112,7 +127,9 @@ class BatchStandIn(FakeServer):
         return _json(batch)
 
     def _finish(self, batch: dict[str, Any]) -> None:
-        lines = [json.loads(x) for x in self.files[batch["input_file_id"]].decode().splitlines() if x]
+        lines = [
+            json.loads(x) for x in self.files[batch["input_file_id"]].decode().splitlines() if x
+        ]
         out, errors = [], []
         for index, line in enumerate(lines):
             key = line["custom_id"]
@@ -120,18 +137,39 @@ class BatchStandIn(FakeServer):
             if self.expire_every and first and index % self.expire_every == 1:
                 self._answered_once.add(key)
                 self.expired.append(key)
-                errors.append({"id": f"req-{key}", "custom_id": key, "response": None,
-                               "error": {"code": "batch_expired",
-                                         "message": "not answered within the completion window"}})
+                errors.append(
+                    {
+                        "id": f"req-{key}",
+                        "custom_id": key,
+                        "response": None,
+                        "error": {
+                            "code": "batch_expired",
+                            "message": "not answered within the completion window",
+                        },
+                    }
+                )
                 continue
             self._answered_once.add(key)
-            out.append({"id": f"req-{key}", "custom_id": key, "error": None,
-                        "response": {"status_code": 200, "request_id": key,
-                                     "body": self._answer_body(line["body"], key)}})
+            out.append(
+                {
+                    "id": f"req-{key}",
+                    "custom_id": key,
+                    "error": None,
+                    "response": {
+                        "status_code": 200,
+                        "request_id": key,
+                        "body": self._answer_body(line["body"], key),
+                    },
+                }
+            )
         batch["output_file_id"] = self._store_lines(out)
         batch["error_file_id"] = self._store_lines(errors) if errors else None
         batch["status"] = "expired" if errors else "completed"
-        batch["request_counts"] = {"total": len(lines), "completed": len(out), "failed": len(errors)}
+        batch["request_counts"] = {
+            "total": len(lines),
+            "completed": len(out),
+            "failed": len(errors),
+        }
 
     def _store_lines(self, rows: list[dict[str, Any]]) -> str:
         file_id = self._new_id("file")
@@ -142,8 +180,11 @@ class BatchStandIn(FakeServer):
         messages = body["messages"]
         text, finish = truncate(default_reply(messages), body.get("max_tokens"))
         return completion_body(
-            request_id=f"chatcmpl-batch-{key}", model=str(body["model"]), text=text,
-            finish_reason=finish, prompt_tokens=sum(words(m["content"]) for m in messages),
+            request_id=f"chatcmpl-batch-{key}",
+            model=str(body["model"]),
+            text=text,
+            finish_reason=finish,
+            prompt_tokens=sum(words(m["content"]) for m in messages),
         )
 
 

@@ -52,9 +52,15 @@ def _rows(path: Path) -> list[dict[str, Any]]:
 
 async def _run(server: BatchStandIn, out: Path, **settings: Any) -> Any:
     return await aevolve(
-        SEEDS, rounds=2, model=MODEL, model_params=_params(server), output=out, seed=5,
-        concurrency=4, **settings,
-    )  # fmt: skip
+        SEEDS,
+        rounds=2,
+        model=MODEL,
+        model_params=_params(server),
+        output=out,
+        seed=5,
+        concurrency=4,
+        **settings,
+    )
 
 
 async def test_batch_output_equals_online(server: BatchStandIn, tmp_path: Path) -> None:
@@ -76,9 +82,13 @@ async def test_batch_output_equals_online(server: BatchStandIn, tmp_path: Path) 
 
 async def test_batch_over_the_request_limit_is_split(server: BatchStandIn, tmp_path: Path) -> None:
     await aevolve(
-        SEEDS, rounds=0, model=MODEL, model_params=_params(server), output=tmp_path / "o.jsonl",
+        SEEDS,
+        rounds=0,
+        model=MODEL,
+        model_params=_params(server),
+        output=tmp_path / "o.jsonl",
         batch={**FAST, "max_requests": 3},
-    )  # fmt: skip
+    )
     created = server.created()
     assert sorted(len(keys) for keys in created) == [2, 3, 3]
     assert len({key for keys in created for key in keys}) == len(SEEDS)
@@ -109,10 +119,26 @@ async def test_expired_requests_and_only_those_are_resubmitted(
 
 def _command(seeds: Path, out: Path, url: str, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "evolkit.cli", "evolve", str(seeds), "-o", str(out),
-        "--model", MODEL, "--api-base", url, "--rounds", "1", "--seed", "5",
-        "--cache", "off", "-q", *extra,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "evolkit.cli",
+        "evolve",
+        str(seeds),
+        "-o",
+        str(out),
+        "--model",
+        MODEL,
+        "--api-base",
+        url,
+        "--rounds",
+        "1",
+        "--seed",
+        "5",
+        "--cache",
+        "off",
+        "-q",
+        *extra,
+    ]
 
 
 def _env() -> dict[str, str]:
@@ -125,7 +151,9 @@ def _batch_ids(out: Path) -> list[str]:
         return []
     db = sqlite3.connect(path)
     try:
-        return [r[0] for r in db.execute("SELECT batch_id FROM batch_jobs WHERE batch_id IS NOT NULL")]
+        return [
+            r[0] for r in db.execute("SELECT batch_id FROM batch_jobs WHERE batch_id IS NOT NULL")
+        ]
     except sqlite3.OperationalError:  # the table is not created yet
         return []
     finally:
@@ -151,7 +179,9 @@ def test_killed_after_submission_restart_sends_no_new_batch_for_it(tmp_path: Pat
         before = server.created()
         assert len(before) == 1 and len(before[0]) == len(SEEDS)  # the seeds' answers
         server.release()
-        subprocess.run(_command(seeds, out, server.url, *flags), env=_env(), check=True, timeout=120)
+        subprocess.run(
+            _command(seeds, out, server.url, *flags), env=_env(), check=True, timeout=120
+        )
         after = server.created()[len(before) :]
         online = tmp_path / "online.jsonl"
         subprocess.run(_command(seeds, online, server.url), env=_env(), check=True, timeout=120)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,27 @@ from evolkit.testing.server import FakeServer
 
 MODEL = "openai/gpt-4o-mini"
 TOPICS = [
-    "the sky", "autumn rain", "a paperclip", "bicycle gears", "the water cycle", "a picnic",
-    "cats and dogs", "volcanoes", "tides", "bread making", "chess openings", "solar panels",
-    "bees", "rainbows", "glaciers", "coffee", "the moon", "compost", "kites", "maps",
-]  # fmt: skip
+    "the sky",
+    "autumn rain",
+    "a paperclip",
+    "bicycle gears",
+    "the water cycle",
+    "a picnic",
+    "cats and dogs",
+    "volcanoes",
+    "tides",
+    "bread making",
+    "chess openings",
+    "solar panels",
+    "bees",
+    "rainbows",
+    "glaciers",
+    "coffee",
+    "the moon",
+    "compost",
+    "kites",
+    "maps",
+]
 VERBS = ["Explain", "Describe", "List facts about"]
 SEEDS = [f"{verb} {topic}." for verb in VERBS for topic in TOPICS]  # 60 seeds
 
@@ -46,9 +63,13 @@ async def test_forecast_is_within_a_fifth_of_the_run_that_follows(
     out = tmp_path / "data.jsonl"
     settings: dict[str, Any] = {"rounds": 2, "seed": 3, "concurrency": 8}
     forecast = await aforecast(
-        SEEDS, output=out, model=MODEL, model_params=_params(server), pilot_share=0.25,
+        SEEDS,
+        output=out,
+        model=MODEL,
+        model_params=_params(server),
+        pilot_share=0.25,
         **settings,
-    )  # fmt: skip
+    )
     assert forecast.pilot_seeds == 15 and forecast.pilot_groups == 5
     assert {s.stage for s in forecast.stages} == {"mutate", "respond", "judge"}
     run = await aevolve(SEEDS, model=MODEL, model_params=_params(server), output=out, **settings)
@@ -82,7 +103,12 @@ async def test_max_cost_stops_before_the_budget_and_the_run_resumes(
     server: FakeServer, tmp_path: Path
 ) -> None:
     seeds = SEEDS[:24]
-    kwargs: dict[str, Any] = {"rounds": 2, "seed": 1, "model": MODEL, "model_params": _params(server)}
+    kwargs: dict[str, Any] = {
+        "rounds": 2,
+        "seed": 1,
+        "model": MODEL,
+        "model_params": _params(server),
+    }
     whole = tmp_path / "whole.jsonl"
     full = await aevolve(seeds, output=whole, **kwargs)
     total = full.stats.usage.cost
@@ -106,9 +132,23 @@ def test_max_cost_on_the_command_line_exits_2_and_resumes(tmp_path: Path) -> Non
     env = {**os.environ, "OPENAI_API_KEY": "test", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     with FakeServer().run_in_thread() as server:
         base = [
-            sys.executable, "-m", "evolkit.cli", "evolve", str(seeds), "-o", str(out),
-            "--model", MODEL, "--api-base", server.url, "--rounds", "1", "--cache", "off", "-q",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "evolkit.cli",
+            "evolve",
+            str(seeds),
+            "-o",
+            str(out),
+            "--model",
+            MODEL,
+            "--api-base",
+            server.url,
+            "--rounds",
+            "1",
+            "--cache",
+            "off",
+            "-q",
+        ]
         capped = subprocess.run(
             [*base, "--max-cost", "0.0005"], env=env, capture_output=True, text=True, timeout=120
         )

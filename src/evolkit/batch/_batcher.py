@@ -221,12 +221,12 @@ class Batcher:
         answered: list[tuple[str, Completion]] = []
         outcomes: dict[str, ModelError | None] = {}
         for key in keys:
-            result = results.get(key)
-            if result is not None and result.completion is not None:
-                answered.append((key, result.completion))
+            found = results.get(key)
+            if found is not None and found.completion is not None:
+                answered.append((key, found.completion))
                 outcomes[key] = None
             else:
-                outcomes[key] = (result.error if result is not None else None) or ModelError(
+                outcomes[key] = (found.error if found is not None else None) or ModelError(
                     f"batch {job.id} ended {job.status} without answering this request",
                     kind="expired" if job.status == "expired" else "batch_error",
                     retryable=True,

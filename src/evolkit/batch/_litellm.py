@@ -27,17 +27,27 @@ __all__ = ["BATCH_PROVIDERS", "LiteLLMBatchClient", "parse_result"]
 #: litellm providers whose batch API takes OpenAI-format JSONL requests.
 BATCH_PROVIDERS = ("openai", "azure", "hosted_vllm", "litellm_proxy")
 _CONNECTION = {
-    "api_base", "base_url", "api_key", "api_version", "organization", "timeout", "extra_headers",
-}  # fmt: skip
+    "api_base",
+    "base_url",
+    "api_key",
+    "api_version",
+    "organization",
+    "timeout",
+    "extra_headers",
+}
 _ENDPOINT = "/v1/chat/completions"
 T = TypeVar("T")
 
 
 def _status_error(status: int, message: str) -> ModelError:
     if status == 429:
-        return ModelError(f"rate limited: {message}", kind="rate_limit", retryable=True, status=status)
+        return ModelError(
+            f"rate limited: {message}", kind="rate_limit", retryable=True, status=status
+        )
     if status >= 500:
-        return ModelError(f"server error {status}: {message}", kind="server_error", retryable=True, status=status)
+        return ModelError(
+            f"server error {status}: {message}", kind="server_error", retryable=True, status=status
+        )
     if status in (401, 403):
         return ModelError(f"authentication failed: {message}", kind="auth", status=status)
     if status == 404:
@@ -70,7 +80,9 @@ def parse_result(line: Mapping[str, Any], model: str, prices: Prices) -> BatchRe
     except ModelError as exc:
         return BatchResult(key, None, exc)
     except Exception as exc:
-        return BatchResult(key, None, ModelError(f"malformed reply: {exc}", kind="malformed", retryable=True))
+        return BatchResult(
+            key, None, ModelError(f"malformed reply: {exc}", kind="malformed", retryable=True)
+        )
     usage = completion.usage
     cost = prices.cost(usage.prompt_tokens, usage.completion_tokens, batch=True)
     return BatchResult(key, attrs.evolve(completion, usage=attrs.evolve(usage, cost=cost)))
@@ -160,7 +172,9 @@ class LiteLLMBatchClient:
     async def find(self, file_id: str) -> BatchJob | None:
         litellm = import_litellm()
         listing = await self._call(litellm.alist_batches, limit=100)
-        data = listing.get("data", []) if isinstance(listing, dict) else getattr(listing, "data", [])
+        data = (
+            listing.get("data", []) if isinstance(listing, dict) else getattr(listing, "data", [])
+        )
         for batch in data or []:
             job = _job(batch if not isinstance(batch, dict) else _Obj(batch))
             if job.input_file_id == file_id:

@@ -59,14 +59,22 @@ class StoredJob:
 
 def _error_json(error: ModelError) -> str:
     return json.dumps(
-        {"message": str(error), "kind": error.kind, "retryable": error.retryable, "status": error.status}
+        {
+            "message": str(error),
+            "kind": error.kind,
+            "retryable": error.retryable,
+            "status": error.status,
+        }
     )
 
 
 def _error_from_json(text: str) -> ModelError:
     data = json.loads(text)
     return ModelError(
-        data["message"], kind=data["kind"], retryable=bool(data["retryable"]), status=data.get("status")
+        data["message"],
+        kind=data["kind"],
+        retryable=bool(data["retryable"]),
+        status=data.get("status"),
     )
 
 
@@ -85,7 +93,9 @@ class BatchStore:
         with self._lock:
             self._db.close()
 
-    def _write(self, statements: Sequence[tuple[str, Sequence[object] | Sequence[Sequence[object]]]]) -> None:
+    def _write(
+        self, statements: Sequence[tuple[str, Sequence[object] | Sequence[Sequence[object]]]]
+    ) -> None:
         with self._lock:
             self._db.execute("BEGIN")
             try:
@@ -119,7 +129,12 @@ class BatchStore:
     async def record_batch(self, file_id: str, batch_id: str, status: str) -> None:
         await asyncio.to_thread(
             self._write,
-            [("UPDATE batch_jobs SET batch_id = ?, status = ? WHERE file_id = ?", (batch_id, status, file_id))],
+            [
+                (
+                    "UPDATE batch_jobs SET batch_id = ?, status = ? WHERE file_id = ?",
+                    (batch_id, status, file_id),
+                )
+            ],
         )
 
     async def record_status(self, file_id: str, status: str) -> None:
@@ -156,7 +171,9 @@ class BatchStore:
                 keys = self._db.execute(
                     "SELECT key FROM batch_requests WHERE file_id = ? ORDER BY rowid", (file_id,)
                 ).fetchall()
-                out.append(StoredJob(file_id, batch_id, status, tuple(k for (k,) in keys), submitted))
+                out.append(
+                    StoredJob(file_id, batch_id, status, tuple(k for (k,) in keys), submitted)
+                )
         return out
 
     def history(self, key: str) -> tuple[int, ModelError | None]:
@@ -172,9 +189,16 @@ class BatchStore:
     def counts(self) -> dict[str, int]:
         """Batches and requests submitted so far (for the run report)."""
         with self._lock:
-            jobs = self._db.execute("SELECT COUNT(*) FROM batch_jobs WHERE batch_id IS NOT NULL").fetchone()
+            jobs = self._db.execute(
+                "SELECT COUNT(*) FROM batch_jobs WHERE batch_id IS NOT NULL"
+            ).fetchone()
             reqs = self._db.execute("SELECT COUNT(*) FROM batch_requests").fetchone()
             retried = self._db.execute(
-                "SELECT COUNT(*) FROM (SELECT key FROM batch_requests GROUP BY key HAVING COUNT(*) > 1)"
+                "SELECT COUNT(*) FROM "
+                "(SELECT key FROM batch_requests GROUP BY key HAVING COUNT(*) > 1)"
             ).fetchone()
-        return {"batches": int(jobs[0]), "requests": int(reqs[0]), "resubmitted_keys": int(retried[0])}
+        return {
+            "batches": int(jobs[0]),
+            "requests": int(reqs[0]),
+            "resubmitted_keys": int(retried[0]),
+        }

@@ -51,7 +51,9 @@ class BatchSettings:
     completion_window: str = "24h"
 
 
-def to_batch_settings(value: BatchSettings | Mapping[str, Any] | bool | None) -> BatchSettings | None:
+def to_batch_settings(
+    value: BatchSettings | Mapping[str, Any] | bool | None,
+) -> BatchSettings | None:
     """``batch=True`` (the defaults), a mapping of settings, a :class:`BatchSettings`, or off."""
     if value is None or value is False:
         return None
@@ -96,7 +98,9 @@ class BatchResult:
 class BatchClient(Protocol):
     """A provider's files and batches endpoints, for one model."""
 
-    def request_line(self, key: str, messages: Sequence[ChatMessage], params: Mapping[str, Any]) -> bytes:
+    def request_line(
+        self, key: str, messages: Sequence[ChatMessage], params: Mapping[str, Any]
+    ) -> bytes:
         """The JSONL line (newline included) asking for ``messages``, tagged with ``key``."""
         ...
 

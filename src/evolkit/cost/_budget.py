@@ -72,7 +72,9 @@ class Budget:
 
         def charge(completion: Completion) -> Completion:
             usage = completion.usage
-            priced = self.prices.cost(usage.prompt_tokens, usage.completion_tokens, batch=self.batch)
+            priced = self.prices.cost(
+                usage.prompt_tokens, usage.completion_tokens, batch=self.batch
+            )
             self.spent += usage.cost or priced
             return completion
 

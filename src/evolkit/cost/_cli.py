@@ -12,28 +12,41 @@ __all__ = ["add_cost_arguments", "cost_settings", "run_dry"]
 def add_cost_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("paying less (see the 'Paying less' guide)")
     g.add_argument(
-        "--batch", action="store_true",
+        "--batch",
+        action="store_true",
         help="send the calls as provider batch jobs (about half the price, answers within 24h)",
-    )  # fmt: skip
-    g.add_argument("--batch-max-requests", type=int, default=None, help="requests per batch (50000)")
-    g.add_argument("--batch-max-bytes", type=int, default=None, help="bytes per batch file (200 MB)")
+    )
+    g.add_argument(
+        "--batch-max-requests", type=int, default=None, help="requests per batch (50000)"
+    )
+    g.add_argument(
+        "--batch-max-bytes", type=int, default=None, help="bytes per batch file (200 MB)"
+    )
     g.add_argument("--batch-poll", type=float, default=None, help="first poll interval, s (15)")
     g.add_argument(
-        "--batch-quiet", type=float, default=None,
+        "--batch-quiet",
+        type=float,
+        default=None,
         help="seconds without a new call before a batch is sent (2)",
-    )  # fmt: skip
+    )
     g.add_argument(
-        "--max-cost", type=float, default=None, metavar="USD",
+        "--max-cost",
+        type=float,
+        default=None,
+        metavar="USD",
         help="stop (resumably) before spending more than USD on new calls",
-    )  # fmt: skip
+    )
     g.add_argument(
-        "--dry-run", action="store_true",
+        "--dry-run",
+        action="store_true",
         help="run a small pilot and print the forecast calls, tokens and cost; no full run",
-    )  # fmt: skip
+    )
     g.add_argument(
-        "--pilot-share", type=float, default=0.05,
+        "--pilot-share",
+        type=float,
+        default=0.05,
         help="share of the seeds the --dry-run pilot evolves (0.05; at least 5 seeds)",
-    )  # fmt: skip
+    )
 
 
 def cost_settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -72,11 +72,16 @@ def cost_report(runner: CallRunner) -> dict[str, object]:
             **runner.batcher.store.counts(),
             "cost_at": "batch prices",
             "batches_seen": [
-                {"id": v.batch_id, "status": v.status, "requests": v.requests,
-                 "completed": v.completed, "failed": v.failed}
+                {
+                    "id": v.batch_id,
+                    "status": v.status,
+                    "requests": v.requests,
+                    "completed": v.completed,
+                    "failed": v.failed,
+                }
                 for v in runner.batcher.views.values()
             ],
-        }  # fmt: skip
+        }
     if runner.budget is not None:
         report["budget"] = {"max_cost": runner.budget.limit, "spent": runner.budget.spent}
     return report

@@ -85,25 +85,44 @@ class Forecast:
         return {
             "model": self.model,
             "seeds": self.seeds,
-            "pilot": {"seeds": self.pilot_seeds, "groups": self.pilot_groups,
-                      "calls": self.pilot_calls, "cost": self.pilot_cost},
+            "pilot": {
+                "seeds": self.pilot_seeds,
+                "groups": self.pilot_groups,
+                "calls": self.pilot_calls,
+                "cost": self.pilot_cost,
+            },
             "prices_known": self.prices_known,
             "stages": [
-                {"round": s.round, "stage": s.stage, "calls": round(s.calls, 1),
-                 "prompt_tokens": round(s.prompt_tokens), "completion_tokens": round(s.completion_tokens),
-                 "online_cost": s.online_cost, "batch_cost": s.batch_cost}
+                {
+                    "round": s.round,
+                    "stage": s.stage,
+                    "calls": round(s.calls, 1),
+                    "prompt_tokens": round(s.prompt_tokens),
+                    "completion_tokens": round(s.completion_tokens),
+                    "online_cost": s.online_cost,
+                    "batch_cost": s.batch_cost,
+                }
                 for s in self.stages
             ],
-            "total": {"calls": round(self.calls, 1), "prompt_tokens": round(self.prompt_tokens),
-                      "completion_tokens": round(self.completion_tokens),
-                      "online_cost": self.online_cost, "batch_cost": self.batch_cost},
-            "margin_95": {"calls": self.margin_calls, "tokens": self.margin_tokens,
-                          "cost": self.margin_cost},
-        }  # fmt: skip
+            "total": {
+                "calls": round(self.calls, 1),
+                "prompt_tokens": round(self.prompt_tokens),
+                "completion_tokens": round(self.completion_tokens),
+                "online_cost": self.online_cost,
+                "batch_cost": self.batch_cost,
+            },
+            "margin_95": {
+                "calls": self.margin_calls,
+                "tokens": self.margin_tokens,
+                "cost": self.margin_cost,
+            },
+        }
 
     def render(self) -> str:
         """A plain-text table: one line per round and stage, then the totals and the margin."""
-        money = (lambda v: f"${v:,.4f}") if self.prices_known else (lambda v: "?")
+        def money(value: float) -> str:
+            return f"${value:,.4f}" if self.prices_known else "?"
+
         head = f"{'round':>5}  {'stage':<8}{'calls':>10}{'prompt tok':>14}{'compl. tok':>14}"
         head += f"{'online':>12}{'batch':>12}"
         lines = [
@@ -129,9 +148,7 @@ class Forecast:
     def certainty(self) -> str:
         if not math.isfinite(self.margin_cost if self.prices_known else self.margin_tokens):
             return "certainty: unknown (one pilot group); raise --pilot-share for a margin"
-        text = (
-            f"95% margin: calls ±{self.margin_calls:.0%}, tokens ±{self.margin_tokens:.0%}"
-        )
+        text = f"95% margin: calls ±{self.margin_calls:.0%}, tokens ±{self.margin_tokens:.0%}"
         if self.prices_known:
             low = self.online_cost * (1 - self.margin_cost)
             high = self.online_cost * (1 + self.margin_cost)
@@ -161,7 +178,7 @@ def _unique(seeds: Iterable[Instruction]) -> list[Instruction]:
 async def _copy_journal(source: Path, target: Journal) -> None:
     pilot = Journal(source)
     try:
-        for key in pilot.keys():
+        for key in pilot.keys():  # noqa: SIM118 (Journal.keys, not a dict)
             completion = pilot.get(key)
             if completion is not None and target.get(key) is None:
                 await target.append(key, completion)
@@ -171,7 +188,7 @@ async def _copy_journal(source: Path, target: Journal) -> None:
 
 def _margin(group_totals: Sequence[float], sizes: Sequence[int], seeds: int) -> float:
     """Relative 95% half-width of the total, from each group's total scaled to all seeds."""
-    scaled = [t * seeds / m for t, m in zip(group_totals, sizes)]
+    scaled = [t * seeds / m for t, m in zip(group_totals, sizes, strict=True)]
     mean = statistics.fmean(scaled)
     if len(scaled) < 2 or mean <= 0:
         return math.inf if len(scaled) < 2 else 0.0
@@ -215,19 +232,27 @@ async def aforecast(
             members = chosen[g::groups]
             target = workdir / "pilot" / f"group-{g}.jsonl"
             result = await aevolve(
-                members, model=model, model_params=model_params, output=target,
-                progress="quiet", **settings,
-            )  # fmt: skip
+                members,
+                model=model,
+                model_params=model_params,
+                output=target,
+                progress="quiet",
+                **settings,
+            )
             stats.append(result.stats)
             sizes.append(len(members))
-            await _copy_journal(target.with_name(target.name + ".evolkit") / "journal.sqlite", journal)
+            await _copy_journal(
+                target.with_name(target.name + ".evolkit") / "journal.sqlite", journal
+            )
     finally:
         await journal.aclose()
     used_model = model or next(iter(stats[0].usage_per_model), "unknown")
     return _project(used_model, prices_for(used_model), len(everything), stats, sizes)
 
 
-def _project(model: str, prices: Any, seeds: int, stats: Sequence[RunStats], sizes: Sequence[int]) -> Forecast:
+def _project(
+    model: str, prices: Any, seeds: int, stats: Sequence[RunStats], sizes: Sequence[int]
+) -> Forecast:
     scale = seeds / sum(sizes)
     keys = sorted(
         {k for s in stats for k in s.calls_per_stage},
@@ -236,18 +261,26 @@ def _project(model: str, prices: Any, seeds: int, stats: Sequence[RunStats], siz
     stages = []
     for key in keys:
         calls = sum(s.calls_per_stage.get(key, 0) for s in stats) * scale
-        prompt = sum(s.usage_per_stage[key].prompt_tokens for s in stats if key in s.usage_per_stage) * scale
-        completion = sum(
-            s.usage_per_stage[key].completion_tokens for s in stats if key in s.usage_per_stage
-        ) * scale
+        prompt = (
+            sum(s.usage_per_stage[key].prompt_tokens for s in stats if key in s.usage_per_stage)
+            * scale
+        )
+        completion = (
+            sum(s.usage_per_stage[key].completion_tokens for s in stats if key in s.usage_per_stage)
+            * scale
+        )
         round_text, stage = key.split("/", 1)
         stages.append(
             StageForecast(
-                int(round_text), stage, calls, prompt, completion,
+                int(round_text),
+                stage,
+                calls,
+                prompt,
+                completion,
                 prices.cost(round(prompt), round(completion)),
                 prices.cost(round(prompt), round(completion), batch=True),
             )
-        )  # fmt: skip
+        )
     calls_g = [float(sum(s.calls_per_stage.values())) for s in stats]
     tokens_g = [float(sum(u.total_tokens for u in s.usage_per_stage.values())) for s in stats]
     cost_g = [

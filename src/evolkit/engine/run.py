@@ -19,6 +19,7 @@ import attrs
 from evolkit._plugins import Plugins, default_plugins
 from evolkit._protocols import Backend, Filter, Mutator
 from evolkit._types import Instruction
+from evolkit.cost._controls import attach_cost_controls, cost_report, item_window
 from evolkit.engine._loop import run_sync
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
@@ -31,7 +32,6 @@ from evolkit.engine.result import RunResult
 from evolkit.engine.stats import Drop, StatsBuilder
 from evolkit.engine.steps import Outcome, RoundContext
 from evolkit.engine.workdir import WorkDir
-from evolkit.cost._controls import attach_cost_controls, cost_report, item_window
 from evolkit.errors import ConfigError, ModelError
 from evolkit.io import atomic_writer, read_instructions
 
