@@ -158,3 +158,59 @@ def test_max_cost_on_the_command_line_exits_2_and_resumes(tmp_path: Path) -> Non
         done = subprocess.run(base, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert len(out.read_text(encoding="utf-8").splitlines()) >= 12
+
+
+def test_dry_run_prints_the_forecast_and_the_run_reuses_the_pilot(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("\n".join(SEEDS) + "\n", encoding="utf-8")
+    out = tmp_path / "data.jsonl"
+    env = {**os.environ, "OPENAI_API_KEY": "test", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    with FakeServer().run_in_thread() as server:
+        base = [
+            sys.executable,
+            "-m",
+            "evolkit.cli",
+            "evolve",
+            str(seeds),
+            "-o",
+            str(out),
+            "--model",
+            MODEL,
+            "--api-base",
+            server.url,
+            "--rounds",
+            "2",
+            "--cache",
+            "off",
+            "-q",
+        ]
+        dry = subprocess.run(
+            [*base, "--dry-run", "--pilot-share", "0.2"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert dry.returncode == 0, dry.stderr
+        assert not out.exists()
+        pilot_requests = server.snapshot().requests
+        run = subprocess.run(base, env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        run_requests = server.snapshot().requests - pilot_requests
+    print(dry.stdout)
+    lines = dry.stdout.splitlines()
+    assert lines[0].startswith("forecast for 60 seeds with openai/gpt-4o-mini (pilot: 12 seeds")
+    assert [line.split()[:2] for line in lines[2:9]] == [
+        ["0", "respond"],
+        ["1", "mutate"],
+        ["1", "respond"],
+        ["1", "judge"],
+        ["2", "mutate"],
+        ["2", "respond"],
+        ["2", "judge"],
+    ]
+    total = next(line for line in lines if line.startswith("total"))
+    forecast_calls = float(total.split()[1].replace(",", ""))
+    assert forecast_calls == pytest.approx(pilot_requests + run_requests, rel=0.2)
+    report = json.loads(out.with_name(out.name + ".run.json").read_text())
+    assert report["stats"]["calls"]["journal_hits"] == pilot_requests
