@@ -9,112 +9,29 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from batch_scenarios import MODEL, SCENARIOS, SEEDS
 from batch_standin import BatchStandIn
-from evolkit.engine import aevolve
-
-SEEDS = [
-    "Explain why the sky is blue.",
-    "Write a haiku about autumn rain.",
-    "List three uses of a paperclip.",
-    "Add 4, 8 and 15, showing each step.",
-    "Describe how a bicycle gear works.",
-    "Summarise the water cycle for a child.",
-    "Plan a picnic for six people on a budget.",
-    "Compare cats and dogs as pets.",
-]
-MODEL = "openai/gpt-4o-mini"
-FAST = {"quiet": 0.05, "poll": 0.02, "poll_max": 0.05}
+from evolkit.engine import evolve
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[BatchStandIn]:
-    import litellm
-
-    async with BatchStandIn() as s:
-        yield s
-    await litellm.close_litellm_async_clients()
-
-
-def _params(server: BatchStandIn) -> dict[str, Any]:
-    return {"api_base": server.url, "api_key": "test"}
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_batch_scenario(scenario: str, tmp_path: Path) -> None:
+    """Output equals online, splitting, expiry, crash recovery and progress; see
+    batch_scenarios for each (they run in a child process)."""
+    code = f"import batch_scenarios as s; s.main({scenario!r}, {str(tmp_path)!r})"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-6000:]
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-async def _run(server: BatchStandIn, out: Path, **settings: Any) -> Any:
-    return await aevolve(
-        SEEDS,
-        rounds=2,
-        model=MODEL,
-        model_params=_params(server),
-        output=out,
-        seed=5,
-        concurrency=4,
-        **settings,
-    )
-
-
-async def test_batch_output_equals_online(server: BatchStandIn, tmp_path: Path) -> None:
-    online = await _run(server, tmp_path / "online.jsonl")
-    chat_requests = server.snapshot().requests
-    batched = await _run(server, tmp_path / "batch.jsonl", batch=FAST)
-    assert _rows(tmp_path / "batch.jsonl") == _rows(tmp_path / "online.jsonl")
-    assert server.snapshot().requests == chat_requests  # nothing went to the chat endpoint
-    sent = sum(len(keys) for keys in server.created())
-    assert sent == batched.stats.calls_sent == online.stats.calls_sent
-    # Stage by stage: the seeds' answers, then per round the rewrites, answers, judge calls.
-    assert 3 <= len(server.created()) <= 1 + 2 * 3
-    report = json.loads((tmp_path / "batch.jsonl.run.json").read_text())
-    assert report["batch"]["requests"] == sent and report["batch"]["resubmitted_keys"] == 0
-    online_cost = online.stats.usage.cost
-    assert online_cost > 0
-    assert batched.stats.usage.cost == pytest.approx(online_cost / 2, rel=0.02)
-
-
-async def test_batch_over_the_request_limit_is_split(server: BatchStandIn, tmp_path: Path) -> None:
-    await aevolve(
-        SEEDS,
-        rounds=0,
-        model=MODEL,
-        model_params=_params(server),
-        output=tmp_path / "o.jsonl",
-        batch={**FAST, "max_requests": 3},
-    )
-    created = server.created()
-    assert sorted(len(keys) for keys in created) == [2, 3, 3]
-    assert len({key for keys in created for key in keys}) == len(SEEDS)
-
-
-async def test_expired_requests_and_only_those_are_resubmitted(
-    tmp_path: Path,
-) -> None:
-    import litellm
-
-    async with BatchStandIn(expire_every=2) as server:
-        out = tmp_path / "o.jsonl"
-        result = await _run(server, out, batch=FAST)
-        reference = await _run(server, tmp_path / "online.jsonl")
-    await litellm.close_litellm_async_clients()
-    created = server.created()
-    first = created[0]
-    assert len(server.expired) >= len(first) // 2
-    expired_in_first = set(first[1::2])
-    assert set(created[1]) == expired_in_first  # the next batch holds just the expired half
-    times_sent = Counter(key for keys in created for key in keys)
-    assert {k for k, n in times_sent.items() if n > 1} == set(server.expired)
-    assert all(n <= 2 for n in times_sent.values())
-    assert _rows(out) == _rows(tmp_path / "online.jsonl")
-    assert result.stats.retries == len(server.expired)
-    assert reference.stats.rows == result.stats.rows
 
 
 def _command(seeds: Path, out: Path, url: str, *extra: str) -> list[str]:
@@ -189,3 +106,13 @@ def test_killed_after_submission_restart_sends_no_new_batch_for_it(tmp_path: Pat
     submitted = set(before[0])
     assert not submitted & {key for keys in after for key in keys}
     assert _rows(out) == _rows(online)
+
+
+def test_batch_mode_needs_a_batch_capable_backend(tmp_path: Path) -> None:
+    from evolkit.errors import ConfigError
+    from evolkit.testing import FakeBackend
+
+    with pytest.raises(ConfigError, match="batch mode needs a backend with a provider batch API"):
+        evolve(SEEDS, rounds=1, backend=FakeBackend.default(), batch=True)
+    with pytest.raises(ConfigError, match="--max-cost needs the model's prices"):
+        evolve(SEEDS, rounds=1, backend=FakeBackend.default(), max_cost=1.0)
