@@ -37,6 +37,7 @@ SCENARIOS = (
     "expired_requests_and_only_those_are_resubmitted",
     "restart_finds_a_batch_whose_id_was_never_recorded",
     "progress_shows_each_batch_state_counts_and_age",
+    "max_cost_in_batch_mode_stops_before_the_budget_and_resumes",
 )
 
 
@@ -181,6 +182,30 @@ def progress_shows_each_batch_state_counts_and_age(server: BatchStandIn, tmp_pat
     lines = [line for line in stream.getvalue().splitlines() if line.startswith("batch ")]
     assert lines[0].startswith("batch batch-0002: in_progress, 0/3 answered, 0 failed, age 0m0")
     assert lines[-1].startswith("batch batch-0002: completed, 3/3 answered, 0 failed, age 0m0")
+
+
+def max_cost_in_batch_mode_stops_before_the_budget_and_resumes(
+    server: BatchStandIn, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    from evolkit.cost import BudgetExhausted
+
+    whole = _run(server, tmp_path / "whole.jsonl", batch=FAST)
+    total = whole.stats.usage.cost
+    capped = tmp_path / "capped.jsonl"
+    try:
+        _run(server, capped, batch=FAST, max_cost=total / 2)
+    except BudgetExhausted as exc:
+        assert "stopped before passing --max-cost" in str(exc)
+    else:
+        raise AssertionError("the capped run did not stop")
+    db = sqlite3.connect(capped.with_name(capped.name + ".evolkit") / "journal.sqlite")
+    spent = sum(json.loads(row[0])["cost"] for row in db.execute("SELECT completion FROM calls"))
+    db.close()
+    assert 0 < spent <= total / 2
+    _run(server, capped, batch=FAST)
+    assert _rows(capped) == _rows(tmp_path / "whole.jsonl")
 
 
 def _approx(expected: float, rel: float) -> Any:
