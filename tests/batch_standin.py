@@ -80,7 +80,8 @@ class BatchStandIn(FakeServer):
     async def _upload(self, request: web.BaseRequest) -> web.StreamResponse:
         form = await request.post()
         field = form["file"]
-        content = field.file.read() if hasattr(field, "file") else str(field).encode()
+        assert isinstance(field, web.FileField), "the upload must be a file part"
+        content = field.file.read()
         file_id = self._new_id("file")
         self.files[file_id] = content
         return _json(

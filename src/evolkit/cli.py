@@ -127,7 +127,7 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
     from evolkit.cost._cli import cost_settings, run_dry
 
     if args.dry_run:
-        return run_dry(args, params, settings, cache)
+        return run_dry(args, params, {**_run_settings(args, cache), **settings})
     settings.update(cost_settings(args))
     with executor if executor is not None else contextlib.nullcontext():
         result = _evolve_from_args(args, params, settings, cache, executor)
@@ -149,26 +149,33 @@ def _evolve_from_args(
 
     return evolve(
         args.seeds,
-        rounds=args.rounds,
         model=args.model,
         model_params=params,
         output=args.output,
-        seed=args.seed,
-        concurrency=args.concurrency,
-        operators=args.operators,
-        filters=args.filters,
-        respond=not args.no_respond,
-        respond_system=args.respond_system,
-        retries=args.retries,
-        timeout=args.timeout,
-        rpm=args.rpm,
-        tpm=args.tpm,
-        cache=cache,
         overwrite=args.overwrite,
         progress="quiet" if args.quiet else args.progress,
         executor=executor,
+        **_run_settings(args, cache),
         **settings,
     )
+
+
+def _run_settings(args: argparse.Namespace, cache: Path | None) -> dict[str, Any]:
+    """The run settings ``evolkit evolve``'s flags give (shared with ``--dry-run``)."""
+    return {
+        "rounds": args.rounds,
+        "seed": args.seed,
+        "concurrency": args.concurrency,
+        "operators": args.operators,
+        "filters": args.filters,
+        "respond": not args.no_respond,
+        "respond_system": args.respond_system,
+        "retries": args.retries,
+        "timeout": args.timeout,
+        "rpm": args.rpm,
+        "tpm": args.tpm,
+        "cache": cache,
+    }
 
 
 def _add_plugins(sub: Any) -> None:

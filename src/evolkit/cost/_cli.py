@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 __all__ = ["add_cost_arguments", "cost_settings", "run_dry"]
@@ -67,9 +66,7 @@ def cost_settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
-def run_dry(
-    args: argparse.Namespace, params: dict[str, Any], settings: dict[str, Any], cache: Path | None
-) -> int:
+def run_dry(args: argparse.Namespace, params: dict[str, Any], settings: dict[str, Any]) -> int:
     """``--dry-run``: the pilot, then the forecast table on stdout."""
     import sys
 
@@ -86,19 +83,7 @@ def run_dry(
         model=args.model,
         model_params=params,
         pilot_share=args.pilot_share,
-        rounds=args.rounds,
-        seed=args.seed,
-        concurrency=args.concurrency,
-        operators=args.operators,
-        filters=args.filters,
-        respond=not args.no_respond,
-        respond_system=args.respond_system,
-        retries=args.retries,
-        timeout=args.timeout,
-        rpm=args.rpm,
-        tpm=args.tpm,
-        cache=cache,
-        **{k: v for k, v in settings.items() if k not in {"batch", "max_cost"}},
+        **settings,
     )
     print(result.render())
     return 0

@@ -120,6 +120,7 @@ class Forecast:
 
     def render(self) -> str:
         """A plain-text table: one line per round and stage, then the totals and the margin."""
+
         def money(value: float) -> str:
             return f"${value:,.4f}" if self.prices_known else "?"
 
