@@ -59,7 +59,15 @@ def _command(seeds: Path, out: Path, url: str, *extra: str) -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "OPENAI_API_KEY": "test", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    """The child's environment: the test helpers importable, a key for the stand-in."""
+    here = str(Path(__file__).resolve().parent)
+    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+    return {
+        **os.environ,
+        "PYTHONPATH": path,
+        "OPENAI_API_KEY": "test",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
 
 
 def _batch_ids(out: Path) -> list[str]:
