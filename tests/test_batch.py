@@ -124,3 +124,7 @@ def test_batch_mode_needs_a_batch_capable_backend(tmp_path: Path) -> None:
         evolve(SEEDS, rounds=1, backend=FakeBackend.default(), batch=True)
     with pytest.raises(ConfigError, match="--max-cost needs the model's prices"):
         evolve(SEEDS, rounds=1, backend=FakeBackend.default(), max_cost=1.0)
+    from evolkit.engine.executor import LocalExecutor
+
+    with pytest.raises(ConfigError, match="work on the calls of one process"):
+        evolve(SEEDS, backend=FakeBackend.default(), batch=True, executor=LocalExecutor(4))

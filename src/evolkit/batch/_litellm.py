@@ -1,8 +1,9 @@
 """The batch API of OpenAI-format providers, through litellm's files and batches calls.
 
 ``litellm.acreate_file`` uploads the JSONL of requests, ``litellm.acreate_batch`` starts a batch
-over it, ``litellm.aretrieve_batch`` polls it, ``litellm.alist_batches`` finds a batch whose id
-was lost in a crash, and ``litellm.afile_content`` reads the output and error files back.
+over it, ``litellm.retrieve_batch`` polls it, ``litellm.alist_batches`` finds a batch whose id
+was lost in a crash, and ``litellm.file_content`` reads the output and error files back (those
+two in a worker thread; see :meth:`LiteLLMBatchClient.retrieve`).
 """
 
 from __future__ import annotations

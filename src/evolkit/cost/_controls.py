@@ -24,8 +24,18 @@ async def attach_cost_controls(
     runner: CallRunner,
     progress: object,
     stack: contextlib.AsyncExitStack,
+    executor: object | None = None,
 ) -> None:
-    """Give ``runner`` a budget (``max_cost``) and a batcher (``batch``) as the settings ask."""
+    """Give ``runner`` a budget (``max_cost``) and a batcher (``batch``) as the settings ask.
+
+    Both work on this process's calls, so neither goes with an ``executor`` that spreads the
+    evolutions over other workers (those make their own calls).
+    """
+    if executor is not None and (cfg.max_cost is not None or cfg.batch is not None):
+        raise ConfigError(
+            "--batch and --max-cost work on the calls of one process: run them without "
+            "--ray / --workers (or without a custom executor)"
+        )
     if cfg.max_cost is not None:
         from evolkit.cost._budget import Budget
         from evolkit.cost._prices import prices_for

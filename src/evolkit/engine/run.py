@@ -376,7 +376,7 @@ async def aevolve(
         )
         reporter = make_progress(progress) if isinstance(progress, str) else progress
         stack.callback(reporter.close)
-        await attach_cost_controls(cfg, backend, runner, reporter, stack)
+        await attach_cost_controls(cfg, backend, runner, reporter, stack, executor)
         run = _Run(cfg, wd, runner, ctx, reporter, executor or LocalExecutor(item_window(cfg)))
 
         def save(round: int) -> None:
