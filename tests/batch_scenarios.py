@@ -38,6 +38,7 @@ SCENARIOS = (
     "restart_finds_a_batch_whose_id_was_never_recorded",
     "progress_shows_each_batch_state_counts_and_age",
     "max_cost_in_batch_mode_stops_before_the_budget_and_resumes",
+    "a_refused_batch_stops_the_run_and_the_restart_starts_it_from_its_file",
 )
 
 
@@ -206,6 +207,32 @@ def max_cost_in_batch_mode_stops_before_the_budget_and_resumes(
     assert 0 < spent <= total / 2
     _run(server, capped, batch=FAST)
     assert _rows(capped) == _rows(tmp_path / "whole.jsonl")
+
+
+def a_refused_batch_stops_the_run_and_the_restart_starts_it_from_its_file(
+    server: BatchStandIn, tmp_path: Path
+) -> None:
+    from evolkit.errors import BackendError
+
+    online = _run(server, tmp_path / "online.jsonl")
+    server.refuse_batches = True
+    out = tmp_path / "batch.jsonl"
+    try:
+        _run(server, out, batch=FAST)
+    except BackendError as exc:
+        assert "the provider's batch API failed: bad request" in str(exc), exc
+    else:
+        raise AssertionError("a refused batch did not stop the run")
+    uploads = len(server.files)
+    assert server.created() == []
+    server.refuse_batches = False
+    _run(server, out, batch=FAST)
+    assert server.created()[0] == [
+        json.loads(x)["custom_id"] for x in server.files["file-0001"].decode().splitlines()
+    ]
+    assert _rows(out) == _rows(tmp_path / "online.jsonl")
+    assert online.stats.rows == len(_rows(out))
+    assert uploads == 1
 
 
 def _approx(expected: float, rel: float) -> Any:

@@ -34,6 +34,7 @@ class BatchStandIn(FakeServer):
         self.polls_to_finish = polls_to_finish
         self.hold = hold
         self.expire_every = expire_every
+        self.refuse_batches = False  # answer POST /v1/batches with a 400
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self.batch_keys: dict[str, list[str]] = {}  # batch id -> custom_ids, in creation order
@@ -60,6 +61,9 @@ class BatchStandIn(FakeServer):
             if len(parts) == 3 and parts[0] == "files" and parts[2] == "content":
                 return web.Response(body=self.files[parts[1]], content_type="application/jsonl")
             if parts == ["batches"] and request.method == "POST":
+                if self.refuse_batches:
+                    body = error_body("batches are switched off", "invalid_request_error")
+                    return web.Response(status=400, body=body, content_type=_JSON)
                 return self._create(json.loads(await request.read()))
             if parts == ["batches"] and request.method == "GET":
                 data = list(self.batches.values())[::-1]

@@ -27,7 +27,7 @@ from evolkit.batch._store import BatchStore, StoredJob
 from evolkit.batch._types import BatchClient, BatchJob, BatchResult, BatchSettings
 from evolkit.engine.calls import CallCounters
 from evolkit.engine.journal import Journal
-from evolkit.errors import ModelError
+from evolkit.errors import BackendError, ModelError
 
 __all__ = ["BatchView", "Batcher"]
 
@@ -155,22 +155,13 @@ class Batcher:
         self._spawn(self._submit(keys, b"".join(line for _, line in items)), keys)
 
     async def _submit(self, keys: tuple[str, ...], content: bytes) -> None:
-        try:
-            file_id = await self._retrying(self.client.upload, content)
-        except ModelError as exc:
-            for key in keys:
-                self._fail(key, exc)
-            return
+        file_id = await self._retrying(self.client.upload, content)
         await self.store.record_upload(file_id, keys, len(content))
         for key in keys:
             self._open[key] = file_id
         self.counters.sent += len(keys)
         self.counters.in_flight += len(keys)
-        try:
-            job = await self._retrying(self.client.create, file_id, self.settings.completion_window)
-        except ModelError as exc:
-            await self._give_up(file_id, keys, exc)
-            return
+        job = await self._retrying(self.client.create, file_id, self.settings.completion_window)
         await self.store.record_batch(file_id, job.id, job.status)
         await self._watch(file_id, keys, job)
 
@@ -186,12 +177,6 @@ class Batcher:
         else:
             job = await self._retrying(self.client.retrieve, stored.batch_id)
         await self._watch(stored.file_id, stored.keys, job, stored.submitted)
-
-    async def _give_up(self, file_id: str, keys: Sequence[str], error: ModelError) -> None:
-        await self.store.record_collected(file_id, "failed", {key: error for key in keys})
-        self._close_job(file_id, keys)
-        for key in keys:
-            self._fail(key, error)
 
     # -- waiting and collecting ------------------------------------------------------------
 
@@ -277,8 +262,16 @@ class Batcher:
             except asyncio.CancelledError:
                 raise
             except BaseException as exc:  # reaches every call waiting on this batch
+                failure = exc
+                if isinstance(exc, ModelError):
+                    # The batch endpoints failing stops the run (it is not one request's
+                    # fault); a restart finds the batch again in the journal.
+                    failure = BackendError(
+                        f"the provider's batch API failed: {exc}; every answered call is "
+                        "saved: run the same command again to go on"
+                    )
                 for key in keys:
-                    self._fail(key, exc)
+                    self._fail(key, failure)
 
         task = asyncio.ensure_future(guarded())
         self._tasks.add(task)
