@@ -66,7 +66,8 @@ async def main(seeds: int, rounds: int, shares: list[float], refuse: float) -> N
                 print(
                     f"{share:5.2f}  {fc.pilot_seeds:5d}  {fc.calls:6.0f}/{calls:<6d} "
                     f"({fc.calls / calls - 1:+.1%})  {fc_tokens:8.0f}/{tokens:<8d} "
-                    f"({fc_tokens / tokens - 1:+.1%})   ±{fc.margin_calls:.1%}/±{fc.margin_tokens:.1%}"
+                    f"({fc_tokens / tokens - 1:+.1%})   "
+                    f"±{fc.margin_calls:.1%}/±{fc.margin_tokens:.1%}"
                 )
     await litellm.close_litellm_async_clients()
 
