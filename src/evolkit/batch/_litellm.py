@@ -110,7 +110,6 @@ class LiteLLMBatchClient:
 
     def __init__(self, model: str, params: Mapping[str, Any]) -> None:
         litellm = import_litellm()
-        _import_http_stack()
         try:
             name, provider, _, _ = litellm.get_llm_provider(model, api_base=params.get("api_base"))
         except Exception as exc:
@@ -192,16 +191,6 @@ class LiteLLMBatchClient:
             if line.strip():
                 out.append(parse_result(json.loads(line), self.model, self.prices))
         return out
-
-
-def _import_http_stack() -> None:
-    """Import what litellm's batch calls use, here: they run in worker threads, and a module
-    first imported in one of them was seen to leave CPython 3.11's AST recursion counter off,
-    failing every later ``ast.parse`` (pytest's assertion rewriting, IPython cells)."""
-    import importlib
-
-    for name in ("httpcore", "h11", "openai.resources.batches", "openai.resources.files"):
-        importlib.import_module(name)
 
 
 def _in_thread(fn: Callable[..., T]) -> Callable[..., Awaitable[T]]:
