@@ -138,6 +138,9 @@ def _add_evolve(sub: Any) -> None:
     from evolkit.scale._cli import add_scale_arguments
 
     add_scale_arguments(p)
+    from evolkit.cost._cli import add_cost_arguments
+
+    add_cost_arguments(p)
     p.set_defaults(func=_cmd_evolve)
 
 
@@ -161,6 +164,11 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
     if args.temperature is not None:
         settings["mutate_params"] = {"temperature": args.temperature, "max_tokens": 512}
         settings["respond_params"] = {"temperature": args.temperature, "max_tokens": 1024}
+    from evolkit.cost._cli import cost_settings, run_dry
+
+    if args.dry_run:
+        return run_dry(args, params, {**_run_settings(args, cache), **settings})
+    settings.update(cost_settings(args))
     with executor if executor is not None else contextlib.nullcontext():
         result = _evolve_from_args(args, params, settings, cache, executor)
     if not args.quiet:
@@ -188,31 +196,39 @@ def _evolve_from_args(
         from evolkit.filters.decontaminate import with_decontamination
 
         plugins, filters = with_decontamination(args.decontaminate, args.filters, plugins)
+    run_settings = {**_run_settings(args, cache), "operators": operators, "filters": filters}
     return evolve(
         args.seeds if args.seeds.startswith("hf://") else Path(args.seeds),
         fields=args.field,
         layout=args.layout,
-        rounds=args.rounds,
         model=args.model,
         model_params=params,
         output=args.output,
-        seed=args.seed,
-        concurrency=args.concurrency,
-        operators=operators,
-        filters=filters,
         plugins=plugins,
-        respond=not args.no_respond,
-        respond_system=args.respond_system,
-        retries=args.retries,
-        timeout=args.timeout,
-        rpm=args.rpm,
-        tpm=args.tpm,
-        cache=cache,
         overwrite=args.overwrite,
         progress="quiet" if args.quiet else args.progress,
         executor=executor,
+        **run_settings,
         **settings,
     )
+
+
+def _run_settings(args: argparse.Namespace, cache: Path | None) -> dict[str, Any]:
+    """The run settings ``evolkit evolve``'s flags give (shared with ``--dry-run``)."""
+    return {
+        "rounds": args.rounds,
+        "seed": args.seed,
+        "concurrency": args.concurrency,
+        "operators": args.operators,
+        "filters": args.filters,
+        "respond": not args.no_respond,
+        "respond_system": args.respond_system,
+        "retries": args.retries,
+        "timeout": args.timeout,
+        "rpm": args.rpm,
+        "tpm": args.tpm,
+        "cache": cache,
+    }
 
 
 def _add_plugins(sub: Any) -> None:

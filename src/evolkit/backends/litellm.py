@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evolkit._types import ChatMessage, Completion, Usage
 from evolkit.backends._litellm_import import import_litellm
 from evolkit.errors import ModelError
+
+if TYPE_CHECKING:
+    from evolkit.batch._litellm import LiteLLMBatchClient
 
 __all__ = ["LiteLLMBackend", "classify_error", "completion_from_response"]
 
@@ -111,6 +114,12 @@ class LiteLLMBackend:
         except Exception as exc:
             raise classify_error(exc) from exc
         return completion_from_response(response, self.model)
+
+    def batch_client(self) -> LiteLLMBatchClient:
+        """The provider's batch API for this model (batch mode, ``--batch``)."""
+        from evolkit.batch._litellm import LiteLLMBatchClient
+
+        return LiteLLMBatchClient(self.model, self.params)
 
 
 def completion_from_response(response: Any, fallback_model: str) -> Completion:

@@ -11,7 +11,7 @@ import asyncio
 import random
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evolkit._protocols import Backend
 from evolkit._types import ChatMessage, Completion
@@ -19,6 +19,10 @@ from evolkit.backends.litellm import classify_error
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.journal import Journal, request_key
 from evolkit.errors import ModelError
+
+if TYPE_CHECKING:
+    from evolkit.batch._batcher import Batcher
+    from evolkit.cost._budget import Budget
 
 __all__ = ["CallCounters", "CallRunner", "RateLimiter"]
 
@@ -69,7 +73,14 @@ class CallCounters:
 
 
 class CallRunner:
-    """Sends requests for one run. ``call`` returns a Completion or raises ModelError."""
+    """Sends requests for one run. ``call`` returns a Completion or raises ModelError.
+
+    With a ``batcher`` (batch mode) a call that is not journaled goes into a provider batch
+    instead of being sent; with a ``budget`` a call that could pass it is not made.
+    """
+
+    batcher: Batcher | None = None
+    budget: Budget | None = None
 
     def __init__(
         self,
@@ -116,11 +127,28 @@ class CallRunner:
                 self.counters.cache_hits += 1
                 await self.journal.append(key, cached)
                 return cached, False
-        completion = await self._send(messages, params)
-        await self.journal.append(key, completion)
+        completion = await self._paid(key, messages, params)
         if self.cache is not None:
             await self.cache.put(key, completion)
         return completion, True
+
+    async def _paid(
+        self, key: str, messages: Sequence[ChatMessage], params: dict[str, Any]
+    ) -> Completion:
+        """A call not answered from disk: sent (or batched), within the budget, journaled."""
+        if self.budget is None:
+            return await self._fetch(key, messages, params)
+        async with self.budget.hold(messages, params) as charge:
+            return charge(await self._fetch(key, messages, params))
+
+    async def _fetch(
+        self, key: str, messages: Sequence[ChatMessage], params: dict[str, Any]
+    ) -> Completion:
+        if self.batcher is not None:
+            return await self.batcher.complete(key, messages, params)  # journaled by the batcher
+        completion = await self._send(messages, params)
+        await self.journal.append(key, completion)
+        return completion
 
     async def _send(self, messages: Sequence[ChatMessage], params: dict[str, Any]) -> Completion:
         attempt = 0

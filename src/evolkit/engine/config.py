@@ -9,6 +9,8 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
+from evolkit.batch._types import BatchSettings, to_batch_settings
+
 __all__ = ["EvolveConfig"]
 
 
@@ -60,7 +62,11 @@ class EvolveConfig:
     operator with weight 1. ``filters`` names the eliminator filters in order; ``None`` uses the
     defaults. ``respond=False`` skips the response to each evolved instruction (and the filters
     that need one); ``respond_system`` is a system prompt sent with every response request
-    (for example: "End with 'The answer is: N'." for math data).
+    (for example: "End with 'The answer is: N'." for math data). ``batch=True`` (or
+    :class:`~evolkit.batch.BatchSettings`) sends the calls as provider batch jobs at batch
+    prices, with the same data set as a result; ``max_cost`` stops the run before it would
+    spend more than that many dollars on new calls. Neither changes the output, so a run may
+    be resumed with or without them.
     """
 
     rounds: int = field(default=4, validator=_non_negative)
@@ -84,6 +90,8 @@ class EvolveConfig:
     rpm: float | None = field(default=None, validator=_positive)
     tpm: float | None = field(default=None, validator=_positive)
     cache: Path | None = field(default=None, converter=attrs.converters.optional(Path))
+    batch: BatchSettings | None = field(default=None, converter=to_batch_settings)
+    max_cost: float | None = field(default=None, validator=_positive)
 
     def fingerprint(self) -> dict[str, Any]:
         """The settings that change the output; a resumed run must match them."""

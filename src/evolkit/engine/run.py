@@ -20,6 +20,7 @@ import attrs
 from evolkit._plugins import Plugins, default_plugins
 from evolkit._protocols import Backend, Filter, Mutator
 from evolkit._types import Instruction
+from evolkit.cost._controls import attach_cost_controls, cost_report, item_window
 from evolkit.data.sources import SeedSource, open_seeds, remove_if_refused
 from evolkit.engine._heap import frozen_heap
 from evolkit.engine._loop import run_sync
@@ -121,6 +122,7 @@ class _Run:
         self.ctx = ctx
         self.stats = ctx.stats
         self.progress = progress
+        self.window = item_window(cfg)
 
     def snapshot(self, round: int, done: int, total: int, kept: int, dropped: int) -> Snapshot:
         usage = self.stats.usage_round.get(round)
@@ -162,7 +164,7 @@ class _Run:
             atomic_writer(self.wd.drops(0)) as drops,
         ):
             results = ordered_map(
-                self.wd.instructions(self.wd.seeds), answer, self.cfg.concurrency * 4
+                self.wd.instructions(self.wd.seeds), answer, self.window
             )
             async for seed, failure in results:
                 line = json.dumps(seed.to_record(), ensure_ascii=False) + "\n"
@@ -385,7 +387,8 @@ async def aevolve(
         )
         reporter = make_progress(progress) if isinstance(progress, str) else progress
         stack.callback(reporter.close)
-        run = _Run(cfg, wd, runner, ctx, reporter, executor or LocalExecutor(cfg.concurrency * 4))
+        await attach_cost_controls(cfg, backend, runner, reporter, stack, executor)
+        run = _Run(cfg, wd, runner, ctx, reporter, executor or LocalExecutor(item_window(cfg)))
 
         def save(round: int) -> None:
             snap = stats.snapshot(cfg.rounds, elapsed_s=elapsed_before + time.monotonic() - started)
@@ -428,7 +431,7 @@ async def aevolve(
 
             with atomic_writer(out_path.with_name(out_path.name + ".run.json")) as fh:
                 report: dict[str, Any] = {"stats": final.to_json(), "settings": fingerprint}
-                report.update(seeds=source.to_json(), evolkit=__version__)
+                report.update(seeds=source.to_json(), evolkit=__version__, **cost_report(runner))
                 json.dump(report, fh, indent=2)
             return RunResult(stats=final, output=out_path, workdir=wd.path)
         rows = tuple(wd.instructions(target))

@@ -52,7 +52,7 @@ class _AccountedBackend:
         self.model = ctx.runner.backend.model
 
     async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
-        return await self._ctx.call(messages, params, self._round, self._operator)
+        return await self._ctx.call(messages, params, self._round, self._operator, "judge")
 
 
 class RoundContext:
@@ -91,9 +91,11 @@ class RoundContext:
         params: Mapping[str, Any],
         round: int,
         operator: str,
+        stage: str = "mutate",
     ) -> Completion:
+        """One call, counted under its round, operator and stage (mutate, respond, judge)."""
         completion, _ = await self.runner.call(messages, params)
-        self.stats.add_usage(completion, round, operator)
+        self.stats.add_usage(completion, round, operator, stage)
         return completion
 
     def remember(self, instruction: Instruction) -> None:
@@ -137,6 +139,7 @@ class RoundContext:
             self.respond_params,
             round,
             operator,
+            "respond",
         )
         return completion.text.strip()
 

@@ -143,8 +143,9 @@ class _RecordingContext(RoundContext):
         params: Mapping[str, Any],
         round: int,
         operator: str,
+        stage: str = "mutate",
     ) -> Completion:
-        completion = await super().call(messages, params, round, operator)
+        completion = await super().call(messages, params, round, operator, stage)
         key = request_key(self.runner.backend.model, messages, dict(params))
         _CALLS.get().append((key, completion, round, operator))
         return completion
