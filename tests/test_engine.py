@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 
 import evolkit
 from evolkit import ChatMessage, Completion, Instruction
+from evolkit._protocols import BackendHints
 from evolkit._markers import REWRITE_TAG
+from evolkit.engine.config import EvolveConfig
 from evolkit.errors import ConfigError, ModelError
 from evolkit.testing import FakeBackend, default_reply
 
@@ -298,16 +300,45 @@ def test_seed_response_failure_keeps_seed_and_lists_it() -> None:
     ]
 
 
-def test_backend_with_parallel_slots_sets_concurrency_and_timeout() -> None:
+def test_backend_hints_fill_only_the_settings_left_open() -> None:
+    from evolkit._protocols import BackendHints
     from evolkit.engine.config import EvolveConfig
-    from evolkit.engine.run import _fit_to_backend
+    from evolkit.engine.plan import fit_to_backend
 
     class Slotted(FakeBackend):
-        parallel = 4
+        hints = BackendHints(parallel=4, timeout=600.0)
 
-    cfg = EvolveConfig()
-    fitted = _fit_to_backend(cfg, Slotted(), {})
+    fitted = fit_to_backend(EvolveConfig(), Slotted())
     assert (fitted.concurrency, fitted.timeout) == (4, 600.0)
-    kept = _fit_to_backend(cfg, Slotted(), {"concurrency": 9, "timeout": 5.0})
-    assert kept == cfg
-    assert _fit_to_backend(cfg, FakeBackend(), {}) == cfg
+    given = EvolveConfig(concurrency=9, timeout=5.0)
+    assert fit_to_backend(given, Slotted()) == given
+    plain = fit_to_backend(EvolveConfig(), FakeBackend())
+    assert (plain.concurrency, plain.timeout) == (16, 120.0)
+
+
+class _TwoSlots(FakeBackend):
+    """A fake with two parallel slots that records the most calls it had in flight."""
+
+    hints = BackendHints(parallel=2, timeout=300.0)
+
+    def __init__(self) -> None:
+        super().__init__(latency=0.01, record=False)
+        self.now = self.peak = 0
+
+    async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        try:
+            return await super().complete(messages, **params)
+        finally:
+            self.now -= 1
+
+
+@pytest.mark.parametrize("config", [None, EvolveConfig(), EvolveConfig(seed=0)])
+def test_an_empty_config_takes_the_backend_hints_like_no_config(
+    config: EvolveConfig | None,
+) -> None:
+    backend = _TwoSlots()
+    seeds = [f"plan trip number {i}" for i in range(12)]
+    evolkit.evolve(seeds, rounds=1, backend=backend, config=config)
+    assert backend.peak == 2

@@ -11,7 +11,7 @@ import asyncio
 import random
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evolkit._protocols import Backend
 from evolkit._types import ChatMessage, Completion
@@ -19,6 +19,9 @@ from evolkit.backends.litellm import classify_error
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.journal import Journal, request_key
 from evolkit.errors import ModelError
+
+if TYPE_CHECKING:
+    from evolkit.engine.plan import RunPlan
 
 __all__ = ["CallCounters", "CallRunner", "RateLimiter"]
 
@@ -99,6 +102,29 @@ class CallRunner:
         self._semaphore = asyncio.Semaphore(concurrency)
         self._limiter = RateLimiter(rpm, tpm)
         self._jitter = random.Random()  # jitter only spaces retries; it never changes results
+
+    @classmethod
+    def from_plan(
+        cls,
+        plan: RunPlan,
+        backend: Backend,
+        journal: Journal,
+        cache: ResponseCache | None = None,
+    ) -> CallRunner:
+        """The runner for ``plan``: the one place the plan's call settings reach a runner."""
+        cfg = plan.config
+        return cls(
+            backend,
+            journal,
+            cache=cache,
+            concurrency=plan.concurrency,
+            timeout=plan.timeout,
+            retries=cfg.retries,
+            backoff=cfg.backoff,
+            backoff_max=cfg.backoff_max,
+            rpm=cfg.rpm,
+            tpm=cfg.tpm,
+        )
 
     async def call(
         self, messages: Sequence[ChatMessage], params: Mapping[str, Any] | None = None

@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from evolkit._types import Instruction
+from evolkit.engine.plan import BackendSource, RunPlan
 from evolkit.engine.steps import Outcome, RoundContext
 from evolkit.errors import ConfigError, EvolkitError, missing_extra
 from evolkit.scale._worker import ChunkResult, ItemResult, Worker, WorkerSpec
@@ -74,9 +75,11 @@ class RayExecutor:
     dashboard). ``concurrency`` is the model calls in flight *per worker*; ``chunk`` the pool items
     sent per request (default: ``concurrency``), with ``depth`` chunks queued per worker.
 
-    Workers rebuild the backend from ``model`` and ``model_params`` when given (do this for a
-    backend that does not pickle); otherwise the run's backend object is sent to them (a
-    ``LiteLLMBackend`` or ``RouterBackend`` is sent as its model string and settings).
+    Each worker runs the run's own :class:`~evolkit.engine.plan.RunPlan` (``concurrency`` calls
+    in flight each, the rpm/tpm limits shared out). Workers build the backend from ``model``
+    and ``model_params`` when given (do this for a backend that does not pickle), else from the
+    run's model string when the run built its backend from one; a backend object the caller
+    passed is sent to them pickled.
 
     ``journal_dir`` is where workers keep their journal files (default: the run's work dir;
     a worker on a machine that cannot write there uses its temp folder). ``max_restarts`` is how
@@ -204,50 +207,33 @@ class RayExecutor:
     # -- workers ------------------------------------------------------------------------------
 
     def _spec(self, ctx: RoundContext) -> WorkerSpec:
-        runner = ctx.runner
-        backend: Any = runner.backend
-        model, params = self.model, self.model_params
-        if model is None:
-            from evolkit.backends.litellm import LiteLLMBackend
-
-            if type(backend) is LiteLLMBackend:
-                model, params, backend = backend.model, dict(backend.params), None
+        """The run's plan as each worker runs it (see :meth:`RunPlan.for_workers`)."""
+        plan = ctx.plan
+        if self.model is not None:
+            source = BackendSource(model=self.model, params=self.model_params)
+        elif plan.backend.model is not None:
+            # The engine built the backend from a model string: each worker builds its own.
+            source = BackendSource(model=plan.backend.model, params=plan.backend.params)
         else:
-            backend = None
-        if backend is not None:
+            source = plan.backend
             ray = import_ray()
             try:
-                ray.cloudpickle.dumps(backend)
+                ray.cloudpickle.dumps(source.instance)
             except Exception as exc:
                 raise ConfigError(
-                    f"the backend {backend!r} cannot be sent to Ray workers ({exc}): pass "
-                    "RayExecutor(model=..., model_params=...) so workers build their own"
+                    f"the backend {source.instance!r} cannot be sent to Ray workers ({exc}): "
+                    "pass RayExecutor(model=..., model_params=...) so workers build their own"
                 ) from None
-        limiter = getattr(runner, "_limiter", None)
-        rpm = getattr(limiter, "rpm", None)
-        tpm = getattr(limiter, "tpm", None)
-        folder = self.journal_dir or str(runner.journal.path.parent)
+        folder = self.journal_dir or str(plan.workdir)
         return WorkerSpec(
-            model=model,
-            model_params=params,
-            backend=backend,
-            mutators=ctx.mutators,
-            filters=ctx.filters,
-            seed=ctx.seed,
-            respond=ctx.respond,
-            mutate_params=ctx.mutate_params,
-            respond_params=ctx.respond_params,
-            concurrency=self.concurrency,
-            timeout=runner.timeout,
-            retries=runner.retries,
-            backoff=runner.backoff,
-            backoff_max=runner.backoff_max,
-            rpm=None if rpm is None else rpm / self.workers,
-            tpm=None if tpm is None else tpm / self.workers,
-            journal_dir=folder,
-            main_journal=str(runner.journal.path),
-            cache=None if runner.cache is None else str(runner.cache.path),
+            plan=plan.for_workers(self.workers, self.concurrency, source), journal_dir=folder
         )
+
+    def worker_plans(self) -> dict[int, RunPlan | None]:
+        """The plan each live worker last ran, by worker index (for checks and tests)."""
+        ray = import_ray()
+        plans = ray.get([a.handle.plan.remote() for a in self._actors])
+        return {a.index: plan for a, plan in zip(self._actors, plans, strict=True)}
 
     def _start(self, ctx: RoundContext) -> Any:
         ray = self._init_ray()
