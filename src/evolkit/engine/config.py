@@ -16,8 +16,8 @@ __all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_TIMEOUT", "EvolveConfig"]
 DEFAULT_CONCURRENCY = 16
 DEFAULT_TIMEOUT = 120.0
 
-_positive = attrs.validators.optional(attrs.validators.gt(0))
-_non_negative = attrs.validators.ge(0)
+_positive: Any = attrs.validators.optional(attrs.validators.gt(0))
+_non_negative: Any = attrs.validators.ge(0)
 
 
 def _weights(value: Mapping[str, float] | Sequence[str] | str | None) -> dict[str, float] | None:

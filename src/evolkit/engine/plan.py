@@ -85,6 +85,14 @@ class BackendSource:
         return plugins.backends().create(model, self.params)
 
 
+def _mutator_tuple(value: Iterable[tuple[Mutator, float]]) -> tuple[tuple[Mutator, float], ...]:
+    return tuple(value)
+
+
+def _filter_tuple(value: Iterable[Filter]) -> tuple[Filter, ...]:
+    return tuple(value)
+
+
 @frozen(kw_only=True)
 class RunPlan:
     """One run, resolved: the fitted :class:`EvolveConfig` (``concurrency`` and ``timeout``
@@ -95,8 +103,8 @@ class RunPlan:
     """
 
     config: EvolveConfig = field(validator=attrs.validators.instance_of(EvolveConfig))
-    mutators: tuple[tuple[Mutator, float], ...] = field(converter=tuple)
-    filters: tuple[Filter, ...] = field(converter=tuple)
+    mutators: tuple[tuple[Mutator, float], ...] = field(converter=_mutator_tuple)
+    filters: tuple[Filter, ...] = field(converter=_filter_tuple)
     backend: BackendSource
     model: str
     workdir: Path = field(converter=Path)

@@ -19,7 +19,6 @@ import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
-from itertools import islice
 from types import TracebackType
 from typing import Any
 
@@ -27,7 +26,8 @@ from evolkit._types import Instruction
 from evolkit.engine.plan import BackendSource, RunPlan
 from evolkit.engine.steps import Outcome, RoundContext
 from evolkit.errors import ConfigError, EvolkitError, missing_extra
-from evolkit.scale._worker import ChunkResult, ItemResult, Worker, WorkerSpec
+from evolkit.scale._dispatch import _Actor, _Chunk, _Dispatch
+from evolkit.scale._worker import ChunkResult, Worker, WorkerSpec
 
 __all__ = ["RayExecutor"]
 
@@ -50,21 +50,6 @@ def import_ray(*, loopback: bool = False) -> Any:
     except ImportError as exc:
         raise missing_extra("ray", "ray", exc) from exc
     return ray
-
-
-class _Actor:
-    def __init__(self, handle: Any, index: int) -> None:
-        self.handle = handle
-        self.index = index
-        self.outstanding = 0
-        self.usable = True
-
-
-class _Chunk:
-    def __init__(self, items: list[tuple[int, Instruction]]) -> None:
-        self.items = items
-        self.attempts = 0
-        self.actor: _Actor | None = None
 
 
 class RayExecutor:
@@ -270,77 +255,25 @@ class RayExecutor:
         self, ctx: RoundContext, round: int, pool: Iterator[Instruction]
     ) -> AsyncIterator[Outcome]:
         ray = self._start(ctx)
-        seen = [ray.put(sorted(ctx.seen_before))]
-        source = enumerate(pool)
-        exhausted = False
-        waiting: list[_Chunk] = []  # chunks to (re)send
-        running: dict[asyncio.Future[Any], _Chunk] = {}
-        pings: dict[asyncio.Future[Any], _Actor] = {}
-        ready: dict[int, ItemResult] = {}
-        next_index = 0
-        sent_up_to = 0
-        lookahead = self.chunk * self.depth * len(self._actors) * 2
+        state = _Dispatch(self, ray, ctx, round, pool)
         try:
             while True:
-                # Fill every usable worker up to ``depth`` chunks.
-                while True:
-                    actors = [a for a in self._actors if a.usable and a.outstanding < self.depth]
-                    if not actors:
-                        break
-                    if not waiting:
-                        if exhausted or sent_up_to - next_index >= lookahead:
-                            break
-                        items = list(islice(source, self.chunk))
-                        if not items:
-                            exhausted = True
-                            break
-                        sent_up_to = items[-1][0] + 1
-                        waiting.append(_Chunk(items))
-                    chunk = waiting.pop(0)
-                    actor = min(actors, key=lambda a: (a is chunk.actor, a.outstanding))
-                    chunk.actor = actor
-                    chunk.attempts += 1
-                    actor.outstanding += 1
-                    ref = actor.handle.run.remote(
-                        self._token, self._spec_box, round, seen, chunk.items
-                    )
-                    running[asyncio.wrap_future(ref.future())] = chunk
-                while next_index in ready:
-                    item = ready.pop(next_index)
-                    for _key, completion, call_round, operator in item.calls:
-                        ctx.stats.add_usage(completion, call_round, operator)
-                    next_index += 1
-                    yield item.outcome
-                if not running and not pings:
-                    if exhausted and not waiting:
+                state.fill()
+                while state.next_index in state.ready:
+                    yield state.take()
+                if not state.running and not state.pings:
+                    if state.exhausted and not state.waiting:
                         break
                     if not any(a.usable for a in self._actors):
                         raise EvolkitError("every Ray worker of the run is gone")
                     continue
                 done, _ = await asyncio.wait(
-                    [*running, *pings], return_when=asyncio.FIRST_COMPLETED
+                    [*state.running, *state.pings], return_when=asyncio.FIRST_COMPLETED
                 )
                 for future in done:
-                    if future in pings:
-                        self._pinged(ray, pings.pop(future), future)
-                        continue
-                    chunk = running.pop(future)
-                    assert chunk.actor is not None
-                    chunk.actor.outstanding -= 1
-                    try:
-                        result: ChunkResult = future.result()
-                    except ray.exceptions.RayTaskError as exc:
-                        raise exc.as_instanceof_cause() from None
-                    except (ray.exceptions.RayError, ConnectionError) as exc:
-                        self._lost(ray, chunk, exc, pings)
-                        waiting.insert(0, chunk)
-                        continue
-                    await self._absorb(ctx, result)
-                    self.chunks_done[result.worker] = self.chunks_done.get(result.worker, 0) + 1
-                    for item in result.items:
-                        ready[item.outcome.index] = item
+                    await state.settle(future)
         finally:
-            for future in [*running, *pings]:
+            for future in [*state.running, *state.pings]:
                 future.cancel()
 
     def _lost(
