@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -9,7 +9,7 @@ import evolkit
 from evolkit import Instruction, Rejected, Verdict, hookimpl
 from evolkit._markers import REWRITE_TAG, between
 from evolkit._plugins import Plugins
-from evolkit._registry import FilterRegistry, MutatorRegistry
+from evolkit.plugins import FilterRegistry, MutatorRegistry
 from evolkit.errors import DuplicateNameError, UnknownNameError
 from evolkit.testing import FakeBackend, run_mutator
 
@@ -207,3 +207,54 @@ def test_public_plugins_module() -> None:
     from evolkit import plugins
 
     assert plugins.MutatorRegistry is MutatorRegistry and plugins.default_plugins()
+
+
+def test_a_third_party_filter_joins_default_runs_only_when_it_opts_in(
+    evolkit_plugin: Callable[..., str],
+) -> None:
+    class OptIn:
+        @hookimpl
+        def evolkit_register_filters(self, registry: FilterRegistry) -> None:
+            registry.add(NoQuestionMarks(), default=True)
+
+    evolkit_plugin(FilterPlugin(), name="forgets")
+    filters = evolkit._plugins.default_plugins().filters()
+    assert filters.entry("test.no_question_marks").package == "test"
+    assert "test.no_question_marks" not in filters.defaults()
+    assert filters.defaults() == ["template_leak", "refusal", "stopwords", "information_gain"]
+    evolkit._plugins.default_plugins().unregister(name="forgets")
+    evolkit_plugin(OptIn(), name="opts-in")
+    assert "test.no_question_marks" in evolkit._plugins.default_plugins().filters().defaults()
+
+
+def test_hooks_are_called_through_pluggy_with_wrappers_and_ordering(
+    evolkit_plugin: Callable[..., str],
+) -> None:
+    calls: list[str] = []
+
+    class Early:
+        @hookimpl(tryfirst=True)
+        def evolkit_register_mutators(self, registry: MutatorRegistry) -> None:
+            calls.append("early")
+            assert "depth.deepen" not in registry  # before the built-ins
+
+    class Around:
+        @hookimpl(wrapper=True)
+        def evolkit_register_mutators(self, registry: MutatorRegistry) -> Iterator[None]:
+            calls.append("before")
+            result = yield
+            calls.append("after")
+            # A wrapper sees every implementation's work and may add to it.
+            if "depth.deepen" in registry:
+                registry.add(Shout(), default=False)
+            return result
+
+    evolkit_plugin(Early(), name="early")
+    evolkit_plugin(Around(), name="around")
+    mutators = evolkit._plugins.default_plugins().mutators()
+    assert calls == ["before", "early", "after"]
+    assert mutators.entry("test.shout").plugin == "around"
+    # Entries keep the plugins' registration order whatever order pluggy called them in.
+    names = mutators.names()
+    assert names.index("depth.deepen") < names.index("test.shout")
+    assert mutators.entry("depth.deepen").package == "evolkit"

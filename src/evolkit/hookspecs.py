@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from evolkit._registry import BackendRegistry, FilterRegistry, MutatorRegistry
+    from evolkit.plugins import BackendRegistry, FilterRegistry, MutatorRegistry
 
 __all__ = ["hookimpl", "hookspec"]
 
