@@ -18,6 +18,7 @@ __all__ = [
     "Usage",
     "Verdict",
     "content_id",
+    "lineage_of",
     "user_message",
 ]
 
@@ -266,3 +267,17 @@ class Completion:
             model=str(data.get("model", "")),
             finish_reason=data.get("finish_reason"),
         )
+
+
+def lineage_of(by_id: Mapping[str, Instruction], id: str) -> list[Instruction]:
+    """The chain from the seed to instruction ``id`` (seed first), through ``parent_id``.
+
+    The chain stops at a parent that is not in ``by_id``; a cycle (only possible in edited
+    files) stops after every row was visited once. Empty when ``id`` is unknown.
+    """
+    chain: list[Instruction] = []
+    current = by_id.get(id)
+    while current is not None and len(chain) <= len(by_id):
+        chain.append(current)
+        current = by_id.get(current.parent_id) if current.parent_id else None
+    return chain[::-1]

@@ -24,7 +24,7 @@ from typing import Any
 
 from evolkit._types import Instruction
 from evolkit.engine.stats import Drop
-from evolkit.io import atomic_writer
+from evolkit.io import atomic_writer, iter_jsonl
 
 __all__ = ["WorkDir", "read_jsonl", "summary_path"]
 
@@ -33,11 +33,9 @@ SUMMARY_SUFFIX = ".run.json"
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """The JSON objects of a JSONL file, blank lines skipped."""
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
+    """The JSON objects of one of the run's JSONL files (see :func:`evolkit.io.iter_jsonl`)."""
+    for _, record in iter_jsonl(path, objects=True):
+        yield record
 
 
 def summary_path(output: Path) -> Path:
