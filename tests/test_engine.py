@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 import evolkit
 from evolkit import ChatMessage, Completion, Instruction
-from evolkit._protocols import BackendHints
 from evolkit._markers import REWRITE_TAG
+from evolkit._protocols import BackendHints
 from evolkit.engine.config import EvolveConfig
 from evolkit.errors import ConfigError, ModelError
 from evolkit.testing import FakeBackend, default_reply

@@ -3,14 +3,15 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 
+import attrs
 import pytest
 
 import evolkit
 from evolkit import Instruction, Rejected, Verdict, hookimpl
 from evolkit._markers import REWRITE_TAG, between
 from evolkit._plugins import Plugins
-from evolkit.plugins import FilterRegistry, MutatorRegistry
 from evolkit.errors import DuplicateNameError, UnknownNameError
+from evolkit.plugins import FilterRegistry, MutatorRegistry
 from evolkit.testing import FakeBackend, run_mutator
 
 BUILTIN_OPERATORS = {
@@ -258,3 +259,47 @@ def test_hooks_are_called_through_pluggy_with_wrappers_and_ordering(
     names = mutators.names()
     assert names.index("depth.deepen") < names.index("test.shout")
     assert mutators.entry("depth.deepen").package == "evolkit"
+
+
+class Careless:
+    """An operator that keeps the parent's id and response (``attrs.evolve`` of the parent) and
+    makes a random choice in its prompt."""
+
+    name = "test.careless"
+    kind = "test"
+    drawn: list[float] = []
+
+    def applies_to(self, instruction: Instruction) -> bool:
+        return True
+
+    def build_messages(
+        self, instruction: Instruction, rng: random.Random
+    ) -> list[evolkit.ChatMessage]:
+        self.drawn.append(rng.random())
+        return [{"role": "user", "content": f"<{REWRITE_TAG}> {instruction.text}"}]
+
+    def parse(self, reply: str, parent: Instruction) -> Instruction | Rejected:
+        return attrs.evolve(parent, text=parent.text + " Show your work.")
+
+
+class CarelessPlugin:
+    @hookimpl
+    def evolkit_register_mutators(self, registry: MutatorRegistry) -> None:
+        registry.add(Careless(), default=False)
+
+
+def test_run_mutator_behaves_like_the_engine(evolkit_plugin: Callable[..., str]) -> None:
+    evolkit_plugin(CarelessPlugin(), name="careless")
+    seed = Instruction(text="Add 2 and 3.", response="5")
+    Careless.drawn.clear()
+    result = evolkit.evolve(
+        [seed], rounds=1, seed=7, operators=["test.careless"], backend=FakeBackend.default(),
+        respond=False, filters=[],
+    )  # fmt: skip
+    [engine_child] = [row for row in result if row.round == 1]
+    engine_draw = Careless.drawn[-1]
+    child = run_mutator(Careless(), seed, seed=7, round=1)
+    assert isinstance(child, Instruction)
+    assert Careless.drawn[-1] == engine_draw  # the same random generator, in the same state
+    assert child.to_record() == engine_child.to_record()
+    assert child.id != seed.id and child.response is None and child.parent_id == seed.id

@@ -18,6 +18,7 @@ from evolkit._types import ChatMessage, Completion
 from evolkit.backends.litellm import classify_error
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.journal import Journal, request_key
+from evolkit.engine.retry import RetryPolicy, retrying
 from evolkit.errors import ModelError
 
 if TYPE_CHECKING:
@@ -95,9 +96,7 @@ class CallRunner:
         self.journal = journal
         self.cache = cache
         self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        self.backoff_max = backoff_max
+        self.retry = RetryPolicy(retries=retries, backoff=backoff, backoff_max=backoff_max)
         self.counters = CallCounters()
         self._semaphore = asyncio.Semaphore(concurrency)
         self._limiter = RateLimiter(rpm, tpm)
@@ -149,36 +148,41 @@ class CallRunner:
         return completion, True
 
     async def _send(self, messages: Sequence[ChatMessage], params: dict[str, Any]) -> Completion:
-        attempt = 0
-        while True:
-            try:
-                async with self._semaphore:
-                    await self._limiter.acquire()
-                    self.counters.in_flight += 1
-                    self.counters.sent += 1
-                    try:
-                        completion = await asyncio.wait_for(
-                            self.backend.complete(messages, **params), self.timeout
-                        )
-                    finally:
-                        self.counters.in_flight -= 1
-            except asyncio.TimeoutError:
-                error = ModelError(
-                    f"no reply within {self.timeout:g}s", kind="timeout", retryable=True
-                )
-            except ModelError as exc:
-                error = exc
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                error = classify_error(exc)
-            else:
-                self._limiter.record_tokens(completion.usage.total_tokens)
-                return completion
-            if not error.retryable or attempt >= self.retries:
-                self.counters.failures += 1
-                raise error
-            attempt += 1
+        def counted(_: ModelError) -> None:
             self.counters.retries += 1
-            delay = min(self.backoff_max, self.backoff * 2 ** (attempt - 1))
-            await asyncio.sleep(delay * (0.5 + self._jitter.random()))
+
+        try:
+            return await retrying(
+                lambda: self._attempt(messages, params),
+                self.retry,
+                on_retry=counted,
+                jitter=self._jitter,
+            )
+        except ModelError:
+            self.counters.failures += 1
+            raise
+
+    async def _attempt(self, messages: Sequence[ChatMessage], params: dict[str, Any]) -> Completion:
+        """One try: a slot, the rate limits, the call within the timeout; any failure as a
+        :class:`ModelError`."""
+        try:
+            async with self._semaphore:
+                await self._limiter.acquire()
+                self.counters.in_flight += 1
+                self.counters.sent += 1
+                try:
+                    completion = await asyncio.wait_for(
+                        self.backend.complete(messages, **params), self.timeout
+                    )
+                finally:
+                    self.counters.in_flight -= 1
+        except asyncio.TimeoutError:
+            raise ModelError(
+                f"no reply within {self.timeout:g}s", kind="timeout", retryable=True
+            ) from None
+        except (ModelError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            raise classify_error(exc) from exc
+        self._limiter.record_tokens(completion.usage.total_tokens)
+        return completion

@@ -18,7 +18,7 @@ from evolkit.errors import ModelError
 if TYPE_CHECKING:
     from evolkit.engine.plan import RunPlan
 
-__all__ = ["Outcome", "RoundContext", "response_messages"]
+__all__ = ["Outcome", "RoundContext", "draw_operator", "mutation_rng", "response_messages"]
 
 
 def response_messages(instruction: Instruction, system: str | None = None) -> list[ChatMessage]:
@@ -30,6 +30,22 @@ def response_messages(instruction: Instruction, system: str | None = None) -> li
         messages.append({"role": "system", "content": system})
     messages.append({"role": "user", "content": instruction.user_message()})
     return messages
+
+
+def mutation_rng(seed: int, round: int, parent: Instruction) -> random.Random:
+    """The generator for every random choice about ``parent`` in ``round`` of a run with
+    ``seed``: which operator evolves it, and any choice the operator makes."""
+    return random.Random(f"evolkit:{seed}:{round}:{parent.id}")
+
+
+def draw_operator(
+    candidates: Sequence[tuple[Mutator, float]], rng: random.Random
+) -> Mutator | None:
+    """The operator drawn from weighted ``candidates`` with ``rng`` (one draw, whatever the
+    number of candidates, so the operator sees the generator in the same state)."""
+    if not candidates:
+        return None
+    return rng.choices([m for m, _ in candidates], weights=[w for _, w in candidates])[0]
 
 
 @frozen
@@ -89,13 +105,11 @@ class RoundContext:
 
     def rng(self, round: int, parent: Instruction) -> random.Random:
         """The generator for every random choice about ``parent`` in ``round``."""
-        return random.Random(f"evolkit:{self.seed}:{round}:{parent.id}")
+        return mutation_rng(self.seed, round, parent)
 
     def choose(self, parent: Instruction, rng: random.Random) -> Mutator | None:
         candidates = [(m, w) for m, w in self.mutators if w > 0 and m.applies_to(parent)]
-        if not candidates:
-            return None
-        return rng.choices([m for m, _ in candidates], weights=[w for _, w in candidates])[0]
+        return draw_operator(candidates, rng)
 
     async def respond_to(self, instruction: Instruction, round: int, operator: str) -> str:
         completion = await self.call(
