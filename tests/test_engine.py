@@ -232,7 +232,7 @@ def test_output_files_and_resume_makes_no_calls(tmp_path: Path) -> None:
 def test_changed_settings_refuse_to_resume(tmp_path: Path) -> None:
     out = tmp_path / "data.jsonl"
     evolkit.evolve(SEEDS, rounds=1, backend=FakeBackend.default(), output=out)
-    with pytest.raises(ConfigError, match="different settings.*seed"):
+    with pytest.raises(ConfigError, match=r"different settings.*seed"):
         evolkit.evolve(SEEDS, rounds=1, seed=5, backend=FakeBackend.default(), output=out)
     evolkit.evolve(
         SEEDS, rounds=1, seed=5, backend=FakeBackend.default(), output=out, overwrite=True

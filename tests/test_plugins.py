@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
+from typing import ClassVar
 
 import attrs
 import pytest
@@ -39,7 +40,8 @@ class Shout:
         return [
             {
                 "role": "user",
-                "content": f"Shout: <instruction>{instruction.text}</instruction> Reply in <{REWRITE_TAG}> tags.",
+                "content": f"Shout: <instruction>{instruction.text}</instruction> "
+                f"Reply in <{REWRITE_TAG}> tags.",
             }
         ]
 
@@ -127,7 +129,8 @@ def test_plugin_filter_runs(evolkit_plugin: Callable[..., str]) -> None:
 def test_duplicate_name_is_refused(evolkit_plugin: Callable[..., str]) -> None:
     evolkit_plugin(ShoutPlugin(), name="shout-1")
     evolkit_plugin(ShoutPlugin(), name="shout-2")
-    with pytest.raises(DuplicateNameError, match="test.shout.*registered twice.*shout-1.*shout-2"):
+    twice = r"test\.shout.*registered twice.*shout-1.*shout-2"
+    with pytest.raises(DuplicateNameError, match=twice):
         evolkit._plugins.default_plugins().mutators()
 
 
@@ -139,7 +142,7 @@ def test_duplicate_of_builtin_is_refused() -> None:
 
     plugins = Plugins.load(entry_points=False)
     plugins.register(Clash(), name="clash")
-    with pytest.raises(DuplicateNameError, match="depth.deepen"):
+    with pytest.raises(DuplicateNameError, match=r"depth\.deepen"):
         plugins.mutators()
 
 
@@ -151,7 +154,7 @@ def test_disable_env_removes_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_unknown_operator_suggests() -> None:
-    with pytest.raises(UnknownNameError, match="did you mean depth.deepen"):
+    with pytest.raises(UnknownNameError, match=r"did you mean depth\.deepen"):
         evolkit.evolve(["x y"], rounds=1, backend=FakeBackend.default(), operators=["depth.deepn"])
 
 
@@ -267,7 +270,7 @@ class Careless:
 
     name = "test.careless"
     kind = "test"
-    drawn: list[float] = []
+    drawn: ClassVar[list[float]] = []
 
     def applies_to(self, instruction: Instruction) -> bool:
         return True

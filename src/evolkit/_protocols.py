@@ -1,4 +1,5 @@
-"""The three small protocols a plugin implements: :class:`Mutator`, :class:`Filter`, :class:`Backend`.
+"""The three small protocols a plugin implements: :class:`Mutator`, :class:`Filter`,
+:class:`Backend`.
 
 A backend may also offer optional capabilities, each its own small runtime-checkable protocol
 that the engine finds with ``isinstance``: :class:`ClosableBackend` (resources to release when a
