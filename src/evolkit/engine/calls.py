@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,36 +27,39 @@ __all__ = ["CallCounters", "CallRunner", "RateLimiter"]
 
 
 class RateLimiter:
-    """Requests-per-minute and tokens-per-minute limits over a sliding 60 s window."""
+    """Requests-per-minute and tokens-per-minute limits, as aiolimiter leaky buckets.
 
-    def __init__(self, rpm: float | None, tpm: float | None) -> None:
+    Each bucket holds one minute's allowance (a burst of ``rpm`` requests is let through at
+    once, then requests flow at ``rpm / 60`` per second). Tokens are charged in two parts: the
+    request's estimated prompt tokens before it is sent (:meth:`acquire`), and its completion
+    tokens once it is answered (:meth:`charge`), so a run's token use stays under ``tpm``.
+    ``period`` is the window in seconds (60; tests shorten it).
+    """
+
+    def __init__(self, rpm: float | None, tpm: float | None, *, period: float = 60.0) -> None:
+        from aiolimiter import AsyncLimiter
+
         self.rpm = rpm
         self.tpm = tpm
-        self._requests: list[float] = []
-        self._tokens: list[tuple[float, int]] = []
-        self._lock = asyncio.Lock()
+        self._requests = AsyncLimiter(rpm, period) if rpm is not None else None
+        self._tokens = AsyncLimiter(tpm, period) if tpm is not None else None
 
-    async def acquire(self) -> None:
-        if self.rpm is None and self.tpm is None:
-            return
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                self._requests = [t for t in self._requests if now - t < 60.0]
-                self._tokens = [(t, n) for t, n in self._tokens if now - t < 60.0]
-                wait = 0.0
-                if self.rpm is not None and len(self._requests) >= self.rpm:
-                    wait = max(wait, 60.0 - (now - self._requests[0]))
-                if self.tpm is not None and sum(n for _, n in self._tokens) >= self.tpm:
-                    wait = max(wait, 60.0 - (now - self._tokens[0][0]))
-                if wait <= 0:
-                    self._requests.append(now)
-                    return
-                await asyncio.sleep(wait)
+    async def acquire(self, prompt_tokens: int = 0) -> None:
+        """Wait until one more request (with ``prompt_tokens`` tokens) fits the limits."""
+        if self._requests is not None:
+            await self._requests.acquire()
+        await self.charge(prompt_tokens)
 
-    def record_tokens(self, tokens: int) -> None:
-        if self.tpm is not None:
-            self._tokens.append((time.monotonic(), tokens))
+    async def charge(self, tokens: int) -> None:
+        """Count ``tokens`` against the token limit, waiting while the bucket is full."""
+        if self._tokens is not None and tokens > 0:
+            assert self.tpm is not None
+            await self._tokens.acquire(min(float(tokens), self.tpm))
+
+
+def estimate_tokens(messages: Sequence[ChatMessage]) -> int:
+    """A rough prompt size in tokens (four characters a token) for the token limit."""
+    return sum(len(m["content"]) for m in messages) // 4
 
 
 class CallCounters:
@@ -167,7 +169,8 @@ class CallRunner:
         :class:`ModelError`."""
         try:
             async with self._semaphore:
-                await self._limiter.acquire()
+                prompt = estimate_tokens(messages) if self._limiter.tpm is not None else 0
+                await self._limiter.acquire(prompt)
                 self.counters.in_flight += 1
                 self.counters.sent += 1
                 try:
@@ -184,5 +187,5 @@ class CallRunner:
             raise
         except Exception as exc:
             raise classify_error(exc) from exc
-        self._limiter.record_tokens(completion.usage.total_tokens)
+        await self._limiter.charge(completion.usage.completion_tokens)
         return completion
