@@ -13,6 +13,7 @@ import random
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
+import attrs
 from attrs import field, frozen
 
 from evolkit._types import ChatMessage, Completion, Instruction, Rejected, Verdict
@@ -112,9 +113,7 @@ class Backend(Protocol):
         ...
 
 
-def _positive_or_none(instance: Any, attribute: Any, value: float | None) -> None:
-    if value is not None and value <= 0:
-        raise ValueError(f"BackendHints.{attribute.name} must be > 0, got {value}")
+_positive_or_none: Any = attrs.validators.optional(attrs.validators.gt(0))
 
 
 @frozen(kw_only=True)
