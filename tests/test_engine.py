@@ -342,3 +342,27 @@ def test_an_empty_config_takes_the_backend_hints_like_no_config(
     seeds = [f"plan trip number {i}" for i in range(12)]
     evolkit.evolve(seeds, rounds=1, backend=backend, config=config)
     assert backend.peak == 2
+
+
+def test_a_backend_the_engine_builds_is_closed_and_one_given_is_not(
+    evolkit_plugin: Any,
+) -> None:
+    from evolkit import hookimpl
+    from evolkit.plugins import BackendRegistry
+
+    closed: list[str] = []
+
+    class Closing(FakeBackend):
+        async def aclose(self) -> None:
+            closed.append(self.model)
+
+    class Plugin:
+        @hookimpl
+        def evolkit_register_backends(self, registry: BackendRegistry) -> None:
+            registry.add("closing", lambda model, params: Closing(model=model))
+
+    evolkit_plugin(Plugin(), name="closing")
+    evolkit.evolve(["make tea"], rounds=0, model="closing/a")
+    assert closed == ["closing/a"]
+    evolkit.evolve(["make tea"], rounds=0, backend=Closing(model="closing/b"))
+    assert closed == ["closing/a"]

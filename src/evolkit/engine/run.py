@@ -116,8 +116,9 @@ async def _open_backend(
     params: Mapping[str, Any] | None,
 ) -> tuple[Backend, BackendSource]:
     """The run's backend and how it was reached. A backend the engine builds from a model
-    string (or the default model) is closed when the run ends; one the caller passed is the
-    caller's to close."""
+    string (or the default model) is entered (an async context manager: a local model's
+    server starts here, once) or else closed (:class:`ClosableBackend`) when the run ends; one
+    the caller passed is the caller's to close."""
     if backend is not None:
         return backend, BackendSource(instance=backend)
     if model is None:
@@ -126,7 +127,9 @@ async def _open_backend(
         model, _ = resolve_model(None)
     source = BackendSource(model=model, params=params or {})
     built = source.build(plugins)
-    if isinstance(built, ClosableBackend):
+    if isinstance(built, contextlib.AbstractAsyncContextManager):
+        await stack.enter_async_context(built)
+    elif isinstance(built, ClosableBackend):
         stack.push_async_callback(built.aclose)
     return built, attrs.evolve(source, instance=built)
 
