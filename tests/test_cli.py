@@ -96,7 +96,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     "content,expected",
     [
         ('{"instruction": "fine"}\n{"instruction": oops}\n', "seeds.jsonl:2: invalid JSON"),
-        ('{"prompt": "no instruction key"}\n', "seeds.jsonl:1"),
+        ('{"title": "no instruction key"}\n', "seeds.jsonl:1: no known layout"),
     ],
 )
 def test_bad_seed_file_is_one_line(tmp_path: Path, content: str, expected: str) -> None:
@@ -108,6 +108,7 @@ def test_bad_seed_file_is_one_line(tmp_path: Path, content: str, expected: str) 
     assert proc.returncode == 2
     assert expected in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seeds.jsonl"]  # nothing written
 
 
 def test_unknown_operator_is_one_line(tmp_path: Path, seeds: Path) -> None:

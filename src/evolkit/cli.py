@@ -17,7 +17,12 @@ from evolkit.errors import ConfigError, EvolkitError
 
 __all__ = ["main"]
 
-_SUBCOMMAND_MODULES = ("evolkit.evaluate._cli", "evolkit.train._cli", "evolkit.report._cli")
+_SUBCOMMAND_MODULES = (
+    "evolkit.data._cli",
+    "evolkit.evaluate._cli",
+    "evolkit.train._cli",
+    "evolkit.report._cli",
+)
 
 
 def _console(stderr: bool = False) -> Any:
@@ -47,7 +52,24 @@ def _add_evolve(sub: Any) -> None:
             f"interrupted run. Default model: {_default_model_text()}."
         ),
     )
-    p.add_argument("seeds", type=Path, help="seed file: .jsonl, .json (Alpaca) or plain text")
+    p.add_argument(
+        "seeds",
+        help="seed file (.jsonl, .json or plain text, any known layout) or "
+        "hf://OWNER/NAME[:CONFIG][@SPLIT]",
+    )
+    from evolkit.data.layouts import LAYOUTS
+
+    p.add_argument(
+        "--field",
+        action="append",
+        default=None,
+        metavar="ROLE=KEY",
+        help="where a seed row keeps instruction, input, response or id, e.g. "
+        "--field instruction=question (dotted paths for nested keys: instances.0.input)",
+    )
+    p.add_argument(
+        "--layout", choices=list(LAYOUTS), default=None, help="seed layout (default: from the keys)"
+    )
     p.add_argument("-o", "--output", type=Path, required=True, help="data set to write (.jsonl)")
     p.add_argument("--rounds", type=int, default=4, help="evolution rounds (default 4)")
     p.add_argument(
@@ -148,7 +170,9 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
     executor = scale_setup(args, params)
     with executor if executor is not None else contextlib.nullcontext():
         result = evolve(
-            args.seeds,
+            args.seeds if args.seeds.startswith("hf://") else Path(args.seeds),
+            fields=args.field,
+            layout=args.layout,
             config=config,
             model=args.model,
             model_params=params,
@@ -240,23 +264,6 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_export(sub: Any) -> None:
-    p = sub.add_parser("export", help="convert a data set to Alpaca JSON or chat messages JSONL")
-    p.add_argument("data", type=Path, help="a data set (.jsonl, .json, or text)")
-    p.add_argument("-o", "--output", type=Path, required=True)
-    p.add_argument("--format", choices=["alpaca", "chat", "jsonl", "text"], required=True)
-    p.set_defaults(func=_cmd_export)
-
-
-def _cmd_export(args: argparse.Namespace) -> int:
-    from evolkit.io import read_instructions, write_instructions
-
-    fmt = {"alpaca": "json", "chat": "chat", "jsonl": "jsonl", "text": "text"}[args.format]
-    n = write_instructions(args.output, read_instructions(args.data), fmt)  # type: ignore[arg-type]
-    _console().print(f"wrote {n} rows to {args.output} ({args.format})")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evolkit", description="Evol-Instruct: evolve, filter, train and evaluate."
@@ -268,7 +275,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evolve(sub)
     _add_plugins(sub)
     _add_stats(sub)
-    _add_export(sub)
     for module_name in _SUBCOMMAND_MODULES:
         try:
             module = importlib.import_module(module_name)

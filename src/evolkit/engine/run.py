@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -18,6 +19,7 @@ from attrs import frozen
 from evolkit._plugins import Plugins, default_plugins
 from evolkit._protocols import Backend, ClosableBackend
 from evolkit._types import Instruction
+from evolkit.data.sources import SeedSource, open_seeds, remove_if_refused
 from evolkit.engine._loop import run_sync
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
@@ -38,20 +40,18 @@ from evolkit.engine.stats import StatsBuilder
 from evolkit.engine.steps import RoundContext
 from evolkit.engine.workdir import WorkDir, summary_path
 from evolkit.errors import ConfigError
-from evolkit.io import atomic_writer, read_instructions
+from evolkit.io import atomic_writer
 
 __all__ = ["aevolve", "evolve", "select_filters", "select_mutators"]
 
-Seeds = Iterable[Instruction | str] | str | os.PathLike[str]
+#: A path, ``hf://OWNER/NAME[:CONFIG][@SPLIT]``, or instructions, strings, dicts, a DataFrame,
+#: a ``datasets.Dataset`` or ``IterableDataset``.
+Seeds = Iterable[Any] | str | os.PathLike[str]
 STATE_VERSION = 1
 
 
-def _seed_stream(seeds: Seeds) -> Iterator[Instruction]:
-    if isinstance(seeds, (str, os.PathLike)):
-        yield from read_instructions(seeds)
-        return
-    for item in seeds:
-        yield Instruction(text=item) if isinstance(item, str) else item
+def _seed_stream(seeds: Seeds | SeedSource) -> Iterator[Instruction]:
+    yield from open_seeds(seeds)
 
 
 @frozen
@@ -61,7 +61,7 @@ class _SeedsWritten:
     duplicates: int
 
 
-def _write_seeds(seeds: Seeds, path: Path) -> _SeedsWritten:
+def _write_seeds(seeds: Seeds | SeedSource, path: Path) -> _SeedsWritten:
     """Copy the seeds (duplicates removed) to ``path``; their digest, count and duplicates."""
     digest = hashlib.sha256()
     seen: set[str] = set()
@@ -104,8 +104,25 @@ def _prepare_workdir(
     else:
         out_path = Path(output)
         wd = WorkDir.for_output(out_path)
-    wd.ensure()
     return wd, out_path
+
+
+def _take_seeds(
+    wd: WorkDir,
+    seeds: Seeds,
+    fields: Mapping[str, str] | Iterable[str] | None,
+    layout: str | None,
+    progress: str | Progress,
+) -> tuple[SeedSource, _SeedsWritten]:
+    """Open the seeds in their layout and copy them into the work directory (which is removed
+    again when the seeds are refused and the run made it)."""
+    source = open_seeds(seeds, fields=fields, layout=layout)
+    with remove_if_refused(wd.path):
+        wd.ensure()
+        written = _write_seeds(source, wd.next_seeds)
+    if progress != "quiet":
+        print(source.describe(), file=sys.stderr, flush=True)
+    return source, written
 
 
 async def _open_backend(
@@ -204,9 +221,15 @@ class _Checkpoint:
     """Writes ``state.json`` after each finished round, so a run resumes from there."""
 
     def __init__(
-        self, plan: RunPlan, wd: WorkDir, fingerprint: Mapping[str, Any], restored: _Restored
+        self,
+        plan: RunPlan,
+        wd: WorkDir,
+        fingerprint: Mapping[str, Any],
+        restored: _Restored,
+        seeds: Mapping[str, Any],
     ) -> None:
         self.plan = plan
+        self.seeds = dict(seeds)
         self.wd = wd
         self.fingerprint = dict(fingerprint)
         self.elapsed_before = restored.elapsed
@@ -222,6 +245,7 @@ class _Checkpoint:
                 "version": STATE_VERSION,
                 "fingerprint": self.fingerprint,
                 "completed_round": round,
+                "seeds": self.seeds,
                 "stats": snap.to_json(),
             }
         )
@@ -255,8 +279,12 @@ def _finalise(rounds: Rounds, checkpoint: _Checkpoint, seeds: _SeedsWritten) -> 
         duplicate_seeds=seeds.duplicates,
     )
     if plan.output is not None:
+        from evolkit import __version__
+
+        report: dict[str, Any] = {"stats": final.to_json(), "settings": checkpoint.fingerprint}
+        report.update(seeds=checkpoint.seeds, evolkit=__version__)
         with atomic_writer(summary_path(plan.output)) as fh:
-            json.dump({"stats": final.to_json(), "settings": checkpoint.fingerprint}, fh, indent=2)
+            json.dump(report, fh, indent=2)
         return RunResult(stats=final, output=plan.output, workdir=wd.path)
     rows = tuple(wd.instructions(target))
     drops = tuple(wd.all_drops(plan.config.rounds))
@@ -276,6 +304,8 @@ async def aevolve(
     progress: str | Progress = "quiet",
     overwrite: bool = False,
     executor: Executor | None = None,
+    fields: Mapping[str, str] | Iterable[str] | None = None,
+    layout: str | None = None,
     **settings: Any,
 ) -> RunResult:
     """Evolve ``seeds`` for ``rounds`` rounds; see :func:`evolve`."""
@@ -285,7 +315,7 @@ async def aevolve(
     filters = select_filters(plugins, cfg.filters)
     async with contextlib.AsyncExitStack() as stack:
         wd, out_path = _prepare_workdir(stack, output)
-        written = _write_seeds(seeds, wd.next_seeds)
+        seed_source, written = _take_seeds(wd, seeds, fields, layout, progress)
         opened, source = await _open_backend(stack, plugins, backend, model, model_params)
         plan = RunPlan(
             config=fit_to_backend(cfg, opened),
@@ -299,7 +329,7 @@ async def aevolve(
         fingerprint = plan.fingerprint(written.digest)
         restored = _restore_state(wd, fingerprint, overwrite, cfg.rounds)
         restored.stats.seeds = written.count
-        checkpoint = _Checkpoint(plan, wd, fingerprint, restored)
+        checkpoint = _Checkpoint(plan, wd, fingerprint, restored, seed_source.to_json())
         run = _open_rounds(stack, plan, opened, wd, restored.stats, progress, executor)
         await _run_rounds(run, restored.completed, written.count, checkpoint)
         return _finalise(run, checkpoint, written)
@@ -323,15 +353,23 @@ def evolve(
     progress: str | Progress = "quiet",
     overwrite: bool = False,
     executor: Executor | None = None,
+    fields: Mapping[str, str] | Iterable[str] | None = None,
+    layout: str | None = None,
     **settings: Any,
 ) -> RunResult:
-    """Evolve ``seeds`` (a file path, or instructions/strings) for ``rounds`` rounds.
+    """Evolve ``seeds`` (a file path, ``hf://OWNER/NAME[:CONFIG][@SPLIT]``, or instructions,
+    strings, dicts, a pandas DataFrame, a ``datasets.Dataset`` or ``IterableDataset``, read
+    one row at a time) for ``rounds`` rounds.
 
     Each round evolves every instruction of the pool once with an operator drawn with the run's
     seed, answers each evolved instruction, runs the eliminator, and carries the survivors to the
     next round (a failed evolution leaves its parent in the pool). The result holds the seeds
     plus every survivor of every round, shuffled with the seed, and counts per operator and per
     drop reason.
+
+    ``seeds`` may be in any layout :mod:`evolkit.data.layouts` knows (found from the keys), or
+    ``layout`` names it; ``fields`` maps roles to keys (``{"instruction": "question",
+    "response": "answer"}``, dotted paths for nested keys).
 
     With ``output``, rows are streamed to disk (``OUT``, ``OUT.run.json`` and the resumable
     work directory ``OUT.evolkit/``); running the same call again resumes where it stopped.
@@ -354,6 +392,8 @@ def evolve(
             progress=progress,
             overwrite=overwrite,
             executor=executor,
+            fields=fields,
+            layout=layout,
             **settings,
         )
     )

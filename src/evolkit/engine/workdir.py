@@ -89,15 +89,20 @@ class WorkDir:
     def drops(self, round: int) -> Path:
         return self.file(f"drops-{round:04d}.jsonl")
 
+    @property
+    def state(self) -> Path:
+        """``state.json``: fingerprint, completed rounds and counts of the run."""
+        return self.file("state.json")
+
     def read_state(self) -> dict[str, Any] | None:
-        path = self.file("state.json")
+        path = self.state
         if not path.exists():
             return None
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         return data
 
     def write_state(self, state: Mapping[str, Any]) -> None:
-        with atomic_writer(self.file("state.json")) as fh:
+        with atomic_writer(self.state) as fh:
             json.dump(state, fh, indent=2, sort_keys=True)
 
     def instructions(self, path: Path) -> Iterator[Instruction]:
