@@ -3,7 +3,7 @@ GGUF chat-template check, and the server life cycle with a stand-in server proce
 
 The stand-in is a small Python HTTP server that speaks the OpenAI chat-completions format and
 uses evolkit's own child-side parent watch (``_die_with_parent``), so the real start, call
-(through litellm), stop and orphan-prevention code paths run; only llama.cpp is replaced.
+(over its OpenAI API), stop and orphan-prevention code paths run; only llama.cpp is replaced.
 Tests with the real llama.cpp server are in ``test_local_model.py``.
 """
 
@@ -587,7 +587,7 @@ def test_dropped_server_object_stops_its_process(standin: Path) -> None:
     assert wait_gone(pid)
 
 
-def test_calls_go_through_litellm_to_the_server(
+def test_calls_go_over_the_openai_api_to_the_server(
     chat_gguf: Path, standin_backend: type[ServerProcess]
 ) -> None:
     async def run() -> tuple[list[Any], int]:

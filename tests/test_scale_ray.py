@@ -116,6 +116,22 @@ def test_two_workers_over_two_servers_equal_one_process(
         asyncio.run(journal.aclose())
 
 
+def test_lean_backend_travels_to_the_workers(
+    tmp_path: Path, servers: tuple[FakeServer, FakeServer], executor: RayExecutor
+) -> None:
+    from evolkit.backends.openai_compat import OpenAICompatBackend
+
+    server = servers[1]
+    backend = OpenAICompatBackend("openai-compatible/fake", {"api_base": server.url})
+    single = evolkit.evolve(SEEDS, backend=backend, output=tmp_path / "one.jsonl", **SETTINGS)
+    server.reset_stats()
+    spread = evolkit.evolve(
+        SEEDS, backend=backend, output=tmp_path / "ray.jsonl", executor=executor, **SETTINGS
+    )
+    _same_run(single, spread)
+    assert server.snapshot().requests == spread.stats.calls_sent > 0
+
+
 def test_a_worker_killed_mid_round_loses_nothing(
     tmp_path: Path, servers: tuple[FakeServer, FakeServer], executor: RayExecutor
 ) -> None:

@@ -22,6 +22,7 @@ from evolkit._registry import (
     BackendRegistry,
     FilterRegistry,
     MutatorRegistry,
+    ScorerRegistry,
     Source,
     _Registry,
 )
@@ -38,7 +39,12 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "evolkit"
 DISABLE_ENV = "EVOLKIT_DISABLE_PLUGINS"
-BUILTIN_PLUGINS = ("evolkit.operators", "evolkit.filters", "evolkit.backends")
+BUILTIN_PLUGINS = (
+    "evolkit.operators",
+    "evolkit.filters",
+    "evolkit.backends",
+    "evolkit.score.builtin",
+)
 
 R = TypeVar("R", bound=_Registry[Any])
 
@@ -164,6 +170,9 @@ class Plugins:
 
     def backends(self) -> BackendRegistry:
         return self._fill(BackendRegistry(), "evolkit_register_backends")
+
+    def scorers(self) -> ScorerRegistry:
+        return self._fill(ScorerRegistry(), "evolkit_register_scorers")
 
 
 def _evolkit_version() -> str:

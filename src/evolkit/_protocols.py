@@ -10,13 +10,21 @@ and :class:`ErrorClassifier` (turns its own exceptions into :class:`~evolkit.err
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
 from attrs import field, frozen
 
-from evolkit._types import ChatMessage, Completion, Instruction, Rejected, Verdict
+from evolkit._types import (
+    ChatMessage,
+    Completion,
+    Instruction,
+    Rejected,
+    ScoreFailure,
+    ScoreItem,
+    Verdict,
+)
 from evolkit.errors import ModelError
 
 __all__ = [
@@ -26,7 +34,10 @@ __all__ = [
     "ErrorClassifier",
     "Filter",
     "HintedBackend",
+    "LoopBoundBackend",
     "Mutator",
+    "PreparedScorer",
+    "Scorer",
 ]
 
 
@@ -139,6 +150,20 @@ class ClosableBackend(Protocol):
 
 
 @runtime_checkable
+class LoopBoundBackend(Protocol):
+    """A backend whose pooled connections belong to the event loop that opened them.
+
+    The engine calls :meth:`release_connections` at the end of every run, before its loop
+    closes, whether it built the backend or was given it; the backend stays usable and opens
+    new connections on its next call.
+    """
+
+    async def release_connections(self) -> None:
+        """Close the connections opened on the running event loop."""
+        ...
+
+
+@runtime_checkable
 class HintedBackend(Protocol):
     """A backend that suggests run defaults (see :class:`BackendHints`)."""
 
@@ -158,4 +183,38 @@ class ErrorClassifier(Protocol):
 
     def classify_error(self, exc: BaseException) -> ModelError:
         """The :class:`ModelError` for ``exc``, with its kind and retry verdict."""
+        ...
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Gives one row a number: a difficulty, a quality, a reward, a distance.
+
+    ``name`` is the key the score is stored under (``metadata["scores"][name]``). A scorer that
+    asks a model (``needs_model``) sends its requests through ``backend``, which the engine
+    journals, caches and counts. A row the scorer cannot score gets a :class:`ScoreFailure`
+    with a reason: it is counted, and the row gets no value for this score.
+    """
+
+    @property
+    def name(self) -> str:
+        """Unique across plugins, e.g. ``"difficulty"``."""
+        ...
+
+    @property
+    def needs_model(self) -> bool:
+        """Whether :meth:`score` calls ``backend``."""
+        ...
+
+    async def score(self, item: ScoreItem, backend: Backend) -> float | ScoreFailure:
+        """The score of ``item.row`` (its ``ancestors`` are there for evolution-aware scores)."""
+        ...
+
+
+@runtime_checkable
+class PreparedScorer(Protocol):
+    """A scorer that reads the whole data set once before scoring rows (a diversity score)."""
+
+    def prepare(self, rows: Iterable[Instruction]) -> None:
+        """Read every row of the data set; called once, in a worker thread, before scoring."""
         ...

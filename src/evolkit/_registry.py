@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from attrs import frozen
 
-from evolkit._protocols import Backend, Filter, Mutator
+from evolkit._protocols import Backend, Filter, Mutator, Scorer
 from evolkit.errors import DuplicateNameError, UnknownNameError
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "Entry",
     "FilterRegistry",
     "MutatorRegistry",
+    "ScorerRegistry",
     "Source",
 ]
 
@@ -165,6 +166,18 @@ class FilterRegistry(_Registry[Filter]):
         if default is None:
             default = self._source().package == _BUILTIN.package
         self._add(filter.name, filter, default)
+
+
+class ScorerRegistry(_Registry[Scorer]):
+    """Scorers by name. Filled by ``evolkit_register_scorers``."""
+
+    kind = "scorer"
+
+    def add(self, scorer: Scorer, *, default: bool = True) -> None:
+        """Register ``scorer`` under ``scorer.name``."""
+        if not isinstance(scorer, Scorer):
+            raise TypeError(f"{scorer!r} does not implement evolkit.Scorer")
+        self._add(scorer.name, scorer, default)
 
 
 @frozen

@@ -15,6 +15,8 @@ __all__ = [
     "Completion",
     "Instruction",
     "Rejected",
+    "ScoreFailure",
+    "ScoreItem",
     "Usage",
     "Verdict",
     "content_id",
@@ -55,6 +57,8 @@ def _non_negative(instance: Any, attribute: attrs.Attribute[int], value: int) ->
 def _json_object(instance: Any, attribute: attrs.Attribute[Mapping[str, Any]], value: Any) -> None:
     if not isinstance(value, Mapping):
         raise TypeError(f"metadata must be a mapping, got {type(value).__name__}")
+    if not value:  # the common case: nothing to check (this runs for every instruction made)
+        return
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -267,6 +271,27 @@ class Completion:
             model=str(data.get("model", "")),
             finish_reason=data.get("finish_reason"),
         )
+
+
+@frozen
+class ScoreItem:
+    """What a scorer judges: one row and its ancestors (seed first, parent last)."""
+
+    row: Instruction
+    ancestors: tuple[Instruction, ...] = ()
+
+    @property
+    def chain(self) -> tuple[Instruction, ...]:
+        """The ancestors, then the row itself."""
+        return (*self.ancestors, self.row)
+
+
+@frozen
+class ScoreFailure:
+    """What a scorer returns when it cannot score a row: a counted reason, never a value."""
+
+    reason: str = field(validator=[attrs.validators.instance_of(str), _non_blank])
+    detail: str = ""
 
 
 def lineage_of(by_id: Mapping[str, Instruction], id: str) -> list[Instruction]:

@@ -22,6 +22,7 @@ _SUBCOMMAND_MODULES = (
     "evolkit.evaluate._cli",
     "evolkit.train._cli",
     "evolkit.report._cli",
+    "evolkit.score._cli",
 )
 
 
@@ -93,6 +94,14 @@ def _add_evolve(sub: Any) -> None:
         "'math.upward,math.downward' (default: every default operator, weight 1)",
     )
     p.add_argument("--filters", default=None, help="filters in order (default: the defaults)")
+    p.add_argument(
+        "--decontaminate",
+        type=Path,
+        default=None,
+        metavar="BENCHMARK",
+        help="drop evolved rows sharing 13-grams with this benchmark file (GSM8K, MATH, "
+        "HumanEval, MBPP layouts), counted as benchmark_overlap",
+    )
     p.add_argument("--no-respond", action="store_true", help="do not answer evolved instructions")
     p.add_argument(
         "--respond-system",
@@ -164,6 +173,14 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
     from evolkit.scale._cli import scale_setup
 
     config = _config_from_args(args)
+    plugins = None
+    if args.decontaminate is not None:
+        import attrs
+
+        from evolkit.filters.decontaminate import with_decontamination
+
+        plugins, filters = with_decontamination(args.decontaminate, args.filters)
+        config = attrs.evolve(config, filters=filters)
     params: dict[str, Any] = {}
     if args.api_base:
         params["api_base"] = args.api_base
@@ -174,6 +191,7 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
             fields=args.field,
             layout=args.layout,
             config=config,
+            plugins=plugins,
             model=args.model,
             model_params=params,
             output=args.output,
@@ -189,7 +207,9 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
 
 
 def _add_plugins(sub: Any) -> None:
-    p = sub.add_parser("plugins", help="list operators, filters and backends with their packages")
+    p = sub.add_parser(
+        "plugins", help="list operators, filters, backends and scorers with their packages"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_plugins)
 
@@ -199,6 +219,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
     plugins = default_plugins()
     mutators, filters, backends = plugins.mutators(), plugins.filters(), plugins.backends()
+    scorers = plugins.scorers()
     if args.json:
         data = {
             "operators": [
@@ -212,6 +233,10 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             "backends": [
                 {"name": e.name, "package": e.package, "description": e.item.description}
                 for e in backends.entries()
+            ],
+            "scorers": [
+                {"name": e.name, "package": e.package, "default": e.default}
+                for e in scorers.entries()
             ],
             "plugins": [
                 {"name": i.name, "package": i.package, "version": i.version} for i in plugins.info()
@@ -242,6 +267,13 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     for b in backends.entries():
         table.add_row(b.name, b.package, b.item.description)
     console.print(table)
+    table = Table(title="scorers (evolkit score)")
+    for column in ("name", "package", "needs a model", "default"):
+        table.add_column(column)
+    for sc in scorers.entries():
+        needs = "yes" if sc.item.needs_model else "no"
+        table.add_row(sc.name, sc.package, needs, "yes" if sc.default else "on request")
+    console.print(table)
     console.print(f"default model: {_default_model_text()}")
     return 0
 
@@ -254,13 +286,21 @@ def _add_stats(sub: Any) -> None:
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
+    from evolkit.io import read_instructions
+    from evolkit.score import score_table
     from evolkit.summary import load_stats, render_stats
 
     stats = load_stats(args.output)
+    scores = score_table(read_instructions(args.output)) if args.output.exists() else None
     if args.json:
-        print(json.dumps(stats.to_json(), indent=2))
+        data = stats.to_json()
+        if scores:
+            data["scores"] = scores.to_json()
+        print(json.dumps(data, indent=2))
     else:
         _console().print(render_stats(stats, title=str(args.output)))
+        if scores:
+            _console().print(scores)
     return 0
 
 

@@ -19,7 +19,12 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from evolkit.plugins import BackendRegistry, FilterRegistry, MutatorRegistry
+    from evolkit.plugins import (
+        BackendRegistry,
+        FilterRegistry,
+        MutatorRegistry,
+        ScorerRegistry,
+    )
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -55,4 +60,14 @@ def evolkit_register_backends(registry: BackendRegistry) -> None:
     object that implements :class:`evolkit.Backend`. A model string is handled by the first
     backend whose ``matches(model)`` is true (by default: it starts with ``name + "/"``);
     everything else goes to the ``litellm`` backend.
+    """
+
+
+@hookspec
+def evolkit_register_scorers(registry: ScorerRegistry) -> None:
+    """Register row scorers for ``evolkit score`` (a reward model, a trained scorer, a rule).
+
+    Call ``registry.add(scorer)`` for each object that implements :class:`evolkit.Scorer`.
+    Scorers added with ``default=True`` run when the user names no scores; the others run
+    only when named (``--scores my.reward``).
     """

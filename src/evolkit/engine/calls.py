@@ -21,6 +21,7 @@ from evolkit.engine.retry import RetryPolicy, retrying
 from evolkit.errors import ModelError
 
 if TYPE_CHECKING:
+    from evolkit.engine.config import EvolveConfig
     from evolkit.engine.plan import RunPlan
 
 __all__ = ["CallCounters", "CallRunner", "RateLimiter"]
@@ -113,18 +114,30 @@ class CallRunner:
         cache: ResponseCache | None = None,
     ) -> CallRunner:
         """The runner for ``plan``: the one place the plan's call settings reach a runner."""
-        cfg = plan.config
+        return cls.from_config(plan.config, backend, journal, cache)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: EvolveConfig,
+        backend: Backend,
+        journal: Journal,
+        cache: ResponseCache | None = None,
+    ) -> CallRunner:
+        """The runner for a fitted :class:`EvolveConfig` (``EvolveConfig.fitted``)."""
+        if config.concurrency is None or config.timeout is None:
+            raise ValueError("CallRunner.from_config needs a fitted config (EvolveConfig.fitted)")
         return cls(
             backend,
             journal,
             cache=cache,
-            concurrency=plan.concurrency,
-            timeout=plan.timeout,
-            retries=cfg.retries,
-            backoff=cfg.backoff,
-            backoff_max=cfg.backoff_max,
-            rpm=cfg.rpm,
-            tpm=cfg.tpm,
+            concurrency=config.concurrency,
+            timeout=config.timeout,
+            retries=config.retries,
+            backoff=config.backoff,
+            backoff_max=config.backoff_max,
+            rpm=config.rpm,
+            tpm=config.tpm,
         )
 
     async def call(

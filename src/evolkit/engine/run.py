@@ -17,9 +17,10 @@ import attrs
 from attrs import frozen
 
 from evolkit._plugins import Plugins, default_plugins
-from evolkit._protocols import Backend, ClosableBackend
+from evolkit._protocols import Backend, ClosableBackend, LoopBoundBackend
 from evolkit._types import Instruction
 from evolkit.data.sources import SeedSource, open_seeds, remove_if_refused
+from evolkit.engine._heap import frozen_heap
 from evolkit.engine._loop import run_sync
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
@@ -137,6 +138,7 @@ async def _open_backend(
     server starts here, once) or else closed (:class:`ClosableBackend`) when the run ends; one
     the caller passed is the caller's to close."""
     if backend is not None:
+        _release_at_end(stack, backend)
         return backend, BackendSource(instance=backend)
     if model is None:
         from evolkit.backends.default import resolve_model
@@ -148,7 +150,14 @@ async def _open_backend(
         await stack.enter_async_context(built)
     elif isinstance(built, ClosableBackend):
         stack.push_async_callback(built.aclose)
+    _release_at_end(stack, built)
     return built, attrs.evolve(source, instance=built)
+
+
+def _release_at_end(stack: contextlib.AsyncExitStack[Any], backend: Backend) -> None:
+    """Close the connections ``backend`` opened on this run's event loop when the run ends."""
+    if isinstance(backend, LoopBoundBackend):
+        stack.push_async_callback(backend.release_connections)
 
 
 @frozen
@@ -314,6 +323,7 @@ async def aevolve(
     mutators = select_mutators(plugins, cfg.operators)
     filters = select_filters(plugins, cfg.filters)
     async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(frozen_heap())
         wd, out_path = _prepare_workdir(stack, output)
         seed_source, written = _take_seeds(wd, seeds, fields, layout, progress)
         opened, source = await _open_backend(stack, plugins, backend, model, model_params)

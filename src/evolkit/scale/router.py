@@ -116,6 +116,13 @@ class RouterBackend:
                 if inspect.isawaitable(result):
                     await result
 
+    async def release_connections(self) -> None:
+        """Close the Router's connections before the event loop that opened them ends.
+
+        The engine calls this at the end of every run (see
+        :class:`~evolkit._protocols.LoopBoundBackend`)."""
+        await self.aclose()
+
     def _deployments(self) -> list[dict[str, Any]]:
         """The model list for the Router; each deployment's client makes one attempt per call
         unless the config says otherwise (the Router re-routes, the engine retries)."""
