@@ -172,8 +172,10 @@ def test_a_worker_killed_mid_round_loses_nothing(
     # The calls the dead worker had finished but not returned were replayed from its journal
     # by the worker that took over its chunks, not sent again; only calls still in flight
     # when it died (at most its concurrency) went out twice.
-    assert single.stats.journal_hits == 0
-    assert spread.stats.journal_hits >= 1, f"{unreturned} finished calls were not replayed"
+    # (A run may also hit its journal by itself: a parent whose child was dropped as a near
+    # duplicate can send the same request again in the next round.)
+    replayed = spread.stats.journal_hits - single.stats.journal_hits
+    assert replayed >= 1, f"{unreturned} finished calls were not replayed"
     stats = server.snapshot()
     sent_twice = sum(1 for n in stats.attempts.values() if n > 1)
     assert sent_twice <= executor.concurrency

@@ -1,4 +1,4 @@
-"""The three small protocols a plugin implements: :class:`Mutator`, :class:`Filter`,
+"""The small protocols a plugin implements: :class:`Mutator`, :class:`Filter`,
 :class:`Backend`.
 
 A backend may also offer optional capabilities, each its own small runtime-checkable protocol
@@ -35,8 +35,13 @@ __all__ = [
     "Filter",
     "HintedBackend",
     "LoopBoundBackend",
+    "ModelJudge",
     "Mutator",
+    "PoolFilter",
+    "PoolIndex",
     "PreparedScorer",
+    "PromptAwareFilter",
+    "PromptTextMutator",
     "Scorer",
 ]
 
@@ -99,9 +104,7 @@ class Filter(Protocol):
         """Whether :meth:`judge` reads ``candidate.response``."""
         ...
 
-    async def judge(
-        self, candidate: Instruction, parent: Instruction, backend: Backend
-    ) -> Verdict:
+    async def judge(self, candidate: Instruction, parent: Instruction, backend: Backend) -> Verdict:
         """Keep or drop ``candidate``, with a reason."""
         ...
 
@@ -121,6 +124,80 @@ class Backend(Protocol):
 
     async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
         """Answer ``messages``; ``params`` are sampling parameters such as ``temperature``."""
+        ...
+
+
+@runtime_checkable
+class PromptTextMutator(Protocol):
+    """A mutator that declares the fixed text its prompts contain (every wording it may use).
+
+    ``template_leak`` reads it when the messages of the call that made a candidate are not at
+    hand (``evolkit filter`` over an existing data set). Without it, the filter rebuilds the
+    messages with :meth:`Mutator.build_messages`.
+    """
+
+    @property
+    def prompt_texts(self) -> tuple[str, ...]:
+        """Every fixed text (templates, variants, rules, reply format) of this mutator's prompts."""
+        ...
+
+
+@runtime_checkable
+class PromptAwareFilter(Protocol):
+    """A filter that also reads the messages the mutator sent for the call that made the candidate.
+
+    The engine calls :meth:`judge_prompted` instead of :meth:`Filter.judge` for such a filter,
+    so a rule can recognise the operator's own wording in the rewrite (``template_leak``).
+    """
+
+    async def judge_prompted(
+        self,
+        candidate: Instruction,
+        parent: Instruction,
+        backend: Backend,
+        prompt: Sequence[ChatMessage],
+    ) -> Verdict:
+        """Keep or drop ``candidate``, knowing the ``prompt`` that produced it."""
+        ...
+
+
+@runtime_checkable
+class ModelJudge(Protocol):
+    """A filter that asks the model for its verdict (``calls_model`` true).
+
+    ``evolkit filter`` runs such a filter only when a model is given.
+    """
+
+    @property
+    def calls_model(self) -> bool:
+        """Whether :meth:`Filter.judge` calls the backend."""
+        ...
+
+
+@runtime_checkable
+class PoolIndex(Protocol):
+    """The state of a pool rule for one run: what it has seen, and a verdict on a new row."""
+
+    def add(self, instruction: Instruction) -> None:
+        """Remember ``instruction`` (a seed, a kept row of this or an earlier round)."""
+        ...
+
+    def check(self, candidate: Instruction) -> Verdict:
+        """Keep ``candidate`` or drop it because of a row added before."""
+        ...
+
+
+@runtime_checkable
+class PoolFilter(Protocol):
+    """A filter that judges a candidate against the whole pool, not only its parent.
+
+    The engine makes one :class:`PoolIndex` per run with :meth:`new_index`, adds the seeds
+    and every kept row to it, and checks candidates in a fixed order (so the result does not
+    depend on which model call finished first).
+    """
+
+    def new_index(self) -> PoolIndex:
+        """An empty index for one run."""
         ...
 
 

@@ -192,7 +192,8 @@ class Verdict:
     """A filter's judgement of one candidate: keep or drop, with a reason and the filter's name.
 
     ``metadata`` of a keep verdict is merged into the kept instruction's metadata (a
-    self-consistency filter stores the agreed answer this way).
+    self-consistency filter stores the agreed answer this way); that of a drop verdict goes
+    into the drop record.
     """
 
     keep: bool
@@ -209,8 +210,11 @@ class Verdict:
         return cls(True, reason, filter, metadata=dict(metadata or {}))
 
     @classmethod
-    def dropped(cls, filter: str, reason: str) -> Verdict:
-        return cls(False, reason, filter)
+    def dropped(
+        cls, filter: str, reason: str, metadata: Mapping[str, Any] | None = None
+    ) -> Verdict:
+        """A drop; ``metadata`` explains it (``{"duplicate_of": id}``) in the drop record."""
+        return cls(False, reason, filter, metadata=dict(metadata or {}))
 
 
 @frozen

@@ -23,6 +23,7 @@ _SUBCOMMAND_MODULES = (
     "evolkit.train._cli",
     "evolkit.report._cli",
     "evolkit.score._cli",
+    "evolkit.filters._cli",
 )
 
 

@@ -74,7 +74,9 @@ class Rounds:
     def remember_kept(self, completed: int) -> None:
         """Mark every row kept in rounds 0..``completed`` as seen (a resumed run)."""
         for r in range(completed + 1):
-            self.ctx.seen_before.update(inst.id for inst in self.wd.instructions(self.wd.rows(r)))
+            for inst in self.wd.instructions(self.wd.rows(r)):
+                self.ctx.seen_before.add(inst.id)
+                self.ctx.remember(inst)
 
     async def _answer_seed(self, index: int, seed: Instruction) -> tuple[Instruction, Drop | None]:
         cfg = self.plan.config
@@ -108,6 +110,7 @@ class Rounds:
                     drops.write(_line(failure.to_record()))
                     self.stats.seed_response_failures += 1
                 self.ctx.seen_before.add(seed.id)
+                self.ctx.remember(seed)
                 tally.done += 1
                 tally.kept += 1
                 self.progress.update(self.snapshot(0, total, tally))
@@ -144,6 +147,8 @@ class Rounds:
         child, drop = outcome.child, outcome.drop
         if child is not None and child.id in seen_now:
             drop, child = _duplicate(outcome, child), None
+        elif child is not None and (near := self.ctx.pool_drop(outcome)) is not None:
+            drop, child = near, None
         if child is not None:
             seen_now.add(child.id)
             rows.write(_line(child.to_record()))

@@ -25,6 +25,7 @@ class Drop:
     filter: str
     reason: str
     text: str | None = None
+    metadata: Mapping[str, Any] = field(factory=dict, converter=dict, kw_only=True)
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -35,6 +36,7 @@ class Drop:
             "filter": self.filter,
             "reason": self.reason,
             "text": self.text,
+            "metadata": dict(self.metadata),
         }
 
     @classmethod

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from attrs import frozen
 
-from evolkit._protocols import Filter, Mutator
+from evolkit._protocols import Filter, Mutator, PoolFilter
 from evolkit._types import ChatMessage, Completion, Instruction, Rejected
 from evolkit.engine.calls import CallRunner
 from evolkit.engine.stats import Drop, StatsBuilder
 from evolkit.errors import ModelError
+from evolkit.filters._apply import apply_filter
 
 if TYPE_CHECKING:
     from evolkit.engine.plan import RunPlan
@@ -81,7 +82,10 @@ class RoundContext:
         self.runner = runner
         self.stats = stats
         self.mutators: Sequence[tuple[Mutator, float]] = plan.mutators
-        self.filters: Sequence[Filter] = plan.active_filters
+        usable = plan.active_filters
+        self.filters: Sequence[Filter] = [f for f in usable if not isinstance(f, PoolFilter)]
+        # Pool rules (near duplicates) are checked in the run's ordered stream, not here.
+        self.pool_indexes = [f.new_index() for f in usable if isinstance(f, PoolFilter)]
         self.seen_before: set[str] = set()
 
     @property
@@ -102,6 +106,31 @@ class RoundContext:
         completion, _ = await self.runner.call(messages, params)
         self.stats.add_usage(completion, round, operator)
         return completion
+
+    def remember(self, instruction: Instruction) -> None:
+        """Add a seed or a kept row to every pool rule's index."""
+        for index in self.pool_indexes:
+            index.add(instruction)
+
+    def pool_drop(self, outcome: Outcome) -> Drop | None:
+        """The drop of ``outcome``'s child by a pool rule, else None (the child is remembered)."""
+        child = outcome.child
+        assert child is not None
+        for index in self.pool_indexes:
+            verdict = index.check(child)
+            if not verdict.keep:
+                return Drop(
+                    child.round,
+                    outcome.parent.id,
+                    child.operator or "",
+                    "dedupe",
+                    verdict.filter,
+                    verdict.reason,
+                    child.text,
+                    metadata=verdict.metadata,
+                )
+        self.remember(child)
+        return None
 
     def rng(self, round: int, parent: Instruction) -> random.Random:
         """The generator for every random choice about ``parent`` in ``round``."""
@@ -124,9 +153,16 @@ class RoundContext:
         """Evolve ``parent`` once. Never raises for a model or parse failure: those are drops."""
 
         def dropped(
-            stage: str, filter: str, reason: str, operator: str, text: str | None = None
+            stage: str,
+            filter: str,
+            reason: str,
+            operator: str,
+            text: str | None = None,
+            metadata: Mapping[str, Any] | None = None,
         ) -> Outcome:
-            drop = Drop(round, parent.id, operator, stage, filter, reason, text)
+            drop = Drop(
+                round, parent.id, operator, stage, filter, reason, text, metadata=metadata or {}
+            )
             return Outcome(index, parent, None, drop)
 
         rng = self.rng(round, parent)
@@ -156,11 +192,13 @@ class RoundContext:
         backend = _AccountedBackend(self, round, name)
         for flt in self.filters:
             try:
-                verdict = await flt.judge(child, parent, backend)
+                verdict = await apply_filter(flt, child, parent, backend, messages)
             except ModelError as exc:
                 return dropped("filter", flt.name, f"model_error:{exc.kind}", name, child.text)
             if not verdict.keep:
-                return dropped("filter", verdict.filter, verdict.reason, name, child.text)
+                return dropped(
+                    "filter", verdict.filter, verdict.reason, name, child.text, verdict.metadata
+                )
             if verdict.metadata:
                 child = attrs.evolve(child, metadata={**child.metadata, **verdict.metadata})
         return Outcome(index, parent, child, None)

@@ -107,6 +107,16 @@ class TemplateMutator:
         """``predicate(instruction)``; every instruction when there is no predicate."""
         return self.predicate is None or bool(self.predicate(instruction))
 
+    @property
+    def prompt_texts(self) -> tuple[str, ...]:
+        """The fixed text of every prompt this operator sends: system, template, variants, formats.
+
+        The placeholders are cut out, so no run of words spans one.
+        """
+        pieces = _PLACEHOLDER.split(self.template)[::2]
+        formats = (self.output_format, self.output_format_with_input)
+        return (self.system, *pieces, *self.variants, *formats)
+
     def render(self, instruction: Instruction, variant: str = "") -> str:
         """The user prompt for ``instruction`` with ``variant``, reply format last."""
         block = wrap(INSTRUCTION_TAG, instruction.text)

@@ -11,13 +11,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 import attrs
 
 from evolkit._protocols import Backend, Filter, Mutator
-from evolkit._types import Instruction, Rejected, Verdict
+from evolkit._types import ChatMessage, Instruction, Rejected, Verdict
+from evolkit.filters._apply import apply_filter
 from evolkit.testing._fake import FakeBackend, default_reply
 
 __all__ = [
@@ -82,8 +83,13 @@ async def arun_filter(
     backend: Backend | None = None,
     *,
     response: str | None = None,
+    prompt: Sequence[ChatMessage] | None = None,
 ) -> Verdict:
-    """Judge ``candidate`` (with ``response``) against ``parent`` with ``filter``."""
+    """Judge ``candidate`` (with ``response``) against ``parent`` with ``filter``.
+
+    ``prompt`` stands for the messages the mutator sent; a filter that reads them
+    (:class:`evolkit._protocols.PromptAwareFilter`) gets them as in a run.
+    """
     cand = Instruction(text=candidate) if isinstance(candidate, str) else candidate
     if response is not None:
         cand = attrs.evolve(cand, response=response)
@@ -93,7 +99,8 @@ async def arun_filter(
         par = Instruction(text=parent) if isinstance(parent, str) else parent
     if cand.parent_id is None:
         cand = attrs.evolve(cand, parent_id=par.id, round=max(cand.round, par.round + 1))
-    return await filter.judge(cand, par, backend if backend is not None else FakeBackend.default())
+    model = backend if backend is not None else FakeBackend.default()
+    return await apply_filter(filter, cand, par, model, prompt)
 
 
 def run_filter(
@@ -103,6 +110,7 @@ def run_filter(
     backend: Backend | None = None,
     *,
     response: str | None = None,
+    prompt: Sequence[ChatMessage] | None = None,
 ) -> Verdict:
     """Blocking :func:`arun_filter`."""
-    return _run(arun_filter(filter, candidate, parent, backend, response=response))
+    return _run(arun_filter(filter, candidate, parent, backend, response=response, prompt=prompt))
