@@ -24,6 +24,7 @@ _SUBCOMMAND_MODULES = (
     "evolkit.report._cli",
     "evolkit.score._cli",
     "evolkit.filters._cli",
+    "evolkit.auto._cli",
 )
 
 
@@ -103,6 +104,13 @@ def _add_evolve(sub: Any) -> None:
         help="drop evolved rows sharing 13-grams with this benchmark file (GSM8K, MATH, "
         "HumanEval, MBPP layouts), counted as benchmark_overlap",
     )
+    p.add_argument(
+        "--method",
+        type=Path,
+        default=None,
+        help="run a method file (from 'evolkit optimize') as an operator, alone or with "
+        "--operators",
+    )
     p.add_argument("--no-respond", action="store_true", help="do not answer evolved instructions")
     p.add_argument(
         "--respond-system",
@@ -170,17 +178,22 @@ def _config_from_args(args: argparse.Namespace) -> Any:
 
 
 def _cmd_evolve(args: argparse.Namespace) -> int:
+    import attrs
+
     from evolkit.engine import evolve
     from evolkit.scale._cli import scale_setup
 
     config = _config_from_args(args)
     plugins = None
-    if args.decontaminate is not None:
-        import attrs
+    if args.method is not None:
+        from evolkit.auto._cli import method_setup
 
+        plugins, operators = method_setup(args.method, args.operators)
+        config = attrs.evolve(config, operators=operators)
+    if args.decontaminate is not None:
         from evolkit.filters.decontaminate import with_decontamination
 
-        plugins, filters = with_decontamination(args.decontaminate, args.filters)
+        plugins, filters = with_decontamination(args.decontaminate, args.filters, plugins)
         config = attrs.evolve(config, filters=filters)
     params: dict[str, Any] = {}
     if args.api_base:
