@@ -468,7 +468,7 @@ def test_missing_or_truncated_part_file(
     # Depending on what importlib.metadata has cached for the package, the file is reported
     # as missing or as absent from the package's file list; either way the error names the
     # package and the reinstall command.
-    with pytest.raises(WeightsError, match="is missing|does not list the file"):
+    with pytest.raises(WeightsError, match=r"is missing|does not list the file"):
         ensure_weights(model, cache=tmp_path / "cache")
 
 

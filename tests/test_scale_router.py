@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import evolkit
-from evolkit._registry import BackendRegistry
 from evolkit.errors import ConfigError
+from evolkit.plugins import BackendRegistry
 from evolkit.scale import RouterBackend, RouterConfig, load_router_config, router_backend_factory
 from evolkit.testing.server import FakeServer, FaultPlan
 

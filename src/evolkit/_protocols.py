@@ -1,4 +1,5 @@
-"""The small protocols a plugin implements: :class:`Mutator`, :class:`Filter`, :class:`Backend`.
+"""The small protocols a plugin implements: :class:`Mutator`, :class:`Filter`,
+:class:`Backend`.
 
 A backend may also offer optional capabilities, each its own small runtime-checkable protocol
 that the engine finds with ``isinstance``: :class:`ClosableBackend` (resources to release when a
@@ -12,6 +13,7 @@ import random
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+import attrs
 from attrs import field, frozen
 
 from evolkit._types import (
@@ -32,6 +34,7 @@ __all__ = [
     "ErrorClassifier",
     "Filter",
     "HintedBackend",
+    "LoopBoundBackend",
     "ModelJudge",
     "Mutator",
     "PoolFilter",
@@ -198,9 +201,7 @@ class PoolFilter(Protocol):
         ...
 
 
-def _positive_or_none(instance: Any, attribute: Any, value: float | None) -> None:
-    if value is not None and value <= 0:
-        raise ValueError(f"BackendHints.{attribute.name} must be > 0, got {value}")
+_positive_or_none: Any = attrs.validators.optional(attrs.validators.gt(0))
 
 
 @frozen(kw_only=True)
@@ -222,6 +223,20 @@ class ClosableBackend(Protocol):
 
     async def aclose(self) -> None:
         """Release what the backend holds; safe to call twice."""
+        ...
+
+
+@runtime_checkable
+class LoopBoundBackend(Protocol):
+    """A backend whose pooled connections belong to the event loop that opened them.
+
+    The engine calls :meth:`release_connections` at the end of every run, before its loop
+    closes, whether it built the backend or was given it; the backend stays usable and opens
+    new connections on its next call.
+    """
+
+    async def release_connections(self) -> None:
+        """Close the connections opened on the running event loop."""
         ...
 
 

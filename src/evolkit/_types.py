@@ -20,6 +20,8 @@ __all__ = [
     "Usage",
     "Verdict",
     "content_id",
+    "lineage_of",
+    "user_message",
 ]
 
 
@@ -61,6 +63,16 @@ def _json_object(instance: Any, attribute: attrs.Attribute[Mapping[str, Any]], v
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"metadata must be JSON-serialisable: {exc}") from None
+
+
+def user_message(text: str, input: str = "") -> str:
+    """The user turn for an instruction: its text, then its input after a blank line.
+
+    An input of only whitespace counts as none. Every layer renders through here (the engine's
+    response request, chat export, training and evaluation rows, plugins), so a model is trained
+    on exactly the prompt that was answered.
+    """
+    return f"{text}\n\n{input}" if input.strip() else text
 
 
 def _default_id(self: Instruction) -> str:
@@ -116,6 +128,24 @@ class Instruction:
             response=None,
             id=content_id(text, new_input),
             **changes,
+        )
+
+    def user_message(self) -> str:
+        """The user turn that asks for this instruction's response (see :func:`user_message`)."""
+        return user_message(self.text, self.input)
+
+    def evolved_from(self, parent: Instruction, operator: str, round: int) -> Instruction:
+        """This rewrite as ``parent``'s child: lineage stamped, id from the content, no response.
+
+        The engine stamps every evolved instruction here (and :mod:`evolkit.testing` too).
+        """
+        return attrs.evolve(
+            self,
+            id=content_id(self.text, self.input),
+            parent_id=parent.id,
+            operator=operator,
+            round=round,
+            response=None,
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -266,3 +296,17 @@ class ScoreFailure:
 
     reason: str = field(validator=[attrs.validators.instance_of(str), _non_blank])
     detail: str = ""
+
+
+def lineage_of(by_id: Mapping[str, Instruction], id: str) -> list[Instruction]:
+    """The chain from the seed to instruction ``id`` (seed first), through ``parent_id``.
+
+    The chain stops at a parent that is not in ``by_id``; a cycle (only possible in edited
+    files) stops after every row was visited once. Empty when ``id`` is unknown.
+    """
+    chain: list[Instruction] = []
+    current = by_id.get(id)
+    while current is not None and len(chain) <= len(by_id):
+        chain.append(current)
+        current = by_id.get(current.parent_id) if current.parent_id else None
+    return chain[::-1]

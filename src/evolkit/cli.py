@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evolkit.errors import EvolkitError
+from evolkit.errors import ConfigError, EvolkitError
 
 __all__ = ["main"]
 
@@ -144,8 +144,10 @@ def _add_evolve(sub: Any) -> None:
     p.set_defaults(func=_cmd_evolve)
 
 
-def _cmd_evolve(args: argparse.Namespace) -> int:
+def _config_from_args(args: argparse.Namespace) -> Any:
+    """The run's :class:`EvolveConfig` from the ``evolve`` options: the one place they meet."""
     from evolkit.engine.cache import default_cache_path
+    from evolkit.engine.config import EvolveConfig
 
     cache: Path | None
     if args.cache == "off":
@@ -154,81 +156,77 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
         cache = default_cache_path()
     else:
         cache = Path(args.cache)
+    sampling: dict[str, Any] = {}
+    if args.temperature is not None:
+        sampling["mutate_params"] = {"temperature": args.temperature, "max_tokens": 512}
+        sampling["respond_params"] = {"temperature": args.temperature, "max_tokens": 1024}
+    try:
+        return EvolveConfig(
+            rounds=args.rounds,
+            seed=args.seed,
+            concurrency=args.concurrency,
+            operators=args.operators,
+            filters=args.filters,
+            respond=not args.no_respond,
+            respond_system=args.respond_system,
+            retries=args.retries,
+            timeout=args.timeout,
+            rpm=args.rpm,
+            tpm=args.tpm,
+            cache=cache,
+            **sampling,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _cmd_evolve(args: argparse.Namespace) -> int:
+    import attrs
+
+    from evolkit.engine import evolve
+    from evolkit.scale._cli import scale_setup
+
+    config = _config_from_args(args)
+    plugins = None
+    if args.method is not None:
+        from evolkit.auto._cli import method_setup
+
+        plugins, operators = method_setup(args.method, args.operators)
+        config = attrs.evolve(config, operators=operators)
+    if args.decontaminate is not None:
+        from evolkit.filters.decontaminate import with_decontamination
+
+        plugins, filters = with_decontamination(args.decontaminate, args.filters, plugins)
+        config = attrs.evolve(config, filters=filters)
     params: dict[str, Any] = {}
     if args.api_base:
         params["api_base"] = args.api_base
-    from evolkit.scale._cli import scale_setup
-
-    executor = scale_setup(args, params)
-    settings: dict[str, Any] = {}
-    if args.temperature is not None:
-        settings["mutate_params"] = {"temperature": args.temperature, "max_tokens": 512}
-        settings["respond_params"] = {"temperature": args.temperature, "max_tokens": 1024}
     from evolkit.cost._cli import cost_settings, run_dry
 
     if args.dry_run:
-        return run_dry(args, params, {**_run_settings(args, cache), **settings})
-    settings.update(cost_settings(args))
+        settings = {f.name: getattr(config, f.name) for f in attrs.fields(type(config))}
+        return run_dry(args, params, {**settings, "plugins": plugins})
+    config = attrs.evolve(config, **cost_settings(args))
+    executor = scale_setup(args, params)
     with executor if executor is not None else contextlib.nullcontext():
-        result = _evolve_from_args(args, params, settings, cache, executor)
+        result = evolve(
+            args.seeds if args.seeds.startswith("hf://") else Path(args.seeds),
+            fields=args.field,
+            layout=args.layout,
+            config=config,
+            plugins=plugins,
+            model=args.model,
+            model_params=params,
+            output=args.output,
+            overwrite=args.overwrite,
+            progress="quiet" if args.quiet else args.progress,
+            executor=executor,
+        )
     if not args.quiet:
         from evolkit.summary import render_stats
 
         _console().print(render_stats(result.stats, title=f"evolkit run → {args.output}"))
     return 0
-
-
-def _evolve_from_args(
-    args: argparse.Namespace,
-    params: dict[str, Any],
-    settings: dict[str, Any],
-    cache: Path | None,
-    executor: Any,
-) -> Any:
-    from evolkit.engine import evolve
-
-    plugins, operators, filters = None, args.operators, args.filters
-    if args.method is not None:
-        from evolkit.auto._cli import method_setup
-
-        plugins, operators = method_setup(args.method, args.operators)
-    if args.decontaminate is not None:
-        from evolkit.filters.decontaminate import with_decontamination
-
-        plugins, filters = with_decontamination(args.decontaminate, args.filters, plugins)
-    run_settings = {**_run_settings(args, cache), "operators": operators, "filters": filters}
-    return evolve(
-        args.seeds if args.seeds.startswith("hf://") else Path(args.seeds),
-        fields=args.field,
-        layout=args.layout,
-        model=args.model,
-        model_params=params,
-        output=args.output,
-        plugins=plugins,
-        overwrite=args.overwrite,
-        progress="quiet" if args.quiet else args.progress,
-        executor=executor,
-        **run_settings,
-        **settings,
-    )
-
-
-def _run_settings(args: argparse.Namespace, cache: Path | None) -> dict[str, Any]:
-    """The run settings ``evolkit evolve``'s flags give (shared with ``--dry-run``)."""
-    return {
-        "rounds": args.rounds,
-        "seed": args.seed,
-        "concurrency": args.concurrency,
-        "operators": args.operators,
-        "filters": args.filters,
-        "respond": not args.no_respond,
-        "respond_system": args.respond_system,
-        "retries": args.retries,
-        "timeout": args.timeout,
-        "rpm": args.rpm,
-        "tpm": args.tpm,
-        "cache": cache,
-    }
 
 
 def _add_plugins(sub: Any) -> None:

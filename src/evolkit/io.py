@@ -26,6 +26,7 @@ __all__ = [
     "FORMATS",
     "atomic_writer",
     "detect_format",
+    "iter_jsonl",
     "read_instructions",
     "to_chat_record",
     "write_instructions",
@@ -34,6 +35,32 @@ __all__ = [
 Format = Literal["jsonl", "json", "text", "chat", "sharegpt"]
 FORMATS: tuple[Format, ...] = ("jsonl", "json", "text", "chat", "sharegpt")
 _LINEAGE_KEYS = ("id", "parent_id", "operator", "round", "metadata")
+
+
+def iter_jsonl(
+    path: str | os.PathLike[str],
+    *,
+    objects: bool = False,
+    hint: str = "each line must be one JSON object",
+) -> Iterator[tuple[int, Any]]:
+    """Each non-blank line of a JSONL file as (line number, parsed value), streamed from disk.
+
+    The one JSONL reader: seeds, a run's own files, reports, training and evaluation data all
+    read through here. A line that is not JSON (or, with ``objects=True``, not a JSON object)
+    raises :class:`SeedFileError` naming the file and line, with ``hint`` as the fix.
+    """
+    name = str(path)
+    with Path(path).open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SeedFileError(name, number, f"invalid JSON: {exc.msg}", hint) from None
+            if objects and not isinstance(value, dict):
+                raise SeedFileError(name, number, "each line must be a JSON object", hint)
+            yield number, value
 
 
 @contextlib.contextmanager
@@ -99,32 +126,24 @@ def read_instructions(
             except (ValueError, TypeError, KeyError) as exc:
                 raise SeedFileError(name, None, f"item {index}: {exc}") from None
         return
-    with p.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            if fmt == "text":
-                yield Instruction(text=line.rstrip("\n").strip())
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SeedFileError(
-                    name, lineno, f"invalid JSON: {exc.msg}", "each line must be one JSON object"
-                ) from None
-            try:
-                yield rows.instruction(record)
-            except (ValueError, TypeError, KeyError) as exc:
-                raise SeedFileError(name, lineno, str(exc)) from None
+    if fmt == "text":
+        with p.open(encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    yield Instruction(text=line.rstrip("\n").strip())
+        return
+    for lineno, record in iter_jsonl(p):
+        try:
+            yield rows.instruction(record)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise SeedFileError(name, lineno, str(exc)) from None
 
 
 def to_chat_record(instruction: Instruction, sharegpt: bool = False) -> dict[str, Any]:
     """A chat ``messages`` row (ShareGPT ``conversations`` with ``sharegpt``) with lineage;
-    the input (if any) follows the instruction."""
-    user = instruction.text
-    if instruction.input:
-        user = f"{instruction.text}\n\n{instruction.input}"
-    turns = [("user", user)]
+    the user turn is :meth:`Instruction.user_message` (the input, if any, follows the
+    instruction)."""
+    turns = [("user", instruction.user_message())]
     if instruction.response is not None:
         turns.append(("assistant", instruction.response))
     record: dict[str, Any]

@@ -24,7 +24,7 @@ import attrs
 from attrs import frozen
 
 from evolkit._plugins import Plugins
-from evolkit._protocols import Backend, ClosableBackend
+from evolkit._protocols import Backend
 from evolkit._types import Instruction, Usage
 from evolkit.auto import _prompts as prompts
 from evolkit.auto._inputs import Data, check_state, digest, read_sets
@@ -37,8 +37,10 @@ from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
 from evolkit.engine.config import EvolveConfig
 from evolkit.engine.journal import Journal
+from evolkit.engine.plan import fit_to_backend
 from evolkit.engine.progress import Progress
-from evolkit.engine.run import _fit_to_backend, _resolve_backend
+from evolkit.engine.run import _open_backend
+from evolkit.engine.workdir import WorkDir
 from evolkit.errors import ConfigError
 
 __all__ = ["OptimizeResult", "aoptimize", "optimize"]
@@ -214,17 +216,16 @@ async def aoptimize(
         if output is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="evolkit-")))
         else:
-            workdir = Path(output).with_name(Path(output).name + ".evolkit")
-        if backend is None:
-            backend = await _open_backend(stack, plugins, model, model_params)
+            workdir = WorkDir.for_output(Path(output)).path
+        backend, _ = await _open_backend(stack, plugins, backend, model, model_params)
         if optimizer_backend is None:
             same = optimizer_model is None or optimizer_model == backend.model
             optimizer_backend = (
                 backend
                 if same
-                else await _open_backend(stack, plugins, optimizer_model, model_params)
+                else (await _open_backend(stack, plugins, None, optimizer_model, model_params))[0]
             )
-        cfg = _fit_to_backend(cfg, backend, settings)
+        cfg = fit_to_backend(cfg, backend)
         fitted = Fitted(
             evolver_model=backend.model,
             optimizer_model=optimizer_backend.model,
@@ -280,18 +281,6 @@ def _engine_config(settings: Mapping[str, Any]) -> EvolveConfig:
         raise ConfigError(f"bad optimise setting: {exc}") from None
 
 
-async def _open_backend(
-    stack: contextlib.AsyncExitStack,
-    plugins: Plugins,
-    model: str | None,
-    params: Mapping[str, Any] | None,
-) -> Backend:
-    backend = _resolve_backend(plugins, model, params or {})
-    if isinstance(backend, ClosableBackend):
-        stack.push_async_callback(backend.aclose)
-    return backend
-
-
 def _fitted_settings(
     plan: _Plan, initial: Method, cfg: EvolveConfig, optimizer_params: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -323,18 +312,8 @@ def _optimizer_runner(
     cache = ResponseCache(cfg.cache) if cfg.cache is not None else None
     if cache is not None:
         stack.callback(cache.close)
-    return CallRunner(
-        backend,
-        journal,
-        cache=cache,
-        concurrency=plan.candidates,
-        timeout=cfg.timeout,
-        retries=cfg.retries,
-        backoff=cfg.backoff,
-        backoff_max=cfg.backoff_max,
-        rpm=cfg.rpm,
-        tpm=cfg.tpm,
-    )
+    optimizer = attrs.evolve(cfg, concurrency=plan.candidates)
+    return CallRunner.from_config(optimizer, backend, journal, cache)
 
 
 def _add_usage(*usages: Usage) -> Usage:

@@ -25,6 +25,7 @@ from typing import Any
 
 import attrs
 
+from evolkit._protocols import BackendHints
 from evolkit._types import ChatMessage, Completion
 from evolkit.backends._gguf import require_chat_template
 from evolkit.backends._server import ServerProcess
@@ -47,6 +48,8 @@ THREADS_ENV = "EVOLKIT_LOCAL_THREADS"
 DEFAULT_PARALLEL = 4
 DEFAULT_CONTEXT = 4096
 DEFAULT_MAX_TOKENS = 1024
+#: Seconds per call a run defaults to with a local model (a CPU model answers slowly).
+LOCAL_CALL_TIMEOUT = 600.0
 # Short names for the embedded models.
 _ALIASES = {"": DEFAULT_EMBEDDED, "default": DEFAULT_EMBEDDED, "smollm2": "smollm2-135m"}
 
@@ -134,6 +137,12 @@ class LocalBackend:
 
     def __repr__(self) -> str:
         return f"LocalBackend(model={self.model!r})"
+
+    @property
+    def hints(self) -> BackendHints:
+        """Run defaults that suit a CPU model: as many calls in flight as it has slots, and a
+        patient per-call timeout (see :class:`~evolkit._protocols.HintedBackend`)."""
+        return BackendHints(parallel=self.parallel, timeout=LOCAL_CALL_TIMEOUT)
 
     @property
     def address(self) -> str | None:

@@ -7,15 +7,20 @@ import contextlib
 from evolkit._protocols import Backend
 from evolkit.batch._types import BatchBackend
 from evolkit.engine.calls import CallRunner
-from evolkit.engine.config import EvolveConfig
+from evolkit.engine.config import DEFAULT_CONCURRENCY, EvolveConfig
 from evolkit.errors import ConfigError
 
 __all__ = ["attach_cost_controls", "item_window"]
 
 
 def item_window(cfg: EvolveConfig) -> int:
-    """Pool items in progress at once: a whole stage of a round shares a batch in batch mode."""
-    return cfg.batch.window if cfg.batch is not None else cfg.concurrency * 4
+    """Pool items in progress at once: a whole stage of a round shares a batch in batch mode.
+
+    ``cfg`` is a fitted config (:meth:`EvolveConfig.fitted`), so its concurrency is known.
+    """
+    if cfg.batch is not None:
+        return cfg.batch.window
+    return (cfg.concurrency or DEFAULT_CONCURRENCY) * 4
 
 
 async def attach_cost_controls(

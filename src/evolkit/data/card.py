@@ -55,8 +55,10 @@ class RunInfo:
     @classmethod
     def load(cls, output: Path) -> RunInfo:
         """From ``OUT.run.json``, else ``OUT.evolkit/state.json``, else counts of the rows."""
-        report = _read_json(output.with_name(output.name + ".run.json"))
-        state = _read_json(output.with_name(output.name + ".evolkit") / "state.json")
+        from evolkit.engine.workdir import WorkDir, summary_path
+
+        report = _read_json(summary_path(output))
+        state = _read_json(WorkDir.for_output(output).state)
         settings = report.get("settings") or state.get("fingerprint") or {}
         stats = report.get("stats") or state.get("stats")
         if not stats:

@@ -4,32 +4,49 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from attrs import frozen
 
 from evolkit._protocols import Filter, Mutator, PoolFilter
-from evolkit._types import ChatMessage, Completion, Instruction, Rejected, content_id
+from evolkit._types import ChatMessage, Completion, Instruction, Rejected
 from evolkit.engine.calls import CallRunner
 from evolkit.engine.stats import Drop, StatsBuilder
 from evolkit.errors import ModelError
 from evolkit.filters._apply import apply_filter
 
-__all__ = ["Outcome", "RoundContext", "response_messages"]
+if TYPE_CHECKING:
+    from evolkit.engine.plan import RunPlan
+
+__all__ = ["Outcome", "RoundContext", "draw_operator", "mutation_rng", "response_messages"]
 
 
 def response_messages(instruction: Instruction, system: str | None = None) -> list[ChatMessage]:
-    """The request for the response to ``instruction``: its text, then its input if any,
-    after an optional system prompt (for example one that fixes the final-answer form)."""
-    content = instruction.text
-    if instruction.input:
-        content = f"{instruction.text}\n\n{instruction.input}"
+    """The request for the response to ``instruction``: its user message
+    (:meth:`Instruction.user_message`) after an optional system prompt (for example one that
+    fixes the final-answer form)."""
     messages: list[ChatMessage] = []
     if system:
         messages.append({"role": "system", "content": system})
-    messages.append({"role": "user", "content": content})
+    messages.append({"role": "user", "content": instruction.user_message()})
     return messages
+
+
+def mutation_rng(seed: int, round: int, parent: Instruction) -> random.Random:
+    """The generator for every random choice about ``parent`` in ``round`` of a run with
+    ``seed``: which operator evolves it, and any choice the operator makes."""
+    return random.Random(f"evolkit:{seed}:{round}:{parent.id}")
+
+
+def draw_operator(
+    candidates: Sequence[tuple[Mutator, float]], rng: random.Random
+) -> Mutator | None:
+    """The operator drawn from weighted ``candidates`` with ``rng`` (one draw, whatever the
+    number of candidates, so the operator sees the generator in the same state)."""
+    if not candidates:
+        return None
+    return rng.choices([m for m, _ in candidates], weights=[w for _, w in candidates])[0]
 
 
 @frozen
@@ -56,34 +73,28 @@ class _AccountedBackend:
 
 
 class RoundContext:
-    """Shared state of a run's rounds: operators, filters, runner, settings."""
+    """Shared state of a run's rounds: the run plan, the call runner, the counts, and the ids
+    kept so far. Built from a :class:`~evolkit.engine.plan.RunPlan` in the driver and in each
+    worker alike, so every setting reaches every place an instruction is evolved."""
 
-    def __init__(
-        self,
-        *,
-        runner: CallRunner,
-        stats: StatsBuilder,
-        mutators: Sequence[tuple[Mutator, float]],
-        filters: Sequence[Filter],
-        seed: int,
-        respond: bool,
-        mutate_params: Mapping[str, Any],
-        respond_params: Mapping[str, Any],
-        respond_system: str | None = None,
-    ) -> None:
+    def __init__(self, plan: RunPlan, runner: CallRunner, stats: StatsBuilder) -> None:
+        self.plan = plan
         self.runner = runner
         self.stats = stats
-        self.mutators = list(mutators)
-        usable = [f for f in filters if respond or not f.needs_response]
-        self.filters = [f for f in usable if not isinstance(f, PoolFilter)]
+        self.mutators: Sequence[tuple[Mutator, float]] = plan.mutators
+        usable = plan.active_filters
+        self.filters: Sequence[Filter] = [f for f in usable if not isinstance(f, PoolFilter)]
         # Pool rules (near duplicates) are checked in the run's ordered stream, not here.
         self.pool_indexes = [f.new_index() for f in usable if isinstance(f, PoolFilter)]
-        self.seed = seed
-        self.respond = respond
-        self.mutate_params = dict(mutate_params)
-        self.respond_params = dict(respond_params)
-        self.respond_system = respond_system
         self.seen_before: set[str] = set()
+
+    @property
+    def seed(self) -> int:
+        return self.plan.config.seed
+
+    @property
+    def respond(self) -> bool:
+        return self.plan.config.respond
 
     async def call(
         self,
@@ -125,18 +136,16 @@ class RoundContext:
 
     def rng(self, round: int, parent: Instruction) -> random.Random:
         """The generator for every random choice about ``parent`` in ``round``."""
-        return random.Random(f"evolkit:{self.seed}:{round}:{parent.id}")
+        return mutation_rng(self.seed, round, parent)
 
     def choose(self, parent: Instruction, rng: random.Random) -> Mutator | None:
         candidates = [(m, w) for m, w in self.mutators if w > 0 and m.applies_to(parent)]
-        if not candidates:
-            return None
-        return rng.choices([m for m, _ in candidates], weights=[w for _, w in candidates])[0]
+        return draw_operator(candidates, rng)
 
     async def respond_to(self, instruction: Instruction, round: int, operator: str) -> str:
         completion = await self.call(
-            response_messages(instruction, self.respond_system),
-            self.respond_params,
+            response_messages(instruction, self.plan.config.respond_system),
+            self.plan.config.respond_params,
             round,
             operator,
             "respond",
@@ -166,7 +175,7 @@ class RoundContext:
         name = mutator.name
         try:
             messages = mutator.build_messages(parent, rng)
-            reply = await self.call(messages, self.mutate_params, round, name)
+            reply = await self.call(messages, self.plan.config.mutate_params, round, name)
         except ModelError as exc:
             return dropped("mutate", "model", f"model_error:{exc.kind}", name, str(exc))
         try:
@@ -175,14 +184,7 @@ class RoundContext:
             return dropped("parse", name, "operator_error", name, f"{type(exc).__name__}: {exc}")
         if isinstance(parsed, Rejected):
             return dropped("parse", name, parsed.reason, name, reply.text[:2000])
-        child = attrs.evolve(
-            parsed,
-            id=content_id(parsed.text, parsed.input),
-            parent_id=parent.id,
-            operator=name,
-            round=round,
-            response=None,
-        )
+        child = parsed.evolved_from(parent, name, round)
         if child.id in self.seen_before:
             return dropped("dedupe", "engine", "duplicate", name, child.text)
         if self.respond:

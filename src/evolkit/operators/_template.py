@@ -59,9 +59,7 @@ def _check_variants(
         raise ValueError(f"operator {instance.name!r}: every variant must be a non-blank string")
 
 
-def _positive(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
-    if value < 1:
-        raise ValueError(f"{attribute.name} must be >= 1, got {value}")
+_positive = attrs.validators.ge(1)
 
 
 def _to_tuple(value: Sequence[str]) -> tuple[str, ...]:

@@ -23,15 +23,16 @@ from typing import Any
 import attrs
 
 from evolkit._plugins import Plugins, default_plugins
-from evolkit._protocols import Backend, ClosableBackend, PreparedScorer, Scorer
+from evolkit._protocols import Backend, PreparedScorer, Scorer
 from evolkit._types import ChatMessage, Completion, Instruction, ScoreFailure, ScoreItem, Usage
 from evolkit.engine._loop import run_sync
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
-from evolkit.engine.config import EvolveConfig
+from evolkit.engine.config import DEFAULT_CONCURRENCY, EvolveConfig
 from evolkit.engine.journal import Journal
 from evolkit.engine.ordered import ordered_map
-from evolkit.engine.run import _build_config, _fit_to_backend, _resolve_backend
+from evolkit.engine.plan import fit_to_backend
+from evolkit.engine.run import _build_config, _open_backend
 from evolkit.errors import ModelError
 from evolkit.io import atomic_writer
 from evolkit.score._rows import RowFile
@@ -112,17 +113,6 @@ def _with_scores(row: Instruction, results: Mapping[str, float | ScoreFailure]) 
     return attrs.evolve(row, metadata=metadata)
 
 
-async def _open_backend(
-    stack: contextlib.AsyncExitStack, plugins: Plugins, model: str | None, params: Any
-) -> Backend:
-    backend = _resolve_backend(plugins, model, params or {})
-    if hasattr(backend, "__aenter__"):
-        await stack.enter_async_context(backend)  # type: ignore[arg-type]
-    elif isinstance(backend, ClosableBackend):
-        stack.push_async_callback(backend.aclose)
-    return backend
-
-
 def _runner(
     stack: contextlib.AsyncExitStack,
     backend: Backend,
@@ -136,18 +126,7 @@ def _runner(
     cache = ResponseCache(cfg.cache) if cfg.cache is not None else None
     if cache is not None:
         stack.callback(cache.close)
-    return CallRunner(
-        backend,
-        journal,
-        cache=cache,
-        concurrency=cfg.concurrency,
-        timeout=cfg.timeout,
-        retries=cfg.retries,
-        backoff=cfg.backoff,
-        backoff_max=cfg.backoff_max,
-        rpm=cfg.rpm,
-        tpm=cfg.tpm,
-    )
+    return CallRunner.from_config(cfg, backend, journal, cache)
 
 
 async def _score_rows(
@@ -225,15 +204,14 @@ async def ascore(
         rows = stack.enter_context(RowFile(source))
         runner_backend: Backend = _NoModel()
         if any(s.needs_model for s in chosen):
-            if backend is None:
-                backend = await _open_backend(stack, plugins, model, model_params)
-                cfg = _fit_to_backend(cfg, backend, settings)
-            runner_backend = backend
+            runner_backend, _ = await _open_backend(stack, plugins, backend, model, model_params)
+        cfg = fit_to_backend(cfg, runner_backend)
+        window = (cfg.concurrency or DEFAULT_CONCURRENCY) * 4
         runner = _runner(stack, runner_backend, source.with_name(source.name + ".evolkit"), cfg)
         for scorer in chosen:
             if isinstance(scorer, PreparedScorer):
                 await asyncio.to_thread(scorer.prepare, iter(rows))
-        report = await _score_rows(rows, chosen, runner, target, cfg.concurrency * 4, progress)
+        report = await _score_rows(rows, chosen, runner, target, window, progress)
     report = attrs.evolve(report, elapsed_s=time.monotonic() - started)
     with atomic_writer(score_report_path(target)) as fh:
         json.dump(report.to_json(), fh, indent=2)

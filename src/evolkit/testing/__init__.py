@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -48,15 +47,21 @@ async def arun_mutator(
     seed: int = 0,
     round: int = 1,
 ) -> Instruction | Rejected:
-    """Evolve ``instruction`` once with ``mutator`` through ``backend`` (the default fake)."""
+    """Evolve ``instruction`` once with ``mutator`` through ``backend`` (the default fake),
+    exactly as round ``round`` of a run with ``seed`` would: the same random generator, and the
+    child stamped the engine's way (fresh id from its content, lineage, no response)."""
+    from evolkit.engine.steps import draw_operator, mutation_rng
+
     parent = Instruction(text=instruction) if isinstance(instruction, str) else instruction
     model = backend if backend is not None else FakeBackend.default()
-    messages = mutator.build_messages(parent, random.Random(f"{seed}:{round}:{parent.id}"))
+    rng = mutation_rng(seed, round, parent)
+    draw_operator([(mutator, 1.0)], rng)  # the engine's draw, so ``rng`` is in the same state
+    messages = mutator.build_messages(parent, rng)
     completion = await model.complete(messages)
     result = mutator.parse(completion.text, parent)
     if isinstance(result, Rejected):
         return result
-    return attrs.evolve(result, parent_id=parent.id, operator=mutator.name, round=round)
+    return result.evolved_from(parent, mutator.name, round)
 
 
 def run_mutator(

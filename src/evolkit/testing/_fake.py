@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Union
+from typing import Any
 
 from evolkit._markers import INSTRUCTION_TAG, JUDGE_TAGS, REWRITE_TAG, SCORE_FORM, between, wrap
 from evolkit._types import ChatMessage, Completion, Usage
@@ -14,7 +14,7 @@ from evolkit.errors import ModelError
 
 __all__ = ["FakeBackend", "Reply", "default_reply"]
 
-Reply = Union[str, Completion, BaseException]
+Reply = str | Completion | BaseException
 Handler = Callable[[Sequence[ChatMessage]], Reply]
 
 _ADDITIONS = (
@@ -32,7 +32,7 @@ _ADDITIONS = (
     "Point out one limitation of your answer.",
 )
 
-_WORDS = (
+_WORDS = (  # noqa: SIM905 - a sentence reads better than a list of words
     "first consider the question carefully then break it into smaller parts each part gets "
     "a clear explanation with an example and a check that the result makes sense overall the "
     "answer combines these parts into one coherent solution that a reader can verify step by "

@@ -139,10 +139,7 @@ class SelfConsistencyFilter:
 
     def messages(self, candidate: Instruction, sample: int) -> list[ChatMessage]:
         """The request for solution number ``sample`` (0-based) of ``candidate``."""
-        problem = candidate.text
-        if candidate.input.strip():
-            problem = f"{problem}\n\n{candidate.input}"
-        user = self.template.replace("{problem}", problem)
+        user = self.template.replace("{problem}", candidate.user_message())
         if self.seed_param is None:
             user = f"(Solution {sample + 1} of {self.k}, worked out independently.)\n\n{user}"
         return [
