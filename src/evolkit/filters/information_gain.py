@@ -1,7 +1,7 @@
 """The ``information_gain`` filter: drop an evolved instruction that asks nothing new.
 
 The model judges whether the evolved instruction only rewords its parent ("Equal") or asks
-for more, for less or for something else ("Not Equal"). "Equal" means the evolution gained
+for more or for something else ("Not Equal"). "Equal" means the evolution gained
 nothing, and the candidate is dropped (``no_information_gain``).
 
 The judge is shown worked examples first, as earlier turns of the chat: asked the bare
@@ -33,14 +33,14 @@ __all__ = [
 
 Judgement = Literal["equal", "not_equal", "unclear"]
 
-JUDGE_SYSTEM = "You compare two instructions and reply with a single label."
+JUDGE_SYSTEM = "You compare two instructions."
 
 JUDGE_TEMPLATE = """{first}
 
 {second}
 
 Equal (the second only rewords the first) \
-or Not Equal (the second asks for more, for less or for something else)?"""
+or Not Equal (the second asks for more or for something else)?"""
 
 _LABELS = {True: "Equal", False: "Not Equal"}
 
@@ -54,8 +54,8 @@ class JudgeExample:
     equal: bool = field(validator=attrs.validators.instance_of(bool))
 
 
-#: The judge's worked examples: rewordings (Equal) and rewrites that add a requirement, change
-#: the task or simplify it (Not Equal), interleaved so no label is favoured by position.
+#: The judge's worked examples: rewordings (Equal) and rewrites that add a requirement or change
+#: the task (Not Equal), alternating so that neither label is favoured by position.
 JUDGE_EXAMPLES: tuple[JudgeExample, ...] = (
     JudgeExample(
         "List four ways to save water at home.",
@@ -85,22 +85,6 @@ JUDGE_EXAMPLES: tuple[JudgeExample, ...] = (
     JudgeExample(
         "Name three uses of baking soda.",
         "Name three uses of baking soda in cleaning, with the amount to use for each.",
-        equal=False,
-    ),
-    JudgeExample(
-        "A farmer has 12 cows and 8 sheep. He sells 3 cows and buys 5 sheep. "
-        "How many animals does he have now?",
-        "A farmer has 12 cows. He sells 3 of them. How many cows does he have now?",
-        equal=False,
-    ),
-    JudgeExample(
-        "Translate 'good morning' into French.",
-        "How do you say 'good morning' in French?",
-        equal=True,
-    ),
-    JudgeExample(
-        "Describe the water cycle.",
-        "Describe the water cycle, naming where evaporation happens.",
         equal=False,
     ),
 )
