@@ -18,6 +18,7 @@ import asyncio
 import importlib.util
 import os
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -26,11 +27,12 @@ from typing import Any
 import attrs
 
 from evolkit._types import ChatMessage, Completion
+from evolkit.backends._classify import classify_provider_error
 from evolkit.backends._gguf import require_chat_template
 from evolkit.backends._server import ServerProcess
 from evolkit.backends._weights import DEFAULT_EMBEDDED, EMBEDDED, EmbeddedModel, ensure_weights
 from evolkit.backends.litellm import LiteLLMBackend
-from evolkit.errors import BackendError, ConfigError, missing_extra
+from evolkit.errors import BackendError, ConfigError, EvolkitError, ModelError, missing_extra
 
 __all__ = [
     "LOCAL_PREFIX",
@@ -133,6 +135,8 @@ class LocalBackend:
         self._inner: LiteLLMBackend | None = None
         self._inner_loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
+        self._start_lock = threading.Lock()
+        self._start_error: EvolkitError | None = None
 
     def __repr__(self) -> str:
         return f"LocalBackend(model={self.model!r})"
@@ -159,7 +163,22 @@ class LocalBackend:
         return path
 
     def start_blocking(self) -> str:
-        """Start the server if it is not running (blocking) and return its base address."""
+        """Start the server if it is not running (blocking) and return its base address.
+
+        Calls from many threads at once start one server: the others wait for it. A server
+        that failed to start is not tried again by every waiting call; the same error is
+        raised to each of them.
+        """
+        with self._start_lock:
+            if self._start_error is not None:
+                raise self._start_error
+            try:
+                return self._start_locked()
+            except EvolkitError as exc:
+                self._start_error = exc
+                raise
+
+    def _start_locked(self) -> str:
         server = self._server
         if server is not None and server.running and server.address:
             return server.address
@@ -219,10 +238,15 @@ class LocalBackend:
         completion = await self._inner_backend(address).complete(messages, **params)
         return attrs.evolve(completion, model=self.model)
 
+    def classify_error(self, exc: BaseException) -> ModelError:
+        """The :class:`ModelError` for an exception a call to the local server raised."""
+        return classify_provider_error(exc)
+
     def close(self) -> None:
         """Stop the server (blocking, safe to call more than once)."""
         server, self._server = self._server, None
         self._inner = self._inner_loop = self._client = None
+        self._start_error = None
         if server is not None:
             server.stop()
 

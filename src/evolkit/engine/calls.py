@@ -13,14 +13,17 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evolkit._protocols import Backend
+from evolkit._protocols import Backend, ErrorClassifier
 from evolkit._types import ChatMessage, Completion
-from evolkit.backends.litellm import classify_error
 from evolkit.engine.cache import ResponseCache
-from evolkit.engine.journal import Journal, request_key
-from evolkit.errors import ModelError
+from evolkit.engine.failures import FailureTracker, PluginError, plugin_error
+from evolkit.engine.journal import CallSite, Journal, call_key
+from evolkit.errors import MODEL_ERROR_KINDS, EvolkitError, ModelError
 
 __all__ = ["CallCounters", "CallRunner", "RateLimiter"]
+
+#: The longest wait a provider's ``Retry-After`` may impose on one retry.
+_MAX_RETRY_AFTER = 300.0
 
 
 class RateLimiter:
@@ -84,8 +87,12 @@ class CallRunner:
         backoff_max: float = 30.0,
         rpm: float | None = None,
         tpm: float | None = None,
+        run_id: str = "",
+        failures: FailureTracker | None = None,
     ) -> None:
         self.backend = backend
+        self.run_id = run_id
+        self.failures = failures if failures is not None else FailureTracker()
         self.concurrency = concurrency
         self.rpm = rpm
         self.tpm = tpm
@@ -100,12 +107,25 @@ class CallRunner:
         self._limiter = RateLimiter(rpm, tpm)
         self._jitter = random.Random()  # jitter only spaces retries; it never changes results
 
+    def key_for(
+        self, messages: Sequence[ChatMessage], params: Mapping[str, Any], site: CallSite | None
+    ) -> str:
+        """The journal and cache key of one call: the request and where it comes from."""
+        return call_key(self.backend.model, messages, params, self.run_id, site)
+
     async def call(
-        self, messages: Sequence[ChatMessage], params: Mapping[str, Any] | None = None
+        self,
+        messages: Sequence[ChatMessage],
+        params: Mapping[str, Any] | None = None,
+        site: CallSite | None = None,
     ) -> tuple[Completion, bool]:
-        """The completion for ``messages`` and whether it cost a model call just now."""
+        """The completion for ``messages`` and whether it cost a model call just now.
+
+        ``site`` names where the call comes from (round, parent, stage, sample): two calls
+        with the same request but different sites are two calls, with two answers.
+        """
         params = dict(params or {})
-        key = request_key(self.backend.model, messages, params)
+        key = self.key_for(messages, params, site)
         done = self.journal.get(key)
         if done is not None:
             self.counters.journal_hits += 1
@@ -116,7 +136,12 @@ class CallRunner:
                 self.counters.cache_hits += 1
                 await self.journal.append(key, cached)
                 return cached, False
-        completion = await self._send(messages, params)
+        try:
+            completion = await self._send(messages, params)
+        except (ModelError, PluginError) as error:
+            self.failures.failure(error)
+            raise
+        self.failures.success()
         await self.journal.append(key, completion)
         if self.cache is not None:
             await self.cache.put(key, completion)
@@ -142,10 +167,10 @@ class CallRunner:
                 )
             except ModelError as exc:
                 error = exc
-            except asyncio.CancelledError:
-                raise
+            except (asyncio.CancelledError, EvolkitError):
+                raise  # a backend that cannot start, a stopped run: not a failed call
             except Exception as exc:
-                error = classify_error(exc)
+                error = self._classify(exc)
             else:
                 self._limiter.record_tokens(completion.usage.total_tokens)
                 return completion
@@ -154,5 +179,21 @@ class CallRunner:
                 raise error
             attempt += 1
             self.counters.retries += 1
-            delay = min(self.backoff_max, self.backoff * 2 ** (attempt - 1))
-            await asyncio.sleep(delay * (0.5 + self._jitter.random()))
+            await asyncio.sleep(self._delay(attempt, error))
+
+    def _classify(self, exc: Exception) -> ModelError:
+        """A model fault as the backend classifies it; anything else is a programming error
+        in the backend, raised as :class:`PluginError` (never retried)."""
+        if isinstance(self.backend, ErrorClassifier):
+            error = self.backend.classify_error(exc)
+            if error.kind in MODEL_ERROR_KINDS:
+                return error
+        raise plugin_error(type(self.backend).__name__, exc) from exc
+
+    def _delay(self, attempt: int, error: ModelError) -> float:
+        """Exponential backoff with jitter, or the provider's ``Retry-After`` when longer."""
+        delay = min(self.backoff_max, self.backoff * 2 ** (attempt - 1))
+        delay *= 0.5 + self._jitter.random()
+        if error.retry_after is not None:
+            delay = max(delay, min(error.retry_after, _MAX_RETRY_AFTER))
+        return delay

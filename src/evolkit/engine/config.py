@@ -9,7 +9,16 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
-__all__ = ["EvolveConfig"]
+__all__ = ["DUPLICATE_IDS", "EvolveConfig"]
+
+#: What to do with seed rows that share an ``id`` but differ: refuse (``error``), keep both
+#: with fresh content ids (``rename``), or keep the first (``drop``).
+DUPLICATE_IDS = ("error", "rename", "drop")
+
+
+def _fraction(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{attribute.name} must be between 0 and 1, got {value}")
 
 
 def _positive(instance: Any, attribute: attrs.Attribute[Any], value: float | int | None) -> None:
@@ -84,6 +93,13 @@ class EvolveConfig:
     rpm: float | None = field(default=None, validator=_positive)
     tpm: float | None = field(default=None, validator=_positive)
     cache: Path | None = field(default=None, converter=attrs.converters.optional(Path))
+    # Failure behaviour (see evolkit.engine.failures and docs "When things go wrong").
+    max_failure_rate: float = field(default=0.5, validator=_fraction)
+    breaker_calls: int = field(default=20, validator=_positive)
+    strict: bool = False
+    max_reply_chars: int = field(default=100_000, validator=_positive)
+    max_instruction_chars: int = field(default=50_000, validator=_positive)
+    duplicate_ids: str = field(default="error", validator=attrs.validators.in_(DUPLICATE_IDS))
 
     def fingerprint(self) -> dict[str, Any]:
         """The settings that change the output; a resumed run must match them."""
@@ -97,4 +113,7 @@ class EvolveConfig:
             "respond_system": self.respond_system,
             "mutate_params": dict(self.mutate_params),
             "respond_params": dict(self.respond_params),
+            "max_reply_chars": self.max_reply_chars,
+            "max_instruction_chars": self.max_instruction_chars,
+            "duplicate_ids": self.duplicate_ids,
         }

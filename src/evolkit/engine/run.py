@@ -24,10 +24,15 @@ from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
 from evolkit.engine.config import EvolveConfig
 from evolkit.engine.executor import Executor, LocalExecutor
+from evolkit.engine.duplicates import SeedDeduper
+from evolkit.engine.failures import FailurePolicy, FailureTracker
 from evolkit.engine.journal import Journal
+from evolkit.engine.lock import locked, sweep_temp_files
 from evolkit.engine.ordered import ordered_map
+from evolkit.engine.preflight import check_output, check_text_file, disk_errors
 from evolkit.engine.progress import Progress, Snapshot, make_progress
 from evolkit.engine.result import RunResult
+from evolkit.engine.resume import finished_result, run_id
 from evolkit.engine.stats import Drop, StatsBuilder
 from evolkit.engine.steps import Outcome, RoundContext
 from evolkit.engine.workdir import WorkDir
@@ -83,24 +88,25 @@ def _seed_stream(seeds: Seeds) -> Iterator[Instruction]:
         yield Instruction(text=item) if isinstance(item, str) else item
 
 
-def _write_seeds(seeds: Seeds, path: Path) -> tuple[str, int, int]:
+def _write_seeds(seeds: Seeds, path: Path, duplicate_ids: str = "error") -> tuple[str, int, int]:
     """Copy the seeds (duplicates removed) to ``path``; return digest, count and duplicates."""
     digest = hashlib.sha256()
     seen: set[str] = set()
-    duplicates = 0
+    dedupe = SeedDeduper(duplicate_ids, str(seeds) if isinstance(seeds, (str, os.PathLike)) else "seeds")
     with atomic_writer(path) as fh:
-        for inst in _seed_stream(seeds):
-            if inst.id in seen:
-                duplicates += 1
+        for row, given in enumerate(_seed_stream(seeds), start=1):
+            inst = dedupe.admit(row, given)
+            if inst is None:
                 continue
             seen.add(inst.id)
             seed = attrs.evolve(inst, parent_id=None, operator=None, round=0)
             line = json.dumps(seed.to_record(), ensure_ascii=False)
             digest.update(line.encode("utf-8"))
             fh.write(line + "\n")
+        dedupe.finish()
     if not seen:
         raise ConfigError("no seed instructions: the seed input is empty")
-    return digest.hexdigest(), len(seen), duplicates
+    return digest.hexdigest(), len(seen), dedupe.dropped
 
 
 class _Run:
@@ -154,7 +160,7 @@ class _Run:
                 return seed, failure
 
         self.progress.start_round(0, self.cfg.rounds, total)
-        done = 0
+        done = failed = 0
         with (
             atomic_writer(self.wd.rows(0)) as rows,
             atomic_writer(self.wd.pool(0)) as pool,
@@ -173,13 +179,16 @@ class _Run:
                     self.stats.seed_response_failures += 1
                 ctx.seen_before.add(seed.id)
                 done += 1
+                failed += failure is not None
+                self.runner.failures.check_round(0, failed, done)  # failures.py: may stop
                 self.progress.update(self.snapshot(0, done, total, done, 0))
+            self.runner.failures.check_round(0, failed, done, final=True)
         self.progress.end_round(self.snapshot(0, done, total, done, 0))
 
     async def evolve_round(self, round: int, total: int) -> None:
         ctx = self.ctx
         seen_now: set[str] = set()
-        done = kept = dropped = 0
+        done = kept = dropped = failed = 0
         self.progress.start_round(round, self.cfg.rounds, total)
         with (
             atomic_writer(self.wd.rows(round)) as rows,
@@ -207,7 +216,10 @@ class _Run:
                     pool.write(json.dumps(outcome.parent.to_record(), ensure_ascii=False) + "\n")
                     self.stats.drop(drop)
                     dropped += 1
+                    failed += drop.reason.startswith("model_error:")
+                self.runner.failures.check_round(round, failed, done)  # failures.py: may stop
                 self.progress.update(self.snapshot(round, done, total, kept, dropped))
+            self.runner.failures.check_round(round, failed, done, final=True)
         ctx.seen_before |= seen_now
         self.progress.end_round(self.snapshot(round, done, total, kept, dropped))
 
@@ -295,12 +307,19 @@ async def aevolve(
         else:
             out_path = Path(output)
             wd = WorkDir(out_path.with_name(out_path.name + ".evolkit"))
+            check_output(out_path, wd.path)  # preflight.py: before any model call
+        if isinstance(seeds, (str, os.PathLike)):
+            check_text_file(seeds)
+        stack.enter_context(disk_errors(wd.path))
+        stack.enter_context(locked(wd.path, out_path))  # lock.py: one writer per output
+        sweep_temp_files(wd.path, out_path)
         wd.ensure()
-        digest, n_seeds, duplicates = _write_seeds(seeds, wd.file("seeds.next.jsonl"))
+        digest, n_seeds, duplicates = _write_seeds(
+            seeds, wd.file("seeds.next.jsonl"), cfg.duplicate_ids
+        )
+        enter_backend = backend is None
         if backend is None:
             backend = _resolve_backend(plugins, model, model_params or {})
-            if hasattr(backend, "__aenter__"):
-                await stack.enter_async_context(backend)  # type: ignore[arg-type]
         if config is None:
             cfg = _fit_to_backend(cfg, backend, settings)
         release = getattr(backend, "release_connections", None)
@@ -334,6 +353,11 @@ async def aevolve(
             wd.clear(keep={"seeds.next.jsonl"})
             state = None
         os.replace(wd.file("seeds.next.jsonl"), wd.seeds)
+        finished = finished_result(state, cfg.rounds, out_path, wd.path)  # resume.py
+        if finished is not None:
+            return finished
+        if enter_backend and hasattr(backend, "__aenter__"):
+            await stack.enter_async_context(backend)  # type: ignore[arg-type]
 
         stats = StatsBuilder()
         completed = -1
@@ -360,6 +384,14 @@ async def aevolve(
             backoff_max=cfg.backoff_max,
             rpm=cfg.rpm,
             tpm=cfg.tpm,
+            run_id=run_id(fingerprint),
+            failures=FailureTracker(
+                FailurePolicy(
+                    max_failure_rate=cfg.max_failure_rate,
+                    breaker_calls=cfg.breaker_calls,
+                    strict=cfg.strict,
+                )
+            ),
         )
         ctx = RoundContext(
             runner=runner,
@@ -371,6 +403,8 @@ async def aevolve(
             mutate_params=cfg.mutate_params,
             respond_params=cfg.respond_params,
             respond_system=cfg.respond_system,
+            max_reply_chars=cfg.max_reply_chars,
+            max_instruction_chars=cfg.max_instruction_chars,
         )
         reporter = make_progress(progress) if isinstance(progress, str) else progress
         stack.callback(reporter.close)
@@ -408,10 +442,13 @@ async def aevolve(
             retries=runner.counters.retries,
             call_failures=runner.counters.failures,
             duplicate_seeds=duplicates,
+            failures=dict(runner.failures.causes),
+            failure_examples=dict(runner.failures.examples),
         )
         if out_path is not None:
             with atomic_writer(out_path.with_name(out_path.name + ".run.json")) as fh:
-                json.dump({"stats": final.to_json(), "settings": fingerprint}, fh, indent=2)
+                report = {"status": "complete", "stats": final.to_json(), "settings": fingerprint}
+                json.dump(report, fh, indent=2)
             return RunResult(stats=final, output=out_path, workdir=wd.path)
         rows = tuple(wd.instructions(target))
         drops = tuple(wd.all_drops(cfg.rounds))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import attrs
 from attrs import frozen
@@ -12,8 +14,12 @@ from attrs import frozen
 from evolkit._protocols import Filter, Mutator
 from evolkit._types import ChatMessage, Completion, Instruction, Rejected, content_id
 from evolkit.engine.calls import CallRunner
+from evolkit.engine.failures import PluginError, plugin_error
+from evolkit.engine.journal import CallSite, request_key
 from evolkit.engine.stats import Drop, StatsBuilder
-from evolkit.errors import ModelError
+from evolkit.errors import EvolkitError, ModelError
+
+T = TypeVar("T")
 
 __all__ = ["Outcome", "RoundContext", "response_messages"]
 
@@ -42,16 +48,27 @@ class Outcome:
 
 
 class _AccountedBackend:
-    """What a filter sees as its backend: calls go through the run's runner and are counted."""
+    """What a filter sees as its backend: calls go through the run's runner and are counted.
 
-    def __init__(self, ctx: RoundContext, round: int, operator: str) -> None:
+    Each call is journaled under the filter's name and the index of the identical request it
+    repeats, so a filter that asks the same question k times (self-consistency) gets k calls.
+    """
+
+    def __init__(self, ctx: RoundContext, round: int, operator: str, parent: str) -> None:
         self._ctx = ctx
         self._round = round
         self._operator = operator
+        self._parent = parent
+        self._repeats: Counter[str] = Counter()
+        self.stage = "filter"
         self.model = ctx.runner.backend.model
 
     async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
-        return await self._ctx.call(messages, params, self._round, self._operator)
+        request = request_key(self.model, messages, params)
+        sample = self._repeats[request]
+        self._repeats[request] += 1
+        site = CallSite(self._round, self._parent, self.stage, sample)
+        return await self._ctx.call(messages, params, self._round, self._operator, site)
 
 
 class RoundContext:
@@ -69,6 +86,8 @@ class RoundContext:
         mutate_params: Mapping[str, Any],
         respond_params: Mapping[str, Any],
         respond_system: str | None = None,
+        max_reply_chars: int = 100_000,
+        max_instruction_chars: int = 50_000,
     ) -> None:
         self.runner = runner
         self.stats = stats
@@ -80,6 +99,32 @@ class RoundContext:
         self.respond_params = dict(respond_params)
         self.respond_system = respond_system
         self.seen_before: set[str] = set()
+        self.max_reply_chars = max_reply_chars
+        self.max_instruction_chars = max_instruction_chars
+
+    def guard(self, name: str, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)``; an exception from the plugin ``name`` becomes a counted
+        :class:`PluginError` (raised on with ``strict``)."""
+        try:
+            return fn(*args)
+        except (EvolkitError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            raise self._plugin_failure(name, exc) from exc
+
+    async def guard_async(self, name: str, awaitable: Awaitable[T]) -> T:
+        """:meth:`guard` for a coroutine (a filter's ``judge``)."""
+        try:
+            return await awaitable
+        except (EvolkitError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            raise self._plugin_failure(name, exc) from exc
+
+    def _plugin_failure(self, name: str, exc: Exception) -> PluginError:
+        error = plugin_error(name, exc)
+        self.runner.failures.failure(error)  # raises with --strict
+        return error
 
     async def call(
         self,
@@ -87,8 +132,9 @@ class RoundContext:
         params: Mapping[str, Any],
         round: int,
         operator: str,
+        site: CallSite | None = None,
     ) -> Completion:
-        completion, _ = await self.runner.call(messages, params)
+        completion, _ = await self.runner.call(messages, params, site)
         self.stats.add_usage(completion, round, operator)
         return completion
 
@@ -102,12 +148,16 @@ class RoundContext:
             return None
         return rng.choices([m for m, _ in candidates], weights=[w for _, w in candidates])[0]
 
-    async def respond_to(self, instruction: Instruction, round: int, operator: str) -> str:
+    async def respond_to(
+        self, instruction: Instruction, round: int, operator: str, parent: str | None = None
+    ) -> str:
+        stage = "seed" if round == 0 else "respond"
         completion = await self.call(
             response_messages(instruction, self.respond_system),
             self.respond_params,
             round,
             operator,
+            CallSite(round, parent if parent is not None else instruction.id, stage),
         )
         return completion.text.strip()
 
@@ -126,16 +176,18 @@ class RoundContext:
             return dropped("mutate", "engine", "no_applicable_operator", "none")
         name = mutator.name
         try:
-            messages = mutator.build_messages(parent, rng)
-            reply = await self.call(messages, self.mutate_params, round, name)
+            messages = self.guard(name, mutator.build_messages, parent, rng)
+            site = CallSite(round, parent.id, "mutate")
+            reply = await self.call(messages, self.mutate_params, round, name, site)
+            parsed = self.guard(name, mutator.parse, reply.text, parent)
         except ModelError as exc:
             return dropped("mutate", "model", f"model_error:{exc.kind}", name, str(exc))
-        try:
-            parsed = mutator.parse(reply.text, parent)
-        except Exception as exc:  # a bug in a third-party operator is a drop, not a crash
-            return dropped("parse", name, "operator_error", name, f"{type(exc).__name__}: {exc}")
+        except PluginError as exc:
+            return dropped("mutate", exc.name, exc.reason, name, str(exc))
         if isinstance(parsed, Rejected):
             return dropped("parse", name, parsed.reason, name, reply.text[:2000])
+        if len(parsed.text) + len(parsed.input) > self.max_instruction_chars:
+            return dropped("parse", "engine", "instruction_too_long", name, parsed.text[:2000])
         child = attrs.evolve(
             parsed,
             id=content_id(parsed.text, parsed.input),
@@ -148,15 +200,23 @@ class RoundContext:
             return dropped("dedupe", "engine", "duplicate", name, child.text)
         if self.respond:
             try:
-                child = attrs.evolve(child, response=await self.respond_to(child, round, name))
+                response = await self.respond_to(child, round, name, parent.id)
             except ModelError as exc:
                 return dropped("respond", "model", f"model_error:{exc.kind}", name, child.text)
-        backend = _AccountedBackend(self, round, name)
+            except PluginError as exc:
+                return dropped("respond", exc.name, exc.reason, name, child.text)
+            if len(response) > self.max_reply_chars:
+                return dropped("respond", "engine", "reply_too_long", name, child.text)
+            child = attrs.evolve(child, response=response)
+        backend = _AccountedBackend(self, round, name, parent.id)
         for flt in self.filters:
+            backend.stage = f"filter:{flt.name}"
             try:
-                verdict = await flt.judge(child, parent, backend)
+                verdict = await self.guard_async(flt.name, flt.judge(child, parent, backend))
             except ModelError as exc:
                 return dropped("filter", flt.name, f"model_error:{exc.kind}", name, child.text)
+            except PluginError as exc:
+                return dropped("filter", exc.name, exc.reason, name, child.text)
             if not verdict.keep:
                 return dropped("filter", verdict.filter, verdict.reason, name, child.text)
             if verdict.metadata:

@@ -28,7 +28,7 @@ from evolkit._protocols import Backend, Filter, Mutator
 from evolkit._types import ChatMessage, Completion, Instruction
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
-from evolkit.engine.journal import Journal, request_key
+from evolkit.engine.journal import CallSite, Journal
 from evolkit.engine.stats import StatsBuilder
 from evolkit.engine.steps import Outcome, RoundContext
 
@@ -58,6 +58,7 @@ class WorkerSpec:
     journal_dir: str
     main_journal: str | None
     cache: str | None = None
+    run_id: str = ""
 
 
 @frozen
@@ -143,9 +144,10 @@ class _RecordingContext(RoundContext):
         params: Mapping[str, Any],
         round: int,
         operator: str,
+        site: CallSite | None = None,
     ) -> Completion:
-        completion = await super().call(messages, params, round, operator)
-        key = request_key(self.runner.backend.model, messages, dict(params))
+        completion = await super().call(messages, params, round, operator, site)
+        key = self.runner.key_for(messages, dict(params), site)
         _CALLS.get().append((key, completion, round, operator))
         return completion
 
@@ -240,6 +242,7 @@ class Worker:
             backoff_max=spec.backoff_max,
             rpm=spec.rpm,
             tpm=spec.tpm,
+            run_id=spec.run_id,
         )
         self._ctx = _RecordingContext(
             runner=runner,

@@ -247,6 +247,7 @@ class RayExecutor:
             journal_dir=folder,
             main_journal=str(runner.journal.path),
             cache=None if runner.cache is None else str(runner.cache.path),
+            run_id=runner.run_id,
         )
 
     def _start(self, ctx: RoundContext) -> Any:
