@@ -89,9 +89,14 @@ def _add_evolve(sub: Any) -> None:
     p.add_argument("--tpm", type=float, default=None, help="token-per-minute limit")
     p.add_argument(
         "--cache",
-        default="default",
-        help="response cache file, 'default' (~/.cache/evolkit) or 'off'",
+        default="off",
+        help="cross-run response cache: 'off' (the default, as in the Python API), 'default' "
+        "(~/.cache/evolkit/responses.sqlite) or a file; replies are reused only by a run with "
+        "the same settings",
     )
+    from evolkit.engine.failures_cli import add_failure_arguments
+
+    add_failure_arguments(p)
     p.add_argument("--overwrite", action="store_true", help="discard a previous run at OUT")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     p.add_argument("--progress", choices=["auto", "rich", "log", "quiet"], default="auto")
@@ -121,12 +126,22 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
     if args.temperature is not None:
         settings["mutate_params"] = {"temperature": args.temperature, "max_tokens": 512}
         settings["respond_params"] = {"temperature": args.temperature, "max_tokens": 1024}
+    from evolkit.engine.failures_cli import failure_settings, report_failures
+
+    settings.update(failure_settings(args))
     with executor if executor is not None else contextlib.nullcontext():
         result = _evolve_from_args(args, params, settings, cache, executor)
-    if not args.quiet:
+    if result.already_complete:
+        print(
+            f"already complete: {args.output} holds this run's {result.stats.rows} rows; "
+            "nothing was done (pass --overwrite to start again)",
+            file=sys.stderr,
+        )
+    elif not args.quiet:
         from evolkit.summary import render_stats
 
         _console().print(render_stats(result.stats, title=f"evolkit run → {args.output}"))
+    report_failures(result.stats)
     return 0
 
 
@@ -236,6 +251,9 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         print(json.dumps(stats.to_json(), indent=2))
     else:
         _console().print(render_stats(stats, title=str(args.output)))
+        from evolkit.engine.failures_cli import report_failures
+
+        report_failures(stats)
     return 0
 
 
@@ -283,8 +301,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from evolkit.engine.failures_cli import sigterm_as_interrupt
+
     try:
-        code: int = args.func(args)
+        with sigterm_as_interrupt():
+            code: int = args.func(args)
         return code
     except EvolkitError as exc:
         # One unwrapped line, whatever the terminal width, so logs and scripts can grep it.

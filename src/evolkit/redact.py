@@ -17,8 +17,10 @@ _PATTERNS = (
         r"authorization)[\"']?\s*[:=]\s*[\"']?)([^\s\"',;}]{4,})"
     ),
     # Provider key shapes: sk-..., sk-ant-..., hf_..., AIza..., gsk_..., xai-...
-    re.compile(r"\b(?:sk-[A-Za-z0-9_-]{8,}|hf_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_-]{20,}|"
-               r"gsk_[A-Za-z0-9]{16,}|xai-[A-Za-z0-9]{16,})"),
+    re.compile(
+        r"\b(?:sk-[A-Za-z0-9_-]{8,}|hf_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_-]{20,}|"
+        r"gsk_[A-Za-z0-9]{16,}|xai-[A-Za-z0-9]{16,})"
+    ),
 )
 _ENV_HINTS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
 

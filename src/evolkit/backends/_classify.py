@@ -173,9 +173,9 @@ def classify_provider_error(exc: BaseException) -> ModelError:
         if found is not None and (outer is None or outer[0] == "server_error"):
             chosen = found
             break
-    if chosen == outer and (outer is None or outer[0] == "server_error"):
-        if "'choices'" in str(exc):
-            chosen = ("malformed", True)
+    unexplained = chosen == outer and (outer is None or outer[0] == "server_error")
+    if unexplained and "'choices'" in str(exc):
+        chosen = ("malformed", True)
     status_value = getattr(exc, "status_code", None)
     status = status_value if isinstance(status_value, int) else None
     if chosen is None:

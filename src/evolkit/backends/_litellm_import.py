@@ -29,7 +29,6 @@ def install_warning_filters() -> None:
     out of order.
     """
     for message, category, module in _FILTERS:
-        wanted = ("ignore", message, category, module)
         present = any(
             f[0] == "ignore"
             and (f[1].pattern if f[1] is not None else "") == message
@@ -38,7 +37,7 @@ def install_warning_filters() -> None:
             for f in warnings.filters
         )
         if not present:
-            warnings.filterwarnings(*wanted)
+            warnings.filterwarnings("ignore", message, category, module)
 
 
 def import_litellm() -> ModuleType:

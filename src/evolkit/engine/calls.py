@@ -192,7 +192,7 @@ class CallRunner:
 
     def _delay(self, attempt: int, error: ModelError) -> float:
         """Exponential backoff with jitter, or the provider's ``Retry-After`` when longer."""
-        delay = min(self.backoff_max, self.backoff * 2 ** (attempt - 1))
+        delay = float(min(self.backoff_max, self.backoff * 2 ** (attempt - 1)))
         delay *= 0.5 + self._jitter.random()
         if error.retry_after is not None:
             delay = max(delay, min(error.retry_after, _MAX_RETRY_AFTER))

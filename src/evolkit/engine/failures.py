@@ -59,6 +59,7 @@ def plugin_error(name: str, exc: BaseException) -> PluginError:
 
 
 def _rate(value: float) -> float:
+    value = float(value)
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"max_failure_rate must be between 0 and 1, got {value}")
     return value
@@ -68,7 +69,7 @@ def _rate(value: float) -> float:
 class FailurePolicy:
     """When failures end a run: see the module docstring."""
 
-    max_failure_rate: float = field(default=0.5, converter=float, validator=lambda i, a, v: _rate(v))
+    max_failure_rate: float = field(default=0.5, converter=_rate)
     breaker_calls: int = 20
     strict: bool = False
 

@@ -6,6 +6,7 @@ directory or cannot be written, a seed file that is not UTF-8 text) is checked f
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import os
@@ -46,11 +47,12 @@ def check_text_file(path: str | os.PathLike[str]) -> None:
                 )
         fh.seek(0)
         offset, line = 0, 1
-        decoder = __import__("codecs").getincrementaldecoder("utf-8")()
+        decoder = codecs.getincrementaldecoder("utf-8")()
         for block in iter(lambda: fh.read(1 << 16), b""):
             if b"\x00" in block:
                 raise SeedFileError(
-                    str(p), line + block[: block.index(b"\x00")].count(b"\n"),
+                    str(p),
+                    line + block[: block.index(b"\x00")].count(b"\n"),
                     "the file is binary (it holds NUL bytes), not text",
                     "pass a .jsonl, .json or text file",
                 )
@@ -59,7 +61,8 @@ def check_text_file(path: str | os.PathLike[str]) -> None:
             except UnicodeDecodeError as exc:
                 where = line + block[: exc.start].count(b"\n")
                 raise SeedFileError(
-                    str(p), where,
+                    str(p),
+                    where,
                     f"not UTF-8 text (byte 0x{block[exc.start]:02x} at offset "
                     f"{offset + exc.start}; likely Latin-1 or Windows-1252)",
                     _CONVERT.format(enc="WINDOWS-1252"),
@@ -84,7 +87,9 @@ def _probe_writable(folder: Path, what: str) -> None:
 def check_output(output: Path, workdir: Path) -> None:
     """Refuse an output path that is a directory or that cannot be written."""
     if output.is_dir():
-        raise ConfigError(f"output {output} is a directory: pass a file path such as {output}/data.jsonl")
+        raise ConfigError(
+            f"output {output} is a directory: pass a file path such as {output / 'data.jsonl'}"
+        )
     if output.exists() and not os.access(output, os.W_OK):
         raise ConfigError(f"output {output} is not writable: choose another output path")
     _probe_writable(output.parent if str(output.parent) else Path("."), "the output")

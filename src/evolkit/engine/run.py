@@ -23,8 +23,8 @@ from evolkit.engine._loop import run_sync
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
 from evolkit.engine.config import EvolveConfig
-from evolkit.engine.executor import Executor, LocalExecutor
 from evolkit.engine.duplicates import SeedDeduper
+from evolkit.engine.executor import Executor, LocalExecutor
 from evolkit.engine.failures import FailurePolicy, FailureTracker
 from evolkit.engine.journal import Journal
 from evolkit.engine.lock import locked, sweep_temp_files
@@ -92,7 +92,8 @@ def _write_seeds(seeds: Seeds, path: Path, duplicate_ids: str = "error") -> tupl
     """Copy the seeds (duplicates removed) to ``path``; return digest, count and duplicates."""
     digest = hashlib.sha256()
     seen: set[str] = set()
-    dedupe = SeedDeduper(duplicate_ids, str(seeds) if isinstance(seeds, (str, os.PathLike)) else "seeds")
+    source = str(seeds) if isinstance(seeds, (str, os.PathLike)) else "seeds"
+    dedupe = SeedDeduper(duplicate_ids, source)
     with atomic_writer(path) as fh:
         for row, given in enumerate(_seed_stream(seeds), start=1):
             inst = dedupe.admit(row, given)

@@ -135,11 +135,14 @@ def run_gsm8k(args: argparse.Namespace) -> int:
             backend_options=dict(args.option),
             output=args.output,
         )
+    _refuse_if_every_call_failed(result)
     console.print(result)
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
     if result.errors:
-        console.print(f"[yellow]warning:[/yellow] {result.errors} questions had failed calls")
+        import sys
+
+        print(f"warning: {result.errors} questions had failed calls", file=sys.stderr)
     if args.output:
         console.print(f"records written to {args.output}")
     if args.summary:
@@ -147,6 +150,19 @@ def run_gsm8k(args: argparse.Namespace) -> int:
 
         Path(args.summary).write_text(json.dumps(result.summary(), indent=2) + "\n")
     return 0
+
+
+def _refuse_if_every_call_failed(result: Any) -> None:
+    """An evaluation whose every question failed has no score: say why instead of 0%."""
+    total = len(result.records) if hasattr(result, "records") else 0
+    if total and result.errors >= total:
+        example = next((r.errors[0] for r in result.records if r.errors), "unknown cause")
+        from evolkit.errors import EvolkitError
+
+        raise EvolkitError(
+            f"every call of the evaluation failed, no score: {example}; fix the cause and run "
+            "again"
+        )
 
 
 def run_contamination(args: argparse.Namespace) -> int:

@@ -16,8 +16,10 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from attrs import field, frozen
 
 from evolkit._protocols import Backend
+from evolkit.engine.failures import FailurePolicy, FailureTracker
 from evolkit.errors import ConfigError, ModelError
 from evolkit.evaluate._styles import Prompt
+from evolkit.redact import redact
 
 __all__ = [
     "BackendGenerator",
@@ -133,7 +135,11 @@ class BackendGenerator:
         return f"BackendGenerator({self.backend!r}, concurrency={self.concurrency})"
 
     async def _one(
-        self, prompt: Prompt, config: SamplingConfig, gate: asyncio.Semaphore
+        self,
+        prompt: Prompt,
+        config: SamplingConfig,
+        gate: asyncio.Semaphore,
+        failures: FailureTracker,
     ) -> tuple[str, str | None]:
         params: dict[str, Any] = {"max_tokens": config.max_new_tokens}
         params["temperature"] = config.temperature
@@ -146,10 +152,12 @@ class BackendGenerator:
             try:
                 async with gate:
                     completion = await self.backend.complete(prompt.as_messages(), **params)
+                failures.success()
                 return truncate_at_stop(completion.text, config.stop), None
             except ModelError as exc:
                 if not exc.retryable or attempt == self.attempts:
-                    return "", str(exc)
+                    failures.failure(exc)  # failures.py: stops an evaluation that cannot succeed
+                    return "", redact(str(exc))
                 await asyncio.sleep(delay)
                 delay *= 2
         return "", "no attempt made"  # pragma: no cover - the loop always returns
@@ -159,13 +167,24 @@ class BackendGenerator:
     ) -> list[Generation]:
         """The asynchronous form of :meth:`generate`."""
         gate = asyncio.Semaphore(self.concurrency)
+        failures = FailureTracker(FailurePolicy(breaker_calls=max(20, self.concurrency)))
         tasks = [
-            [asyncio.ensure_future(self._one(prompt, config, gate)) for _ in range(config.samples)]
+            [
+                asyncio.ensure_future(self._one(prompt, config, gate, failures))
+                for _ in range(config.samples)
+            ]
             for prompt in prompts
         ]
+        try:
+            await asyncio.gather(*(task for group in tasks for task in group))
+        finally:
+            for group in tasks:
+                for task in group:
+                    task.cancel()
+            await asyncio.gather(*(t for g in tasks for t in g), return_exceptions=True)
         generations = []
         for prompt, group in zip(prompts, tasks, strict=True):
-            results = [await task for task in group]
+            results = [task.result() for task in group]
             generations.append(
                 Generation(
                     prompt=prompt.display(),
