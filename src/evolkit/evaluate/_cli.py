@@ -160,8 +160,7 @@ def _refuse_if_every_call_failed(result: Any) -> None:
         from evolkit.errors import EvolkitError
 
         raise EvolkitError(
-            f"every call of the evaluation failed, no score: {example}; fix the cause and run "
-            "again"
+            f"every call of the evaluation failed, no score: {example}; fix the cause and run again"
         )
 
 

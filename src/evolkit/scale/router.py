@@ -122,9 +122,7 @@ class RouterBackend:
         router = self.router
         kwargs = {**self.params, **params}
         try:
-            response = await router.acompletion(
-                model=self.group, messages=list(messages), **kwargs
-            )
+            response = await router.acompletion(model=self.group, messages=list(messages), **kwargs)
         except provider_error_types() as exc:
             raise classify_provider_error(exc) from exc
         return completion_from_response(response, self.model)
