@@ -149,7 +149,7 @@ def _message(kind: str, exc: BaseException, status: int | None) -> str:
         "timeout": "timed out",
         "malformed": "malformed reply",
     }.get(kind, type(exc).__name__)
-    if status is not None and kind in {"server_error", "bad_request"}:
+    if status is not None and kind not in {"connection", "timeout", "malformed"}:
         label = f"{label} {status}"
     fix = _FIXES.get(kind)
     return redact(f"{label}: {text}" + (f" ({fix})" if fix else ""))
@@ -167,16 +167,16 @@ def classify_provider_error(exc: BaseException) -> ModelError:
         return exc
     chain = _chain(exc)
     outer = _kind_of(exc)
-    chosen = outer
-    for cause in chain[1:]:
-        found = _kind_of(cause)
-        if found is not None and (outer is None or outer[0] == "server_error"):
-            chosen = found
-            break
-    unexplained = chosen == outer and (outer is None or outer[0] == "server_error")
-    if unexplained and "'choices'" in str(exc):
+    chosen, source = outer, exc
+    if outer is None or outer[0] == "server_error":
+        for cause in chain[1:]:
+            found = _kind_of(cause)
+            if found is not None:
+                chosen, source = found, cause
+                break
+    if chosen == outer and "'choices'" in str(exc):
         chosen = ("malformed", True)
-    status_value = getattr(exc, "status_code", None)
+    status_value = getattr(source, "status_code", None)
     status = status_value if isinstance(status_value, int) else None
     if chosen is None:
         return ModelError(
