@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from evolkit.cli import main
 
 SEEDS = [f"Explain how to care for plant number {i} in a small flat." for i in range(6)]
