@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from evolkit._encoding import check_text_file
 from evolkit._types import Instruction
 from evolkit.errors import ConfigError, SeedFileError
 
@@ -104,9 +105,10 @@ def read_instructions(
     name = str(path)
     if not p.exists():
         raise SeedFileError(name, None, "file not found", "check the path")
+    check_text_file(p)
     if fmt == "json":
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
+            data = json.loads(p.read_text(encoding="utf-8-sig"))
         except json.JSONDecodeError as exc:
             raise SeedFileError(name, exc.lineno, f"invalid JSON: {exc.msg}") from None
         if not isinstance(data, list):
@@ -119,7 +121,7 @@ def read_instructions(
             except (ValueError, TypeError, KeyError) as exc:
                 raise SeedFileError(name, None, f"item {index}: {exc}") from None
         return
-    with p.open(encoding="utf-8") as fh:
+    with p.open(encoding="utf-8-sig") as fh:  # a UTF-8 byte-order mark is skipped
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue

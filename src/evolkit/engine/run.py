@@ -29,7 +29,7 @@ from evolkit.engine.failures import FailurePolicy, FailureTracker
 from evolkit.engine.journal import Journal
 from evolkit.engine.lock import locked, sweep_temp_files
 from evolkit.engine.ordered import ordered_map
-from evolkit.engine.preflight import check_output, check_text_file, disk_errors
+from evolkit.engine.preflight import check_output, check_size, disk_errors
 from evolkit.engine.progress import Progress, Snapshot, make_progress
 from evolkit.engine.result import RunResult
 from evolkit.engine.resume import finished_result, run_id
@@ -88,7 +88,9 @@ def _seed_stream(seeds: Seeds) -> Iterator[Instruction]:
         yield Instruction(text=item) if isinstance(item, str) else item
 
 
-def _write_seeds(seeds: Seeds, path: Path, duplicate_ids: str = "error") -> tuple[str, int, int]:
+def _write_seeds(
+    seeds: Seeds, path: Path, duplicate_ids: str = "error", max_chars: int = 50_000
+) -> tuple[str, int, int]:
     """Copy the seeds (duplicates removed) to ``path``; return digest, count and duplicates."""
     digest = hashlib.sha256()
     seen: set[str] = set()
@@ -96,6 +98,7 @@ def _write_seeds(seeds: Seeds, path: Path, duplicate_ids: str = "error") -> tupl
     dedupe = SeedDeduper(duplicate_ids, source)
     with atomic_writer(path) as fh:
         for row, given in enumerate(_seed_stream(seeds), start=1):
+            check_size(source, row, given, max_chars)  # preflight.py
             inst = dedupe.admit(row, given)
             if inst is None:
                 continue
@@ -151,7 +154,12 @@ class _Run:
             if not (ctx.respond and self.cfg.respond_seeds) or seed.response is not None:
                 return seed, None
             try:
-                return attrs.evolve(seed, response=await ctx.respond_to(seed, 0, "seed")), None
+                response = await ctx.respond_to(seed, 0, "seed")
+                if len(response) > ctx.max_reply_chars:
+                    return seed, Drop(
+                        0, seed.id, "seed", "respond_seed", "engine", "reply_too_long"
+                    )
+                return attrs.evolve(seed, response=response), None
             except ModelError as exc:
                 # A seed is never dropped: it stays, without a response, and the failure is
                 # listed with the drops.
@@ -309,14 +317,12 @@ async def aevolve(
             out_path = Path(output)
             wd = WorkDir(out_path.with_name(out_path.name + ".evolkit"))
             check_output(out_path, wd.path)  # preflight.py: before any model call
-        if isinstance(seeds, (str, os.PathLike)):
-            check_text_file(seeds)
         stack.enter_context(disk_errors(wd.path))
         stack.enter_context(locked(wd.path, out_path))  # lock.py: one writer per output
         sweep_temp_files(wd.path, out_path)
         wd.ensure()
         digest, n_seeds, duplicates = _write_seeds(
-            seeds, wd.file("seeds.next.jsonl"), cfg.duplicate_ids
+            seeds, wd.file("seeds.next.jsonl"), cfg.duplicate_ids, cfg.max_instruction_chars
         )
         enter_backend = backend is None
         if backend is None:
