@@ -127,6 +127,7 @@ def test_kill_9_then_resume_makes_only_the_calls_not_journaled(
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
     assert proc.returncode == -signal.SIGKILL
+    time.sleep(0.5)  # requests the dead process had sent finish on the server side
     kept = journaled(out)
     seen_before_resume = server.answered
     assert 10 <= kept < clean_calls, "the kill must land mid-run, after calls were journaled"
@@ -163,6 +164,7 @@ def test_sigterm_is_handled_like_ctrl_c(
     err = lines(stderr)
     assert err and err[-1].startswith("interrupted: finished calls are saved"), err
     assert "Traceback" not in stderr
+    time.sleep(0.5)
     kept = journaled(out)
     before = server.answered
 
