@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from evolkit.backends._litellm_import import import_litellm
 from evolkit.cli import main
 
 SEEDS = [f"Explain how to care for plant number {i} in a small flat." for i in range(6)]
@@ -44,6 +45,7 @@ def evolve_args(seeds: Path, out: Path, url: str, *extra: str, model: str = "kno
 
 
 def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, list[str], float]:
+    import_litellm()  # imported before the clock starts: the time measured is the run's
     capsys.readouterr()
     start = time.monotonic()
     code = main(argv)
