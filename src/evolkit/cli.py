@@ -252,7 +252,11 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     else:
         _console().print(render_stats(stats, title=str(args.output)))
         from evolkit.engine.failures_cli import report_failures
+        from evolkit.summary import run_status
 
+        status = run_status(args.output)
+        if status is not None and status != "complete":
+            print(f"warning: the run {status}; run the same command to resume", file=sys.stderr)
         report_failures(stats)
     return 0
 

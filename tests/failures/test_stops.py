@@ -187,6 +187,10 @@ def test_calls_failing_from_round_2_stop_the_run_and_resume(
         assert elapsed < 30
         assert state(out)["completed_round"] == 1  # round 1 is kept, round 2 not committed
         failed_posts = failing.posts - failing.answered
+        code, err, _ = run(capsys, ["stats", str(out)])  # the report says why, with counts
+        assert code == 0
+        assert any("stopped: model_error:server_error" in line for line in err), err
+        assert any("x model_error:server_error: server error 500" in line for line in err), err
 
         failing.fail_after = None
         code, err, _ = run(capsys, evolve_args(seeds, out, failing.url))

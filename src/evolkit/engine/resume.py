@@ -18,8 +18,9 @@ from typing import Any
 from evolkit.engine.result import RunResult
 from evolkit.engine.stats import RunStats
 from evolkit.errors import ConfigError
+from evolkit.io import atomic_writer
 
-__all__ = ["finished_result", "run_id"]
+__all__ = ["finished_result", "run_id", "write_report"]
 
 
 def run_id(fingerprint: Mapping[str, Any]) -> str:
@@ -61,3 +62,9 @@ def finished_result(
         workdir=workdir,
         already_complete=True,
     )
+
+
+def write_report(output: Path, status: str, stats: RunStats, settings: Mapping[str, Any]) -> None:
+    """``OUT.run.json``: ``status`` (``complete`` or ``stopped: <cause>``), counts, settings."""
+    with atomic_writer(output.with_name(output.name + ".run.json")) as fh:
+        json.dump({"status": status, "stats": stats.to_json(), "settings": settings}, fh, indent=2)

@@ -25,14 +25,14 @@ from evolkit.engine.calls import CallRunner
 from evolkit.engine.config import EvolveConfig
 from evolkit.engine.duplicates import SeedDeduper
 from evolkit.engine.executor import Executor, LocalExecutor
-from evolkit.engine.failures import FailurePolicy, FailureTracker
+from evolkit.engine.failures import FailurePolicy, FailureTracker, RunAborted
 from evolkit.engine.journal import Journal
 from evolkit.engine.lock import locked, sweep_temp_files
 from evolkit.engine.ordered import ordered_map
 from evolkit.engine.preflight import check_output, check_size, disk_errors
 from evolkit.engine.progress import Progress, Snapshot, make_progress
 from evolkit.engine.result import RunResult
-from evolkit.engine.resume import finished_result, run_id
+from evolkit.engine.resume import finished_result, run_id, write_report
 from evolkit.engine.stats import Drop, StatsBuilder
 from evolkit.engine.steps import Outcome, RoundContext
 from evolkit.engine.workdir import WorkDir
@@ -430,13 +430,23 @@ async def aevolve(
 
         for r in range(completed + 1):
             ctx.seen_before.update(inst.id for inst in wd.instructions(wd.rows(r)))
-        if completed < 0:
-            await run.seed_round(n_seeds)
-            completed = 0
-            save(0)
-        for r in range(completed + 1, cfg.rounds + 1):
-            await run.evolve_round(r, n_seeds)
-            save(r)
+        try:
+            if completed < 0:
+                await run.seed_round(n_seeds)
+                completed = 0
+                save(0)
+            for r in range(completed + 1, cfg.rounds + 1):
+                await run.evolve_round(r, n_seeds)
+                save(r)
+        except RunAborted as stopped:  # failures.py: the report says why, for `evolkit stats`
+            if out_path is not None:
+                partial = stats.snapshot(
+                    cfg.rounds,
+                    failures=dict(runner.failures.causes),
+                    failure_examples=dict(runner.failures.examples),
+                )
+                write_report(out_path, f"stopped: {stopped.cause}", partial, fingerprint)
+            raise
 
         target = out_path if out_path is not None else wd.file("result.jsonl")
         _shuffle_into(wd, cfg.rounds, cfg.seed, target)
@@ -453,9 +463,7 @@ async def aevolve(
             failure_examples=dict(runner.failures.examples),
         )
         if out_path is not None:
-            with atomic_writer(out_path.with_name(out_path.name + ".run.json")) as fh:
-                report = {"status": "complete", "stats": final.to_json(), "settings": fingerprint}
-                json.dump(report, fh, indent=2)
+            write_report(out_path, "complete", final, fingerprint)
             return RunResult(stats=final, output=out_path, workdir=wd.path)
         rows = tuple(wd.instructions(target))
         drops = tuple(wd.all_drops(cfg.rounds))
