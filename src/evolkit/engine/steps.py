@@ -18,6 +18,7 @@ from evolkit.engine.failures import PluginError, plugin_error
 from evolkit.engine.journal import CallSite, request_key
 from evolkit.engine.stats import Drop, StatsBuilder
 from evolkit.errors import EvolkitError, ModelError
+from evolkit.redact import redact
 
 T = TypeVar("T")
 
@@ -181,7 +182,7 @@ class RoundContext:
             reply = await self.call(messages, self.mutate_params, round, name, site)
             parsed = self.guard(name, mutator.parse, reply.text, parent)
         except ModelError as exc:
-            return dropped("mutate", "model", f"model_error:{exc.kind}", name, str(exc))
+            return dropped("mutate", "model", f"model_error:{exc.kind}", name, redact(str(exc)))
         except PluginError as exc:
             return dropped("mutate", exc.name, exc.reason, name, str(exc))
         if isinstance(parsed, Rejected):
