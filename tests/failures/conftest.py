@@ -146,3 +146,62 @@ def good_key(monkeypatch: pytest.MonkeyPatch) -> str:
     """The key the loopback server accepts, set as ``OPENAI_API_KEY``."""
     monkeypatch.setenv("OPENAI_API_KEY", GOOD_KEY)
     return GOOD_KEY
+
+
+class Cli:
+    """Runs the command in this process: exit code, the non-blank stderr lines and the seconds
+    taken (litellm is imported before the clock starts: the time measured is the run's);
+    ``out`` holds the last run's stdout."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self.capsys = capsys
+        self.out = ""
+
+    def __call__(self, argv: list[str]) -> tuple[int, list[str], float]:
+        from evolkit.backends._litellm_import import import_litellm
+        from evolkit.cli import main
+
+        import_litellm()
+        self.capsys.readouterr()
+        start = time.monotonic()
+        code = main(argv)
+        elapsed = time.monotonic() - start
+        captured = self.capsys.readouterr()
+        self.out = captured.out
+        return code, [line for line in captured.err.splitlines() if line.strip()], elapsed
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
+    """:class:`Cli` for this test."""
+    return Cli(capsys)
+
+
+def evolve_command(
+    seeds: Any, out: Any, url: str, *extra: str, model: str = "known", rounds: int = 2
+) -> list[str]:
+    """``evolkit evolve`` against the loopback server at ``url``, quiet."""
+    return [
+        "evolve", str(seeds), "-o", str(out), "--model", f"openai/{model}", "--api-base", url,
+        "--rounds", str(rounds), "-q", *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def evolve_argv() -> Callable[..., list[str]]:
+    """:func:`evolve_command`, for tests."""
+    return evolve_command
+
+
+@pytest.fixture
+def gsm8k_file(tmp_path: Any) -> Any:
+    """A GSM8K-layout JSONL file of 48 easy questions."""
+    data = tmp_path / "gsm8k.jsonl"
+    data.write_text(
+        "".join(
+            json.dumps({"question": f"What is {i} plus {i}?", "answer": f"#### {2 * i}"}) + "\n"
+            for i in range(48)
+        ),
+        encoding="utf-8",
+    )
+    return data

@@ -9,33 +9,7 @@ from typing import Any
 
 import pytest
 
-from evolkit.cli import main
-
 SEEDS = [f"Write a short poem about river number {i}." for i in range(5)]
-
-
-def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, list[str]]:
-    capsys.readouterr()
-    code = main(argv)
-    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    return code, err
-
-
-def evolve(seeds: Path, out: Path, url: str, *extra: str) -> list[str]:
-    return [
-        "evolve",
-        str(seeds),
-        "-o",
-        str(out),
-        "--model",
-        "openai/known",
-        "--api-base",
-        url,
-        "--rounds",
-        "1",
-        "-q",
-        *extra,
-    ]
 
 
 def one_line(err: list[str], *words: str) -> None:
@@ -67,25 +41,26 @@ def test_undecodable_seed_files(
     tmp_path: Path,
     server: Any,
     good_key: str,
-    capsys: pytest.CaptureFixture[str],
+    cli: Any,
+    evolve_argv: Any,
 ) -> None:
     seeds = tmp_path / "seeds.txt"
     seeds.write_bytes(data)
-    code, err = run(capsys, evolve(seeds, tmp_path / "out.jsonl", server.url))
+    code, err, _ = cli(evolve_argv(seeds, tmp_path / "out.jsonl", server.url))
     assert code == 2
     one_line(err, str(seeds), *words)
     assert server.posts == 0
 
 
 def test_utf8_byte_order_mark_is_accepted(
-    tmp_path: Path, server: Any, good_key: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, server: Any, good_key: str, cli: Any, evolve_argv: Any
 ) -> None:
     seeds = tmp_path / "seeds.jsonl"
     seeds.write_bytes(
         b"\xef\xbb\xbf" + "".join(json.dumps({"instruction": s}) + "\n" for s in SEEDS).encode()
     )
     out = tmp_path / "out.jsonl"
-    code, err = run(capsys, evolve(seeds, out, server.url, "--rounds", "0"))
+    code, err, _ = cli(evolve_argv(seeds, out, server.url, "--rounds", "0"))
     assert code == 0, err
     assert sorted(json.loads(line)["instruction"] for line in out.read_text().splitlines()) == (
         sorted(SEEDS)
@@ -97,11 +72,12 @@ def test_output_that_is_a_directory_is_refused_before_any_call(
     text_seeds: Path,
     server: Any,
     good_key: str,
-    capsys: pytest.CaptureFixture[str],
+    cli: Any,
+    evolve_argv: Any,
 ) -> None:
     out = tmp_path / "data"
     out.mkdir()
-    code, err = run(capsys, evolve(text_seeds, out, server.url))
+    code, err, _ = cli(evolve_argv(text_seeds, out, server.url))
     assert code == 2
     one_line(err, "is a directory", "data.jsonl")
     assert server.posts == 0
@@ -114,7 +90,8 @@ def test_unwritable_output_is_refused_before_any_call(
     text_seeds: Path,
     server: Any,
     good_key: str,
-    capsys: pytest.CaptureFixture[str],
+    cli: Any,
+    evolve_argv: Any,
 ) -> None:
     if where == "under-a-file":
         blocker = tmp_path / "notes.txt"
@@ -122,7 +99,7 @@ def test_unwritable_output_is_refused_before_any_call(
         out = blocker / "out.jsonl"
     else:
         out = Path("/proc/evolkit-test/out.jsonl")  # procfs: nothing can be created there
-    code, err = run(capsys, evolve(text_seeds, out, server.url))
+    code, err, _ = cli(evolve_argv(text_seeds, out, server.url))
     assert code == 2
     one_line(err, "cannot write", "choose another output path")
     assert server.posts == 0
@@ -133,7 +110,8 @@ def test_full_disk_stops_cleanly_and_resumes(
     text_seeds: Path,
     server: Any,
     good_key: str,
-    capsys: pytest.CaptureFixture[str],
+    cli: Any,
+    evolve_argv: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from evolkit.engine import run as run_mod
@@ -145,21 +123,21 @@ def test_full_disk_stops_cleanly_and_resumes(
 
     monkeypatch.setattr(run_mod, "_shuffle_into", full)  # the disk fills at the final write
     out = tmp_path / "out.jsonl"
-    code, err = run(capsys, evolve(text_seeds, out, server.url))
+    code, err, _ = cli(evolve_argv(text_seeds, out, server.url))
     assert code == 2
     one_line(err, "disk is full", "free some space", "resume")
     paid = server.answered
     assert paid > 0
 
     monkeypatch.setattr(run_mod, "_shuffle_into", real)
-    code, err = run(capsys, evolve(text_seeds, out, server.url))
+    code, err, _ = cli(evolve_argv(text_seeds, out, server.url))
     assert code == 0, err
     assert server.answered == paid  # every call was kept: none made again
     assert out.exists()
 
 
 def test_duplicate_ids_are_reported_with_rows_and_the_choice(
-    tmp_path: Path, server: Any, good_key: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, server: Any, good_key: str, cli: Any, evolve_argv: Any
 ) -> None:
     seeds = tmp_path / "seeds.jsonl"
     records = [
@@ -170,21 +148,21 @@ def test_duplicate_ids_are_reported_with_rows_and_the_choice(
     ]
     seeds.write_text("".join(json.dumps(r) + "\n" for r in records))
     out = tmp_path / "out.jsonl"
-    code, err = run(capsys, evolve(seeds, out, server.url, "--rounds", "0"))
+    code, err, _ = cli(evolve_argv(seeds, out, server.url, "--rounds", "0"))
     assert code == 2
     one_line(err, "1 rows reuse the id", "'a' (rows 1 and 3)", "--duplicate-ids rename")
     assert server.posts == 0
 
-    code, err = run(
-        capsys, evolve(seeds, out, server.url, "--rounds", "0", "--duplicate-ids", "rename")
+    code, err, _ = cli(
+        evolve_argv(seeds, out, server.url, "--rounds", "0", "--duplicate-ids", "rename")
     )
     assert code == 0, err
     texts = sorted(json.loads(line)["instruction"] for line in out.read_text().splitlines())
     assert texts == ["Name three birds.", "Name three rivers.", "Name three trees."]
 
     other = tmp_path / "first.jsonl"
-    code, err = run(
-        capsys, evolve(seeds, other, server.url, "--rounds", "0", "--duplicate-ids", "drop")
+    code, err, _ = cli(
+        evolve_argv(seeds, other, server.url, "--rounds", "0", "--duplicate-ids", "drop")
     )
     assert code == 0, err
     texts = sorted(json.loads(line)["instruction"] for line in other.read_text().splitlines())
@@ -196,20 +174,21 @@ def test_oversized_seed_and_reply_are_refused_or_dropped(
     text_seeds: Path,
     server: Any,
     good_key: str,
-    capsys: pytest.CaptureFixture[str],
+    cli: Any,
+    evolve_argv: Any,
 ) -> None:
     seeds = tmp_path / "big.txt"
     seeds.write_text("Summarise this: " + "word " * 20_000 + "\n")
-    code, err = run(capsys, evolve(seeds, tmp_path / "a.jsonl", server.url))
+    code, err, _ = cli(evolve_argv(seeds, tmp_path / "a.jsonl", server.url))
     assert code == 2
     one_line(err, ":1:", "longer than", "--max-instruction-chars")
 
     server.reply_size = 5_000  # every answer is padded past the limit below
     out = tmp_path / "b.jsonl"
-    argv = evolve(
+    argv = evolve_argv(
         text_seeds, out, server.url, "--max-reply-chars", "2000", "--max-failure-rate", "1"
     )
-    code, err = run(capsys, argv)
+    code, err, _ = cli(argv)
     assert code == 0, err
     report = json.loads(out.with_name(out.name + ".run.json").read_text())
     reasons = report["stats"]["drop_reasons"]

@@ -8,7 +8,6 @@ llama.cpp is replaced.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import sys
 import time
@@ -65,19 +64,6 @@ def _standin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> list
 
 
 @pytest.fixture
-def gsm8k(tmp_path: Path) -> Path:
-    data = tmp_path / "gsm8k.jsonl"
-    data.write_text(
-        "".join(
-            json.dumps({"question": f"What is {i} plus {i}?", "answer": f"#### {2 * i}"}) + "\n"
-            for i in range(48)
-        ),
-        encoding="utf-8",
-    )
-    return data
-
-
-@pytest.fixture
 def servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[ServerProcess]]:
     started = _standin(tmp_path, monkeypatch, "ok")
     yield started
@@ -86,7 +72,10 @@ def servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Se
 
 
 def test_eval_with_a_local_model_at_concurrency_16_starts_one_server(
-    chat_gguf: Path, gsm8k: Path, servers: list[ServerProcess], capsys: pytest.CaptureFixture[str]
+    chat_gguf: Path,
+    gsm8k_file: Path,
+    servers: list[ServerProcess],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     argv = [
         "eval",
@@ -96,7 +85,7 @@ def test_eval_with_a_local_model_at_concurrency_16_starts_one_server(
         "--backend",
         "litellm",
         "--data",
-        str(gsm8k),
+        str(gsm8k_file),
         "--num-fewshot",
         "0",
         "--concurrency",

@@ -24,22 +24,10 @@ from evolkit.cli import main
 SEEDS = [f"Give three tips for learning language number {i}." for i in range(12)]
 
 
-def argv(seeds: Path, out: Path, url: str) -> list[str]:
-    return [
-        "evolve",
-        str(seeds),
-        "-o",
-        str(out),
-        "--model",
-        "openai/known",
-        "--api-base",
-        url,
-        "--rounds",
-        "2",
-        "--concurrency",
-        "4",
-        "-q",
-    ]
+@pytest.fixture
+def argv(evolve_argv: Any) -> Any:
+    """``evolkit evolve`` with 4 calls in flight, so a kill lands among few of them."""
+    return lambda seeds, out, url: [*evolve_argv(seeds, out, url), "--concurrency", "4"]
 
 
 def spawn(args: list[str]) -> subprocess.Popen[str]:
@@ -90,7 +78,12 @@ def clean(seeds: Path, tmp_path: Path, make_server: Any, good_key: str) -> tuple
 
 
 def test_second_process_on_one_output_refuses_at_once_naming_the_pid(
-    seeds: Path, tmp_path: Path, server: Any, good_key: str, capsys: pytest.CaptureFixture[str]
+    argv: Any,
+    seeds: Path,
+    tmp_path: Path,
+    server: Any,
+    good_key: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     server.delay = 0.2
     out = tmp_path / "out.jsonl"
@@ -114,6 +107,7 @@ def test_second_process_on_one_output_refuses_at_once_naming_the_pid(
 
 
 def test_kill_9_then_resume_makes_only_the_calls_not_journaled(
+    argv: Any,
     seeds: Path,
     tmp_path: Path,
     server: Any,
@@ -151,7 +145,7 @@ def test_kill_9_then_resume_makes_only_the_calls_not_journaled(
 
 
 def test_sigterm_is_handled_like_ctrl_c(
-    seeds: Path, tmp_path: Path, server: Any, good_key: str, clean: tuple[int, list[str]]
+    argv: Any, seeds: Path, tmp_path: Path, server: Any, good_key: str, clean: tuple[int, list[str]]
 ) -> None:
     clean_calls, clean_rows = clean
     server.delay = 0.05

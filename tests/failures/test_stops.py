@@ -8,14 +8,10 @@ seconds, and that the finished work is kept and resumed.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from evolkit.backends._litellm_import import import_litellm
-from evolkit.cli import main
 
 SEEDS = [f"Explain how to care for plant number {i} in a small flat." for i in range(6)]
 
@@ -25,33 +21,6 @@ def seeds(tmp_path: Path) -> Path:
     path = tmp_path / "seeds.txt"
     path.write_text("\n".join(SEEDS) + "\n", encoding="utf-8")
     return path
-
-
-def evolve_args(seeds: Path, out: Path, url: str, *extra: str, model: str = "known") -> list[str]:
-    return [
-        "evolve",
-        str(seeds),
-        "-o",
-        str(out),
-        "--model",
-        f"openai/{model}",
-        "--api-base",
-        url,
-        "--rounds",
-        "2",
-        "-q",
-        *extra,
-    ]
-
-
-def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, list[str], float]:
-    import_litellm()  # imported before the clock starts: the time measured is the run's
-    capsys.readouterr()
-    start = time.monotonic()
-    code = main(argv)
-    elapsed = time.monotonic() - start
-    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    return code, err, elapsed
 
 
 def rows(path: Path) -> list[dict[str, object]]:
@@ -77,14 +46,15 @@ def test_missing_key_stops_at_once_and_names_the_variable(
     server: Any,
     seeds: Path,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Any,
+    evolve_argv: Any,
     monkeypatch: pytest.MonkeyPatch,
     good_key: str,
     make_server: Any,
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     out = tmp_path / "out.jsonl"
-    code, err, elapsed = run(capsys, evolve_args(seeds, out, server.url))
+    code, err, elapsed = cli(evolve_argv(seeds, out, server.url))
     assert code == 2
     assert_one_line(err, "run stopped", "no call has succeeded", "OPENAI_API_KEY")
     assert elapsed < 15
@@ -96,14 +66,15 @@ def test_rejected_key_then_fixed_key_makes_the_failed_calls_again(
     server: Any,
     seeds: Path,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Any,
+    evolve_argv: Any,
     monkeypatch: pytest.MonkeyPatch,
     good_key: str,
     make_server: Any,
 ) -> None:
     out = tmp_path / "out.jsonl"
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-key-00000000000")
-    code, err, elapsed = run(capsys, evolve_args(seeds, out, server.url))
+    code, err, elapsed = cli(evolve_argv(seeds, out, server.url))
     assert code == 2
     assert_one_line(err, "authentication failed", "401", "OPENAI_API_KEY")
     assert "sk-wrong-key-00000000000" not in err[0]  # the echoed key is redacted
@@ -112,12 +83,12 @@ def test_rejected_key_then_fixed_key_makes_the_failed_calls_again(
     assert not out.exists()
 
     monkeypatch.setenv("OPENAI_API_KEY", good_key)
-    code, err, _ = run(capsys, evolve_args(seeds, out, server.url))
+    code, err, _ = cli(evolve_argv(seeds, out, server.url))
     assert code == 0, err
     fixed = rows(out)
     clean_out = tmp_path / "clean.jsonl"
     with make_server() as clean:
-        code, _, _ = run(capsys, evolve_args(seeds, clean_out, clean.url))
+        code, _, _ = cli(evolve_argv(seeds, clean_out, clean.url))
     assert code == 0
     assert sorted(map(json.dumps, fixed)) == sorted(map(json.dumps, rows(clean_out)))
     assert len(fixed) >= len(SEEDS)
@@ -128,14 +99,15 @@ def test_unknown_model_stops_at_once(
     server: Any,
     seeds: Path,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Any,
+    evolve_argv: Any,
     monkeypatch: pytest.MonkeyPatch,
     good_key: str,
     make_server: Any,
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", good_key)
     out = tmp_path / "out.jsonl"
-    code, err, elapsed = run(capsys, evolve_args(seeds, out, server.url, model="nosuch"))
+    code, err, elapsed = cli(evolve_argv(seeds, out, server.url, model="nosuch"))
     assert code == 2
     assert_one_line(err, "not found", "--model")
     assert elapsed < 15
@@ -145,7 +117,8 @@ def test_unknown_model_stops_at_once(
 def test_closed_port_stops_in_seconds(
     seeds: Path,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Any,
+    evolve_argv: Any,
     monkeypatch: pytest.MonkeyPatch,
     good_key: str,
     make_server: Any,
@@ -157,7 +130,7 @@ def test_closed_port_stops_in_seconds(
         port = sock.getsockname()[1]
     monkeypatch.setenv("OPENAI_API_KEY", good_key)
     out = tmp_path / "out.jsonl"
-    code, err, elapsed = run(capsys, evolve_args(seeds, out, f"http://127.0.0.1:{port}/v1"))
+    code, err, elapsed = cli(evolve_argv(seeds, out, f"http://127.0.0.1:{port}/v1"))
     assert code == 2
     assert_one_line(err, "connection failed", "--api-base")
     assert elapsed < 30  # the first call's retries (4, backoff from 0.5 s), then the stop
@@ -167,60 +140,56 @@ def test_calls_failing_from_round_2_stop_the_run_and_resume(
     server: Any,
     seeds: Path,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Any,
+    evolve_argv: Any,
     monkeypatch: pytest.MonkeyPatch,
     good_key: str,
     make_server: Any,
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", good_key)
     one_round = tmp_path / "one.jsonl"
-    code, _, _ = run(capsys, [*evolve_args(seeds, one_round, server.url), "--rounds", "1"])
+    code, _, _ = cli([*evolve_argv(seeds, one_round, server.url), "--rounds", "1"])
     assert code == 0
     calls_to_round_1 = server.answered
 
     with make_server() as failing:
         failing.fail_after = calls_to_round_1  # rounds 0 and 1 answer, then every call fails
         out = tmp_path / "out.jsonl"
-        code, err, elapsed = run(capsys, [*evolve_args(seeds, out, failing.url), "--retries", "1"])
+        code, err, elapsed = cli([*evolve_argv(seeds, out, failing.url), "--retries", "1"])
         assert code == 2
         assert_one_line(err, "run stopped", "server error 500", "resume")
         assert elapsed < 30
         assert state(out)["completed_round"] == 1  # round 1 is kept, round 2 not committed
         failed_posts = failing.posts - failing.answered
-        code, err, _ = run(capsys, ["stats", str(out)])  # the report says why, with counts
+        code, err, _ = cli(["stats", str(out)])  # the report says why, with counts
         assert code == 0
         assert any("stopped: model_error:server_error" in line for line in err), err
         assert any("x model_error:server_error: server error 500" in line for line in err), err
 
         failing.fail_after = None
-        code, err, _ = run(capsys, evolve_args(seeds, out, failing.url))
+        code, err, _ = cli(evolve_argv(seeds, out, failing.url))
         assert code == 0, err
         assert state(out)["completed_round"] == 2
         # the resumed run made round 2's calls only: none of rounds 0-1 again
         clean_out = tmp_path / "clean.jsonl"
         with make_server() as clean:
-            run(capsys, evolve_args(seeds, clean_out, clean.url))
+            cli(evolve_argv(seeds, clean_out, clean.url))
         assert failing.answered == clean.answered
         assert failed_posts >= 1
     assert sorted(map(json.dumps, rows(out))) == sorted(map(json.dumps, rows(clean_out)))
 
 
 def test_evaluation_whose_every_call_fails_prints_no_score(
+    gsm8k_file: Path,
     server: Any,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Any,
+    evolve_argv: Any,
     monkeypatch: pytest.MonkeyPatch,
     good_key: str,
     make_server: Any,
 ) -> None:
-    data = tmp_path / "gsm8k.jsonl"
-    data.write_text(
-        "".join(
-            json.dumps({"question": f"What is {i} plus {i}?", "answer": f"#### {2 * i}"}) + "\n"
-            for i in range(40)
-        ),
-        encoding="utf-8",
-    )
+    data = gsm8k_file
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-key-00000000000")
     argv = [
         "eval",
@@ -236,8 +205,8 @@ def test_evaluation_whose_every_call_fails_prints_no_score(
         "-O",
         f"api_base={server.url}",
     ]
-    code, err, elapsed = run(capsys, argv)
-    out = capsys.readouterr().out
+    code, err, elapsed = cli(argv)
+    out = cli.out
     assert code == 2
     assert_one_line(err, "authentication failed", "OPENAI_API_KEY")
     assert "accuracy" not in out.lower()
@@ -249,18 +218,19 @@ def test_provider_error_echoing_the_key_is_redacted_on_disk(
     server: Any,
     seeds: Path,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Any,
+    evolve_argv: Any,
     monkeypatch: pytest.MonkeyPatch,
     good_key: str,
     make_server: Any,
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", good_key)
     out = tmp_path / "out.jsonl"
-    code, _, _ = run(capsys, [*evolve_args(seeds, out, server.url), "--rounds", "0"])
+    code, _, _ = cli([*evolve_argv(seeds, out, server.url), "--rounds", "0"])
     assert code == 0
     server.echo_key_status = 400  # a bad request whose message repeats the key
-    argv = [*evolve_args(seeds, out, server.url), "--rounds", "1", "--max-failure-rate", "1"]
-    code, err, _ = run(capsys, argv)
+    argv = [*evolve_argv(seeds, out, server.url), "--rounds", "1", "--max-failure-rate", "1"]
+    code, err, _ = cli(argv)
     assert code == 0
     assert any("bad request 400" in line for line in err)  # the failure summary, on stderr
     stored = "".join(p.read_text() for p in out.with_name(out.name + ".evolkit").glob("*.jsonl"))
