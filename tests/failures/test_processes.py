@@ -69,7 +69,9 @@ def seeds(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def clean(seeds: Path, tmp_path: Path, make_server: Any, good_key: str) -> tuple[int, list[str]]:
+def clean(
+    seeds: Path, tmp_path: Path, make_server: Any, good_key: str, argv: Any
+) -> tuple[int, list[str]]:
     """Calls an uninterrupted run makes, and its rows."""
     out = tmp_path / "clean.jsonl"
     with make_server() as server:

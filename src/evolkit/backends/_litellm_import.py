@@ -15,6 +15,8 @@ __all__ = ["import_litellm", "install_warning_filters"]
 _FILTERS: tuple[tuple[str, type[Warning], str], ...] = (
     ("", DeprecationWarning, r"(litellm|pydantic|httpx|aiohttp|openai)(\..*)?$"),
     (r"(?s).*Pydantic serializer warnings", UserWarning, r"pydantic(\..*)?$"),
+    # pydantic's note on litellm's TypedDicts, when litellm imports its types lazily mid-call.
+    (r"Item '\w+' on TypedDict class '\w+' is using the `ReadOnly` qualifier", UserWarning, ""),
     # litellm creates a provider coroutine per call; one cancelled by a timeout before it
     # started is collected unawaited, and the warning is raised wherever the collector runs.
     (r"coroutine '\w+\.acompletion' was never awaited", RuntimeWarning, ""),
@@ -49,7 +51,11 @@ def import_litellm() -> ModuleType:
     """
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     install_warning_filters()
-    import litellm
+    with warnings.catch_warnings():
+        # litellm's import emits deprecation warnings from its own dependencies (synchronous
+        # code: no await inside, so the saved filter list is restored in order).
+        warnings.simplefilter("ignore")
+        import litellm
 
     litellm.suppress_debug_info = True
     return litellm
