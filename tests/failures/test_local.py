@@ -60,6 +60,13 @@ def _standin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> list
 
     monkeypatch.setattr(local_mod, "ServerProcess", Standin)
     monkeypatch.setattr(local_mod, "_runtime_installed", lambda: True)
+    real_check = local_mod.require_chat_template
+
+    def slow_check(path: Path) -> str:
+        time.sleep(0.3)  # reading a real model's header takes time: calls arrive meanwhile
+        return str(real_check(path))
+
+    monkeypatch.setattr(local_mod, "require_chat_template", slow_check)
     return started
 
 
