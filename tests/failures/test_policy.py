@@ -177,11 +177,9 @@ def test_k_identical_requests_for_k_samples_get_k_calls(tmp_path: Path) -> None:
     longer = evolkit.evolve(SEEDS, backend=again, **{**settings, "rounds": 2})
     replayed = {row.id: row.metadata["votes"] for row in longer if row.round == 1}
     assert replayed == {row.id: row.metadata["votes"] for row in evolved}
-    parents = {row.parent_id for row in longer if row.round == 2}
-    assert len([m for m, _ in again.calls if m[-1]["content"].startswith("Good?")]) <= (
-        Vote.k * len(evolved) * 2
-    )
-    assert parents <= {row.id for row in longer}
+    round_2 = [row for row in longer if row.round == 2]
+    asked_again = [m for m, _ in again.calls if m[-1]["content"].startswith("Good?")]
+    assert len(asked_again) == Vote.k * len(round_2)  # only round 2's samples were asked
 
 
 def test_call_key_is_pinned() -> None:
