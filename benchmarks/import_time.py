@@ -24,10 +24,11 @@ def main() -> None:
     runs = 15
     bare = [timed("pass") for _ in range(runs)]
     full = [timed("import evolkit") for _ in range(runs)]
-    cost = [f - b for f, b in zip(sorted(full), sorted(bare))]
+    cost = [f - b for f, b in zip(sorted(full), sorted(bare), strict=True)]
     heavy = subprocess.run(
         [sys.executable, "-c", "import evolkit, sys; print(sorted(m for m in sys.modules "
-         "if m.split('.')[0] in {'litellm','torch','rich','httpx','openai','aiohttp','transformers'}))"],
+         "if m.split('.')[0] in {'litellm','torch','rich','httpx','openai','aiohttp',"
+         "'transformers'}))"],
         capture_output=True, text=True, check=True,
     ).stdout.strip()
     print(f"import evolkit: median {statistics.median(cost) * 1000:.0f} ms, "

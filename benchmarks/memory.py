@@ -35,7 +35,8 @@ print(f"{result.stats.rows} {elapsed:.1f} {peak:.0f}")
 def write_seeds(path: Path, n: int) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for i in range(n):
-            fh.write(json.dumps({"instruction": f"Describe the history of town number {i}."}) + "\n")
+            row = {"instruction": f"Describe the history of town number {i}."}
+            fh.write(json.dumps(row) + "\n")
 
 
 def main() -> None:

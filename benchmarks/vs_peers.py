@@ -50,7 +50,8 @@ from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-DEFAULT_DISTILABEL_PYTHON = "/work/distilabel-venv/bin/python"
+DEFAULT_DISTILABEL_PYTHON = "/tmp/distilabel-venv/bin/python"
+DEFAULT_CURATOR_PYTHON = "/tmp/curator-venv/bin/python"
 
 TOPICS = [
     "sorting a list of numbers",
@@ -91,12 +92,19 @@ def make_seeds(n: int) -> list[str]:
 
 
 def run_evolkit(
-    url: str, seeds: list[str], rounds: int, concurrency: int, same_calls: bool
+    url: str, seeds: list[str], rounds: int, concurrency: int, same_calls: bool, lean: bool
 ) -> dict[str, Any]:
     import evolkit
+    from evolkit._protocols import Backend
     from evolkit.backends.litellm import LiteLLMBackend
+    from evolkit.backends.openai_compat import OpenAICompatBackend
 
-    backend = LiteLLMBackend("openai/fake", {"api_base": url, "api_key": "x"})
+    params = {"api_base": url, "api_key": "x"}
+    backend: Backend = (
+        OpenAICompatBackend("openai-compatible/fake", params)
+        if lean
+        else LiteLLMBackend("openai/fake", params)
+    )
     extra: dict[str, Any] = {"respond_seeds": False, "filters": []} if same_calls else {}
     with tempfile.TemporaryDirectory(prefix="vs-peers-") as tmp:
         start, cpu = time.perf_counter(), time.process_time()
@@ -230,28 +238,48 @@ def distilabel_worker(url: str, seeds_path: str, rounds: int, batch: int) -> Non
     task.unload()
 
 
-class Distilabel:
-    """The distilabel worker process: started (and warmed up) once, then run on request."""
+class Peer:
+    """A peer's worker process (its own virtual environment's Python, this file run with
+    ``worker_flag``): started and warmed up once, then run on request."""
 
-    def __init__(self, python: str, url: str, seeds: list[str], rounds: int, batch: int) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="vs-peers-dl-")
+    def __init__(
+        self,
+        name: str,
+        worker_flag: str,
+        python: str,
+        url: str,
+        seeds: list[str],
+        rounds: int,
+        size: int,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self._tmp = tempfile.TemporaryDirectory(prefix="vs-peers-")
         seeds_path = Path(self._tmp.name) / "seeds.json"
         seeds_path.write_text(json.dumps(seeds))
-        cmd = [python, os.path.abspath(__file__), "--distilabel-worker", url]
-        cmd += [str(seeds_path), str(rounds), str(batch)]
+        cmd = [python, os.path.abspath(__file__), worker_flag, url]
+        cmd += [str(seeds_path), str(rounds), str(size)]
         start = time.perf_counter()
-        # run from the temporary directory, so nothing on the path shadows distilabel's modules
+        # run from the temporary directory, so nothing on the path shadows the peer's modules
         self.proc = subprocess.Popen(
-            cmd, cwd=self._tmp.name, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            cmd,
+            cwd=self._tmp.name,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
         )
         if self._read() != "ready":
             self.close()
-            raise RuntimeError("the distilabel worker did not start (its error is above)")
+            raise RuntimeError(f"the {name} worker did not start (its error is above)")
         self.startup = time.perf_counter() - start
 
     def _read(self) -> str:
         assert self.proc.stdout is not None
-        return self.proc.stdout.readline().strip()
+        while True:
+            line = self.proc.stdout.readline()
+            if not line or line.strip() == "ready" or line.startswith("{"):
+                return line.strip()
 
     def run(self) -> dict[str, Any]:
         """One run of the whole job; the worker's figures."""
@@ -260,7 +288,7 @@ class Distilabel:
         self.proc.stdin.flush()
         line = self._read()
         if not line.startswith("{"):
-            raise RuntimeError("the distilabel worker failed (its error is above)")
+            raise RuntimeError(f"the {self.name} worker failed (its error is above)")
         result: dict[str, Any] = json.loads(line)
         return result
 
@@ -278,6 +306,105 @@ class Distilabel:
         self._tmp.cleanup()
 
 
+def curator_env(python: str, scratch: str) -> dict[str, str]:
+    """Offline settings for Curator: tiktoken's encodings from the copy that litellm (a Curator
+    dependency) ships, no response cache, no telemetry, no live display."""
+    site = subprocess.run(
+        [python, "-c", "import litellm, os; print(os.path.dirname(litellm.__file__))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+    ).stdout.strip()
+    return {
+        "TIKTOKEN_CACHE_DIR": os.path.join(site, "litellm_core_utils", "tokenizers"),
+        "CURATOR_DISABLE_CACHE": "1",
+        "CURATOR_CACHE_DIR": scratch,
+        "HF_DATASETS_CACHE": scratch,
+        "TELEMETRY_ENABLED": "false",
+        "CURATOR_DISABLE_RICH_DISPLAY": "1",
+        "TQDM_DISABLE": "1",
+        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+        "BESPOKE_CURATOR_TRACKER_DISABLED": "1",
+    }
+
+
+# -- 4. Bespoke Curator (child process, its own virtual environment) -----------------------------
+
+
+def curator_worker(url: str, seeds_path: str, rounds: int, concurrency: int) -> None:
+    """Runs under the Curator venv's Python and imports nothing from evolkit.
+
+    Each round is two ``curator.LLM`` passes over the pool (Curator's unit of work is a whole
+    data set): rewrite every instruction, then answer every rewrite, with at most
+    ``concurrency`` requests in flight, no rate limit and no response cache. Same protocol as
+    :func:`distilabel_worker`.
+    """
+    import logging
+
+    warnings.simplefilter("ignore")
+    logging.disable(logging.WARNING)
+    from importlib.metadata import version
+
+    from bespokelabs import curator
+
+    class Rewrite(curator.LLM):  # type: ignore[misc]
+        def prompt(self, row: dict[str, Any]) -> str:
+            return REWRITE_PROMPT.format(instruction=row["instruction"])
+
+        def parse(self, row: dict[str, Any], response: str) -> dict[str, Any]:
+            rewrite = response.split("<rewrite>")[-1].split("</rewrite>")[0].strip()
+            return {"instruction": rewrite or row["instruction"]}
+
+    class Answer(curator.LLM):  # type: ignore[misc]
+        def prompt(self, row: dict[str, Any]) -> str:
+            return str(row["instruction"])
+
+        def parse(self, row: dict[str, Any], response: str) -> dict[str, Any]:
+            return {"instruction": row["instruction"], "output": response}
+
+    backend_params = {
+        "base_url": url,
+        "api_key": "x",
+        "max_retries": 0,
+        "require_all_responses": False,
+        "max_concurrent_requests": concurrency,
+        "max_requests_per_minute": 10_000_000,
+        "max_tokens_per_minute": 10_000_000_000,
+    }
+
+    def llm(kind: Any, max_tokens: int) -> Any:
+        return kind(
+            model_name="fake",
+            backend="openai",
+            backend_params=backend_params,
+            generation_params={"temperature": 0.7, "max_tokens": max_tokens},
+        )
+
+    rewrite, answer = llm(Rewrite, 512), llm(Answer, 1024)
+    seeds = json.loads(Path(seeds_path).read_text())
+    answer([{"instruction": "Warm up."}])
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() != "run":
+            break
+        start, cpu = time.perf_counter(), time.process_time()
+        pool = [{"instruction": s} for s in seeds]
+        evolved = 0
+        for _ in range(rounds):
+            pool = [{"instruction": r["instruction"]} for r in rewrite(pool).dataset]
+            evolved += len(answer(pool).dataset)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        figures = {
+            "wall": wall,
+            "cpu": cpu,
+            "rows": len(seeds) + evolved,
+            "evolved": evolved,
+            "version": version("bespokelabs-curator"),
+        }
+        print(json.dumps(figures), flush=True)
+
+
 # -- driver --------------------------------------------------------------------------------------
 
 
@@ -293,6 +420,14 @@ def main() -> None:
         help="Python of a virtual environment with distilabel installed ('none' skips it)",
     )
     parser.add_argument("--distilabel-batch", type=int, default=None)
+    parser.add_argument(
+        "--curator-python",
+        default=os.environ.get("CURATOR_PYTHON", DEFAULT_CURATOR_PYTHON),
+        help="Python of a virtual environment with bespokelabs-curator ('none' skips it)",
+    )
+    parser.add_argument(
+        "--no-sequential", action="store_true", help="skip the (slow) sequential loop"
+    )
     parser.add_argument(
         "--repeat",
         type=int,
@@ -312,28 +447,37 @@ def main() -> None:
         flush=True,
     )
     runs: dict[str, list[dict[str, Any]]] = {}
-    startup: float | None = None
+    startups: dict[str, float] = {}
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(FakeServer(latency=args.latency).run_in_process())
         warm_litellm(server.url)
         job = (server.url, seeds, args.rounds, args.concurrency)
         jobs: dict[str, Callable[[], dict[str, Any]]] = {
-            "evolkit": functools.partial(run_evolkit, *job, False),
-            "evolkit, same calls": functools.partial(run_evolkit, *job, True),
+            "evolkit": functools.partial(run_evolkit, *job, False, False),
+            "evolkit, same calls": functools.partial(run_evolkit, *job, True, False),
+            "evolkit lean": functools.partial(run_evolkit, *job, False, True),
+            "evolkit lean, same calls": functools.partial(run_evolkit, *job, True, True),
         }
-        if args.distilabel_python.lower() == "none":
-            pass
-        elif not Path(args.distilabel_python).exists():
-            print(f"distilabel: skipped, {args.distilabel_python} does not exist")
-        else:
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="vs-peers-cache-"))
+        peers = [
+            ("distilabel", "--distilabel-worker", args.distilabel_python, batch, None),
+            ("curator", "--curator-worker", args.curator_python, args.concurrency, scratch),
+        ]
+        for name, flag, python, size, cache in peers:
+            if python.lower() == "none":
+                continue
+            if not Path(python).exists():
+                print(f"{name}: skipped, {python} does not exist")
+                continue
             try:
-                worker = Distilabel(args.distilabel_python, server.url, seeds, args.rounds, batch)
+                env = curator_env(python, cache) if cache is not None else None
+                worker = Peer(name, flag, python, server.url, seeds, args.rounds, size, env)
             except Exception as exc:  # report it and carry on with the others
-                print(f"distilabel: FAILED to start: {exc}", flush=True)
+                print(f"{name}: FAILED to start: {exc}", flush=True)
             else:
                 stack.callback(worker.close)
-                jobs["distilabel"] = worker.run
-                startup = worker.startup
+                jobs[name] = worker.run
+                startups[name] = worker.startup
 
         def measure(name: str, job: Callable[[], dict[str, Any]]) -> None:
             server.reset_stats()
@@ -352,15 +496,18 @@ def main() -> None:
             runs.setdefault(name, []).append(out)
             print(f"  {name}: {out['wall']:.2f} s, {out['calls']} calls", flush=True)
 
-        measure("sequential loop", functools.partial(run_sequential, *job[:3]))
+        if not args.no_sequential:
+            measure("sequential loop", functools.partial(run_sequential, *job[:3]))
         for _ in range(args.repeat):
             for name, fn in jobs.items():
                 measure(name, fn)
-    order = ["evolkit", "evolkit, same calls", "sequential loop", "distilabel"]
+    order = [*jobs, "sequential loop"]
     report({name: runs[name] for name in order if name in runs}, len(seeds), args.rounds)
-    if startup is not None and "distilabel" in runs:
-        version = runs["distilabel"][0]["version"]
-        print(f"distilabel {version}: its worker took {startup:.1f} s to start, import and load")
+    for name, seconds in startups.items():
+        if name in runs:
+            version = runs[name][0]["version"]
+            print(f"{name} {version}: its worker took {seconds:.1f} s to start, import and load")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 def report(runs: dict[str, list[dict[str, Any]]], n_seeds: int, rounds: int) -> None:
@@ -380,7 +527,7 @@ def report(runs: dict[str, list[dict[str, Any]]], n_seeds: int, rounds: int) -> 
             f"{r['cpu'] / r['calls'] * 1000:>11.2f}  {walls}"
         )
     print()
-    for base_name in ("evolkit", "evolkit, same calls"):
+    for base_name in ("evolkit", "evolkit, same calls", "evolkit lean", "evolkit lean, same calls"):
         base = results.get(base_name)
         if base is None:
             continue
@@ -400,5 +547,8 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--distilabel-worker":
         url, seeds_path, rounds, batch = sys.argv[2:6]
         distilabel_worker(url, seeds_path, int(rounds), int(batch))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--curator-worker":
+        url, seeds_path, rounds, concurrency = sys.argv[2:6]
+        curator_worker(url, seeds_path, int(rounds), int(concurrency))
     else:
         main()

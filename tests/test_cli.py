@@ -96,7 +96,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     "content,expected",
     [
         ('{"instruction": "fine"}\n{"instruction": oops}\n', "seeds.jsonl:2: invalid JSON"),
-        ('{"prompt": "no instruction key"}\n', "seeds.jsonl:1"),
+        ('{"title": "no instruction key"}\n', "seeds.jsonl:1: no known layout"),
     ],
 )
 def test_bad_seed_file_is_one_line(tmp_path: Path, content: str, expected: str) -> None:
@@ -108,6 +108,7 @@ def test_bad_seed_file_is_one_line(tmp_path: Path, content: str, expected: str) 
     assert proc.returncode == 2
     assert expected in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seeds.jsonl"]  # nothing written
 
 
 def test_unknown_operator_is_one_line(tmp_path: Path, seeds: Path) -> None:
@@ -138,3 +139,26 @@ def test_missing_seed_file(tmp_path: Path) -> None:
 def test_help_names_default_model() -> None:
     proc = _run("evolve", "--help")
     assert proc.returncode == 0 and "Default model" in proc.stdout
+
+
+def test_every_evolve_option_lands_in_the_one_run_config(tmp_path: Path) -> None:
+    from evolkit.cli import _config_from_args, build_parser
+
+    args = build_parser().parse_args(
+        [
+            "evolve", "seeds.jsonl", "-o", "out.jsonl", "--rounds", "2", "--seed", "5",
+            "--concurrency", "3", "--operators", "depth=2,breadth", "--filters", "refusal",
+            "--no-respond", "--respond-system", "End with DONE.", "--temperature", "0.2",
+            "--retries", "1", "--timeout", "9", "--rpm", "60", "--tpm", "9000",
+            "--cache", str(tmp_path / "c.sqlite"),
+        ]
+    )  # fmt: skip
+    config = _config_from_args(args)
+    assert (config.rounds, config.seed, config.concurrency) == (2, 5, 3)
+    assert config.operators == {"depth": 2.0, "breadth": 1.0}
+    assert config.filters == ("refusal",)
+    assert config.respond is False
+    assert config.respond_system == "End with DONE."
+    assert config.mutate_params["temperature"] == config.respond_params["temperature"] == 0.2
+    assert (config.retries, config.timeout, config.rpm, config.tpm) == (1, 9.0, 60.0, 9000.0)
+    assert config.cache == tmp_path / "c.sqlite"

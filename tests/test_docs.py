@@ -180,3 +180,35 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     index = re.sub(r"<[^>]+>", "", (site / "index.html").read_text(encoding="utf-8"))
     assert "evolkit evolve examples/seeds.jsonl" in index  # the included snippet
     assert 'class="mermaid"' in (site / "method" / "index.html").read_text(encoding="utf-8")
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``dotted`` is a module, or a name reached from the longest module prefix."""
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(obj, name):
+                return False
+            obj = getattr(obj, name)
+        return True
+    return False
+
+
+def test_every_module_the_architecture_page_names_exists() -> None:
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(evolkit(?:\.\w+)+)", text))
+    assert len(named) >= 25  # the page walks the tree module by module
+    missing = sorted(name for name in named if not _resolves(name))
+    assert not missing, f"docs/architecture.md names what does not exist: {missing}"
+
+
+def test_the_architecture_check_catches_a_missing_module() -> None:
+    assert _resolves("evolkit.engine.plan.RunPlan")
+    assert not _resolves("evolkit.engine.no_such_module")
+    assert not _resolves("evolkit.engine.plan.NoSuchName")

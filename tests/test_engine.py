@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 import evolkit
 from evolkit import ChatMessage, Completion, Instruction
 from evolkit._markers import REWRITE_TAG
+from evolkit._protocols import BackendHints
+from evolkit.engine.config import EvolveConfig
 from evolkit.errors import ConfigError, ModelError
 from evolkit.testing import FakeBackend, default_reply
 
@@ -233,7 +235,7 @@ def test_output_files_and_resume_makes_no_calls(tmp_path: Path) -> None:
 def test_changed_settings_refuse_to_resume(tmp_path: Path) -> None:
     out = tmp_path / "data.jsonl"
     evolkit.evolve(SEEDS, rounds=1, backend=FakeBackend.default(), output=out)
-    with pytest.raises(ConfigError, match="different settings.*seed"):
+    with pytest.raises(ConfigError, match=r"different settings.*seed"):
         evolkit.evolve(SEEDS, rounds=1, seed=5, backend=FakeBackend.default(), output=out)
     evolkit.evolve(
         SEEDS, rounds=1, seed=5, backend=FakeBackend.default(), output=out, overwrite=True
@@ -301,16 +303,69 @@ def test_seed_response_failure_keeps_seed_and_lists_it() -> None:
     ]
 
 
-def test_backend_with_parallel_slots_sets_concurrency_and_timeout() -> None:
+def test_backend_hints_fill_only_the_settings_left_open() -> None:
+    from evolkit._protocols import BackendHints
     from evolkit.engine.config import EvolveConfig
-    from evolkit.engine.run import _fit_to_backend
+    from evolkit.engine.plan import fit_to_backend
 
     class Slotted(FakeBackend):
-        parallel = 4
+        hints = BackendHints(parallel=4, timeout=600.0)
 
-    cfg = EvolveConfig()
-    fitted = _fit_to_backend(cfg, Slotted(), {})
+    fitted = fit_to_backend(EvolveConfig(), Slotted())
     assert (fitted.concurrency, fitted.timeout) == (4, 600.0)
-    kept = _fit_to_backend(cfg, Slotted(), {"concurrency": 9, "timeout": 5.0})
-    assert kept == cfg
-    assert _fit_to_backend(cfg, FakeBackend(), {}) == cfg
+    given = EvolveConfig(concurrency=9, timeout=5.0)
+    assert fit_to_backend(given, Slotted()) == given
+    plain = fit_to_backend(EvolveConfig(), FakeBackend())
+    assert (plain.concurrency, plain.timeout) == (16, 120.0)
+
+
+class _TwoSlots(FakeBackend):
+    """A fake with two parallel slots that records the most calls it had in flight."""
+
+    hints = BackendHints(parallel=2, timeout=300.0)
+
+    def __init__(self) -> None:
+        super().__init__(latency=0.01, record=False)
+        self.now = self.peak = 0
+
+    async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        try:
+            return await super().complete(messages, **params)
+        finally:
+            self.now -= 1
+
+
+@pytest.mark.parametrize("config", [None, EvolveConfig(), EvolveConfig(seed=0)])
+def test_an_empty_config_takes_the_backend_hints_like_no_config(
+    config: EvolveConfig | None,
+) -> None:
+    backend = _TwoSlots()
+    seeds = [f"plan trip number {i}" for i in range(12)]
+    evolkit.evolve(seeds, rounds=1, backend=backend, config=config)
+    assert backend.peak == 2
+
+
+def test_a_backend_the_engine_builds_is_closed_and_one_given_is_not(
+    evolkit_plugin: Any,
+) -> None:
+    from evolkit import hookimpl
+    from evolkit.plugins import BackendRegistry
+
+    closed: list[str] = []
+
+    class Closing(FakeBackend):
+        async def aclose(self) -> None:
+            closed.append(self.model)
+
+    class Plugin:
+        @hookimpl
+        def evolkit_register_backends(self, registry: BackendRegistry) -> None:
+            registry.add("closing", lambda model, params: Closing(model=model))
+
+    evolkit_plugin(Plugin(), name="closing")
+    evolkit.evolve(["make tea"], rounds=0, model="closing/a")
+    assert closed == ["closing/a"]
+    evolkit.evolve(["make tea"], rounds=0, backend=Closing(model="closing/b"))
+    assert closed == ["closing/a"]

@@ -22,7 +22,16 @@ from evolkit.filters import (
 )
 from evolkit.testing import FakeBackend, run_filter
 
-NAMES = ["template_leak", "refusal", "stopwords", "information_gain"]
+NAMES = [
+    "not_instruction",
+    "near_copy",
+    "growth",
+    "template_leak",
+    "refusal",
+    "stopwords",
+    "near_duplicate",
+    "information_gain",
+]
 PARENT = "Describe how a bicycle gear system works."
 CANDIDATE = "Describe how a bicycle gear system works, and compare it with a hub gear."
 

@@ -3,7 +3,7 @@ GGUF chat-template check, and the server life cycle with a stand-in server proce
 
 The stand-in is a small Python HTTP server that speaks the OpenAI chat-completions format and
 uses evolkit's own child-side parent watch (``_die_with_parent``), so the real start, call
-(through litellm), stop and orphan-prevention code paths run; only llama.cpp is replaced.
+(over its OpenAI API), stop and orphan-prevention code paths run; only llama.cpp is replaced.
 Tests with the real llama.cpp server are in ``test_local_model.py``.
 """
 
@@ -468,7 +468,7 @@ def test_missing_or_truncated_part_file(
     # Depending on what importlib.metadata has cached for the package, the file is reported
     # as missing or as absent from the package's file list; either way the error names the
     # package and the reinstall command.
-    with pytest.raises(WeightsError, match="is missing|does not list the file"):
+    with pytest.raises(WeightsError, match=r"is missing|does not list the file"):
         ensure_weights(model, cache=tmp_path / "cache")
 
 
@@ -587,7 +587,7 @@ def test_dropped_server_object_stops_its_process(standin: Path) -> None:
     assert wait_gone(pid)
 
 
-def test_calls_go_through_litellm_to_the_server(
+def test_calls_go_over_the_openai_api_to_the_server(
     chat_gguf: Path, standin_backend: type[ServerProcess]
 ) -> None:
     async def run() -> tuple[list[Any], int]:

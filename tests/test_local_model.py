@@ -67,7 +67,7 @@ def wait_gone(pid: int, timeout: float = 20.0) -> bool:
 
 
 @needs_small
-def test_real_server_answers_concurrently_through_litellm_and_stops() -> None:
+def test_real_server_answers_concurrently_and_stops() -> None:
     backend = LocalBackend(SMALL, {"parallel": 2, "max_tokens": 12, "temperature": 0.0})
 
     async def run() -> tuple[list[Any], int, dict[str, Any]]:

@@ -433,3 +433,13 @@ def test_the_tutorial_tests_pass(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "5 passed" in proc.stdout
+
+
+def test_the_plugin_packages_use_only_public_evolkit_modules() -> None:
+    private = re.compile(r"^\s*(?:from|import)\s+(evolkit(?:\.\w+)*\._\w+)", re.MULTILINE)
+    found = {
+        f"{path.relative_to(ROOT)}: {match}"
+        for path in (ROOT / "plugins").glob("*/src/**/*.py")
+        for match in private.findall(path.read_text(encoding="utf-8"))
+    }
+    assert not found

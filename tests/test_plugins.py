@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import ClassVar
 
+import attrs
 import pytest
 
 import evolkit
 from evolkit import Instruction, Rejected, Verdict, hookimpl
 from evolkit._markers import REWRITE_TAG, between
 from evolkit._plugins import Plugins
-from evolkit._registry import FilterRegistry, MutatorRegistry
 from evolkit.errors import DuplicateNameError, UnknownNameError
+from evolkit.plugins import FilterRegistry, MutatorRegistry
 from evolkit.testing import FakeBackend, run_mutator
 
 BUILTIN_OPERATORS = {
@@ -38,7 +40,8 @@ class Shout:
         return [
             {
                 "role": "user",
-                "content": f"Shout: <instruction>{instruction.text}</instruction> Reply in <{REWRITE_TAG}> tags.",
+                "content": f"Shout: <instruction>{instruction.text}</instruction> "
+                f"Reply in <{REWRITE_TAG}> tags.",
             }
         ]
 
@@ -126,7 +129,8 @@ def test_plugin_filter_runs(evolkit_plugin: Callable[..., str]) -> None:
 def test_duplicate_name_is_refused(evolkit_plugin: Callable[..., str]) -> None:
     evolkit_plugin(ShoutPlugin(), name="shout-1")
     evolkit_plugin(ShoutPlugin(), name="shout-2")
-    with pytest.raises(DuplicateNameError, match="test.shout.*registered twice.*shout-1.*shout-2"):
+    twice = r"test\.shout.*registered twice.*shout-1.*shout-2"
+    with pytest.raises(DuplicateNameError, match=twice):
         evolkit._plugins.default_plugins().mutators()
 
 
@@ -138,7 +142,7 @@ def test_duplicate_of_builtin_is_refused() -> None:
 
     plugins = Plugins.load(entry_points=False)
     plugins.register(Clash(), name="clash")
-    with pytest.raises(DuplicateNameError, match="depth.deepen"):
+    with pytest.raises(DuplicateNameError, match=r"depth\.deepen"):
         plugins.mutators()
 
 
@@ -150,7 +154,7 @@ def test_disable_env_removes_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_unknown_operator_suggests() -> None:
-    with pytest.raises(UnknownNameError, match="did you mean depth.deepen"):
+    with pytest.raises(UnknownNameError, match=r"did you mean depth\.deepen"):
         evolkit.evolve(["x y"], rounds=1, backend=FakeBackend.default(), operators=["depth.deepn"])
 
 
@@ -207,3 +211,100 @@ def test_public_plugins_module() -> None:
     from evolkit import plugins
 
     assert plugins.MutatorRegistry is MutatorRegistry and plugins.default_plugins()
+
+
+def test_a_third_party_filter_joins_default_runs_only_when_it_opts_in(
+    evolkit_plugin: Callable[..., str],
+) -> None:
+    class OptIn:
+        @hookimpl
+        def evolkit_register_filters(self, registry: FilterRegistry) -> None:
+            registry.add(NoQuestionMarks(), default=True)
+
+    evolkit_plugin(FilterPlugin(), name="forgets")
+    filters = evolkit._plugins.default_plugins().filters()
+    assert filters.entry("test.no_question_marks").package == "test"
+    assert "test.no_question_marks" not in filters.defaults()
+    assert filters.defaults() and {filters.entry(n).package for n in filters.defaults()} == {
+        "evolkit"
+    }
+    evolkit._plugins.default_plugins().unregister(name="forgets")
+    evolkit_plugin(OptIn(), name="opts-in")
+    assert "test.no_question_marks" in evolkit._plugins.default_plugins().filters().defaults()
+
+
+def test_hooks_are_called_through_pluggy_with_wrappers_and_ordering(
+    evolkit_plugin: Callable[..., str],
+) -> None:
+    calls: list[str] = []
+
+    class Early:
+        @hookimpl(tryfirst=True)
+        def evolkit_register_mutators(self, registry: MutatorRegistry) -> None:
+            calls.append("early")
+            assert "depth.deepen" not in registry  # before the built-ins
+
+    class Around:
+        @hookimpl(wrapper=True)
+        def evolkit_register_mutators(self, registry: MutatorRegistry) -> Iterator[None]:
+            calls.append("before")
+            result = yield
+            calls.append("after")
+            # A wrapper sees every implementation's work and may add to it.
+            if "depth.deepen" in registry:
+                registry.add(Shout(), default=False)
+            return result
+
+    evolkit_plugin(Early(), name="early")
+    evolkit_plugin(Around(), name="around")
+    mutators = evolkit._plugins.default_plugins().mutators()
+    assert calls == ["before", "early", "after"]
+    assert mutators.entry("test.shout").plugin == "around"
+    # Entries keep the plugins' registration order whatever order pluggy called them in.
+    names = mutators.names()
+    assert names.index("depth.deepen") < names.index("test.shout")
+    assert mutators.entry("depth.deepen").package == "evolkit"
+
+
+class Careless:
+    """An operator that keeps the parent's id and response (``attrs.evolve`` of the parent) and
+    makes a random choice in its prompt."""
+
+    name = "test.careless"
+    kind = "test"
+    drawn: ClassVar[list[float]] = []
+
+    def applies_to(self, instruction: Instruction) -> bool:
+        return True
+
+    def build_messages(
+        self, instruction: Instruction, rng: random.Random
+    ) -> list[evolkit.ChatMessage]:
+        self.drawn.append(rng.random())
+        return [{"role": "user", "content": f"<{REWRITE_TAG}> {instruction.text}"}]
+
+    def parse(self, reply: str, parent: Instruction) -> Instruction | Rejected:
+        return attrs.evolve(parent, text=parent.text + " Show your work.")
+
+
+class CarelessPlugin:
+    @hookimpl
+    def evolkit_register_mutators(self, registry: MutatorRegistry) -> None:
+        registry.add(Careless(), default=False)
+
+
+def test_run_mutator_behaves_like_the_engine(evolkit_plugin: Callable[..., str]) -> None:
+    evolkit_plugin(CarelessPlugin(), name="careless")
+    seed = Instruction(text="Add 2 and 3.", response="5")
+    Careless.drawn.clear()
+    result = evolkit.evolve(
+        [seed], rounds=1, seed=7, operators=["test.careless"], backend=FakeBackend.default(),
+        respond=False, filters=[],
+    )  # fmt: skip
+    [engine_child] = [row for row in result if row.round == 1]
+    engine_draw = Careless.drawn[-1]
+    child = run_mutator(Careless(), seed, seed=7, round=1)
+    assert isinstance(child, Instruction)
+    assert Careless.drawn[-1] == engine_draw  # the same random generator, in the same state
+    assert child.to_record() == engine_child.to_record()
+    assert child.id != seed.id and child.response is None and child.parent_id == seed.id

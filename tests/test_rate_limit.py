@@ -1,55 +1,52 @@
+"""The rate limiter: aiolimiter buckets holding one window's allowance of requests and tokens."""
+
 from __future__ import annotations
+
+import asyncio
+import time
 
 import pytest
 
-from evolkit.engine import calls
-from evolkit.engine.calls import RateLimiter
+from evolkit.engine.calls import RateLimiter, estimate_tokens
+
+PERIOD = 2.0  # seconds standing in for the minute, so the tests wait only a little
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+async def _timed(coro: object) -> float:
+    start = time.monotonic()
+    await coro  # type: ignore[misc]
+    return time.monotonic() - start
 
 
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    c = Clock()
-    monkeypatch.setattr(calls.time, "monotonic", c.monotonic)
-    monkeypatch.setattr(calls.asyncio, "sleep", c.sleep)
-    return c
-
-
-async def test_requests_per_minute(clock: Clock) -> None:
-    limiter = RateLimiter(rpm=3, tpm=None)
+async def test_requests_per_minute() -> None:
+    limiter = RateLimiter(rpm=3, tpm=None, period=PERIOD)
     for _ in range(3):
-        await limiter.acquire()
-    assert clock.slept == []
-    await limiter.acquire()  # the fourth waits until the first leaves the 60 s window
-    assert clock.slept == [pytest.approx(60.0)]
+        assert await _timed(limiter.acquire()) < PERIOD / 4  # a window's allowance at once
+    # the fourth waits until one request's share of the window has leaked out
+    assert await _timed(limiter.acquire()) >= PERIOD / 3 * 0.8
 
 
-async def test_tokens_per_minute(clock: Clock) -> None:
-    limiter = RateLimiter(rpm=None, tpm=1000)
-    await limiter.acquire()
-    limiter.record_tokens(600)
-    clock.now += 10
-    await limiter.acquire()
-    limiter.record_tokens(500)
-    assert clock.slept == []
-    await limiter.acquire()  # 1100 tokens in the window: wait for the first record to expire
-    assert clock.slept == [pytest.approx(50.0)]
+async def test_tokens_per_minute() -> None:
+    limiter = RateLimiter(rpm=None, tpm=1000, period=PERIOD)
+    await limiter.acquire(400)
+    await limiter.charge(500)
+    assert await _timed(limiter.acquire(50)) < PERIOD / 4
+    # 950 tokens in the bucket: 300 more must wait until 250 have leaked out
+    assert await _timed(limiter.acquire(300)) >= PERIOD * 0.25 * 0.8
 
 
-async def test_no_limits_never_waits(clock: Clock) -> None:
+async def test_no_limits_never_waits() -> None:
     limiter = RateLimiter(None, None)
-    for _ in range(1000):
-        await limiter.acquire()
-    assert clock.slept == []
+    elapsed = await _timed(asyncio.gather(*(limiter.acquire(10**6) for _ in range(1000))))
+    assert elapsed < 1.0
+
+
+def test_prompt_tokens_are_estimated_from_the_text() -> None:
+    assert estimate_tokens([{"role": "user", "content": "x" * 400}]) == 100
+
+
+@pytest.mark.parametrize("tokens", [0, -3])
+async def test_nothing_to_charge_never_waits(tokens: int) -> None:
+    limiter = RateLimiter(rpm=None, tpm=1, period=1000.0)
+    await limiter.charge(1)
+    assert await _timed(limiter.charge(tokens)) < 0.05

@@ -13,14 +13,17 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 pytest.importorskip("ray")
 
 import evolkit
+from evolkit import ChatMessage, EvolveConfig
 from evolkit.backends.litellm import LiteLLMBackend
 from evolkit.engine.journal import Journal
 from evolkit.scale import RayExecutor, RouterBackend, RouterConfig
+from evolkit.testing import default_reply
 from evolkit.testing.server import FakeServer
 
 pytestmark = [
@@ -113,6 +116,22 @@ def test_two_workers_over_two_servers_equal_one_process(
         asyncio.run(journal.aclose())
 
 
+def test_lean_backend_travels_to_the_workers(
+    tmp_path: Path, servers: tuple[FakeServer, FakeServer], executor: RayExecutor
+) -> None:
+    from evolkit.backends.openai_compat import OpenAICompatBackend
+
+    server = servers[1]
+    backend = OpenAICompatBackend("openai-compatible/fake", {"api_base": server.url})
+    single = evolkit.evolve(SEEDS, backend=backend, output=tmp_path / "one.jsonl", **SETTINGS)
+    server.reset_stats()
+    spread = evolkit.evolve(
+        SEEDS, backend=backend, output=tmp_path / "ray.jsonl", executor=executor, **SETTINGS
+    )
+    _same_run(single, spread)
+    assert server.snapshot().requests == spread.stats.calls_sent > 0
+
+
 def test_a_worker_killed_mid_round_loses_nothing(
     tmp_path: Path, servers: tuple[FakeServer, FakeServer], executor: RayExecutor
 ) -> None:
@@ -153,8 +172,76 @@ def test_a_worker_killed_mid_round_loses_nothing(
     # The calls the dead worker had finished but not returned were replayed from its journal
     # by the worker that took over its chunks, not sent again; only calls still in flight
     # when it died (at most its concurrency) went out twice.
-    assert single.stats.journal_hits == 0
-    assert spread.stats.journal_hits >= 1, f"{unreturned} finished calls were not replayed"
+    # (A run may also hit its journal by itself: a parent whose child was dropped as a near
+    # duplicate can send the same request again in the next round.)
+    replayed = spread.stats.journal_hits - single.stats.journal_hits
+    assert replayed >= 1, f"{unreturned} finished calls were not replayed"
     stats = server.snapshot()
     sent_twice = sum(1 for n in stats.attempts.values() if n > 1)
     assert sent_twice <= executor.concurrency
+
+
+def _every_setting_changed(tmp_path: Path) -> EvolveConfig:
+    """A config with every field away from its default (a new field must be added here)."""
+    changed = {
+        "rounds": 1,
+        "seed": 23,
+        "concurrency": 6,
+        "operators": {"depth": 2.0, "breadth": 1.0},
+        "filters": ("refusal", "template_leak"),
+        "respond": True,
+        "respond_seeds": False,
+        "respond_system": "End every answer with the word LIGHTHOUSE.",
+        "mutate_params": {"temperature": 0.3, "max_tokens": 300},
+        "respond_params": {"temperature": 0.2, "max_tokens": 400},
+        "retries": 2,
+        "timeout": 77.0,
+        "backoff": 0.01,
+        "backoff_max": 0.05,
+        "rpm": 100_000.0,
+        "tpm": 10_000_000.0,
+        "cache": tmp_path / "cache.sqlite",
+    }
+    fields = attrs.fields(EvolveConfig)
+    assert set(changed) == {f.name for f in fields}, "a new EvolveConfig field needs a value here"
+    config = EvolveConfig(**changed)
+    defaults = EvolveConfig(respond=False)  # respond's default is True: compared apart
+    for f in fields:
+        if f.name != "respond":
+            assert getattr(config, f.name) != getattr(defaults, f.name), f.name
+    return config
+
+
+def test_every_setting_reaches_the_workers(tmp_path: Path, executor: RayExecutor) -> None:
+    systems: list[str | None] = []
+
+    def handler(messages: list[ChatMessage]) -> str:
+        systems.append(next((m["content"] for m in messages if m["role"] == "system"), None))
+        return default_reply(messages)
+
+    config = _every_setting_changed(tmp_path)
+    with FakeServer(handler=handler).run_in_thread() as server:
+        backend = LiteLLMBackend("openai/fake", {"api_base": server.url, "api_key": "sk-fake"})
+        result = evolkit.evolve(
+            SEEDS[:6],
+            backend=backend,
+            config=config,
+            output=tmp_path / "o.jsonl",
+            executor=executor,
+        )
+    assert result.stats.rows_per_round[1] > 0
+    share = attrs.evolve(
+        config, concurrency=executor.concurrency, rpm=config.rpm / 2, tpm=config.tpm / 2
+    )
+    plans = executor.worker_plans()
+    assert len(plans) == executor.workers
+    for plan in plans.values():
+        assert plan is not None
+        for f in attrs.fields(EvolveConfig):
+            assert getattr(plan.config, f.name) == getattr(share, f.name), f.name
+        assert {m.kind for m, _ in plan.mutators} == {"depth", "breadth"}
+        assert [f.name for f in plan.filters] == ["refusal", "template_leak"]
+        assert plan.model == "openai/fake"
+    # The response requests the workers sent carried the run's system prompt (they once did
+    # not: the workers' settings were re-listed by hand and this one was left out).
+    assert config.respond_system in systems

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import evolkit
-from evolkit._registry import BackendRegistry
 from evolkit.errors import ConfigError
+from evolkit.plugins import BackendRegistry
 from evolkit.scale import RouterBackend, RouterConfig, load_router_config, router_backend_factory
 from evolkit.testing.server import FakeServer, FaultPlan
 
@@ -247,5 +247,8 @@ def test_command_line_options(tmp_path: Path) -> None:
     remote = scale_setup(parser.parse_args(["--ray", "ray://head:10001"]), {})
     assert remote is not None and remote.address == "ray://head:10001" and remote.workers == 2
 
-    with pytest.raises(ConfigError, match="--workers needs --ray"):
-        scale_setup(parser.parse_args(["--workers", "2"]), {})
+    local = scale_setup(parser.parse_args(["--workers", "4", "--concurrency", "64"]), {})
+    assert isinstance(local, RayExecutor)
+    assert (local.address, local.workers, local.concurrency) == (None, 4, 64)
+    with pytest.raises(ConfigError, match="--workers must be at least 1"):
+        scale_setup(parser.parse_args(["--workers", "0"]), {})

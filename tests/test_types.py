@@ -81,3 +81,37 @@ def test_completion_json_and_usage() -> None:
     c = Completion("hi", Usage(3, 4, 0.5), "m", "stop")
     assert Completion.from_json(c.to_json()) == c
     assert (Usage(1, 2, 0.1) + Usage(1, 1, 0.2)).total_tokens == 5
+
+
+@pytest.mark.parametrize(
+    ("text", "input", "expected"),
+    [
+        ("Sum the list.", "", "Sum the list."),
+        ("Sum the list.", "  \n ", "Sum the list."),
+        ("Sum the list.", "[1, 2]", "Sum the list.\n\n[1, 2]"),
+    ],
+)
+def test_every_layer_renders_the_same_user_message(text: str, input: str, expected: str) -> None:
+    from evolkit.engine.steps import response_messages
+    from evolkit.io import to_chat_record
+    from evolkit.train._data import PromptExample, as_messages
+
+    inst = Instruction(text=text, input=input, response="ok")
+    assert inst.user_message() == expected
+    # The prompt a model is trained on is the one the engine answered, whitespace and all.
+    assert response_messages(inst)[-1]["content"] == expected
+    assert to_chat_record(inst)["messages"][0]["content"] == expected
+    assert as_messages(PromptExample(text, input, "ok", None))[0]["content"] == expected
+
+
+#: blake2b-64 of the UTF-8 text, a 0x1f byte, the UTF-8 input; written down once, on purpose.
+GOLDEN_IDS = ("b0a79ca34c344f72", "a210a0e58d6f8e4a", "8a262fc3aa25ccc9")
+
+
+def test_content_id_is_pinned() -> None:
+    # Journals and caches are keyed through these ids: a change here invalidates every
+    # user's finished work, so it must be deliberate (and bump the state version).
+    assert content_id("Sum the list.") == GOLDEN_IDS[0]
+    assert content_id("Sum the list.", "[1, 2]") == GOLDEN_IDS[1]
+    assert content_id("Écris un poème ✓", "") == GOLDEN_IDS[2]
+    assert Instruction(text="Sum the list.", input="[1, 2]").id == GOLDEN_IDS[1]

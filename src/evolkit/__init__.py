@@ -7,8 +7,17 @@
 
 from __future__ import annotations
 
-from evolkit._protocols import Backend, Filter, Mutator
-from evolkit._types import ChatMessage, Completion, Instruction, Rejected, Usage, Verdict
+from evolkit._protocols import Backend, Filter, Mutator, Scorer
+from evolkit._types import (
+    ChatMessage,
+    Completion,
+    Instruction,
+    Rejected,
+    ScoreFailure,
+    ScoreItem,
+    Usage,
+    Verdict,
+)
 from evolkit.engine import EvolveConfig, RunResult, RunStats, aevolve, evolve
 from evolkit.errors import EvolkitError
 from evolkit.hookspecs import hookimpl
@@ -25,6 +34,9 @@ __all__ = [
     "Rejected",
     "RunResult",
     "RunStats",
+    "ScoreFailure",
+    "ScoreItem",
+    "Scorer",
     "Usage",
     "Verdict",
     "__version__",

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["INPUT_TAG", "INSTRUCTION_TAG", "JUDGE_TAGS", "REWRITE_TAG", "between", "wrap"]
+__all__ = [
+    "INPUT_TAG",
+    "INSTRUCTION_TAG",
+    "JUDGE_TAGS",
+    "REWRITE_TAG",
+    "SCORE_FORM",
+    "between",
+    "wrap",
+]
 
 INSTRUCTION_TAG = "instruction"
 INPUT_TAG = "input"
 REWRITE_TAG = "rewrite"
 REWRITE_INPUT_TAG = "rewrite_input"
 JUDGE_TAGS = ("first", "second")
+#: The reply form the score prompts ask for (``Score: N``, or ``[i] Score: N`` per version).
+SCORE_FORM = "Score: N"
 
 
 def wrap(tag: str, text: str) -> str:

@@ -11,14 +11,21 @@ import functools
 import importlib
 import os
 import warnings
-from collections.abc import Callable
+from types import CodeType
 from typing import Any, TypeVar
 
 import pluggy
 from attrs import frozen
 
 from evolkit import hookspecs
-from evolkit._registry import BackendRegistry, FilterRegistry, MutatorRegistry, _Registry
+from evolkit._registry import (
+    BackendRegistry,
+    FilterRegistry,
+    MutatorRegistry,
+    ScorerRegistry,
+    Source,
+    _Registry,
+)
 
 __all__ = [
     "BUILTIN_PLUGINS",
@@ -32,7 +39,12 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "evolkit"
 DISABLE_ENV = "EVOLKIT_DISABLE_PLUGINS"
-BUILTIN_PLUGINS = ("evolkit.operators", "evolkit.filters", "evolkit.backends")
+BUILTIN_PLUGINS = (
+    "evolkit.operators",
+    "evolkit.filters",
+    "evolkit.backends",
+    "evolkit.score.builtin",
+)
 
 R = TypeVar("R", bound=_Registry[Any])
 
@@ -127,15 +139,27 @@ class Plugins:
         return out
 
     def _fill(self, registry: R, hook_name: str) -> R:
+        """Call the hook through pluggy's hook caller (so ``wrapper=True``, ``tryfirst`` and
+        ``trylast`` implementations and pluggy's tracing work) with ``registry``; each entry
+        is credited to the plugin whose implementation added it, and the entries end in the
+        plugins' registration order, whatever order pluggy called them in."""
         hook: pluggy.HookCaller = getattr(self.pm.hook, hook_name)
-        # Walk the implementations in registration order (pluggy would call the last first) so the
-        # first plugin to claim a name keeps it and the later one gets the duplicate error.
+        order = {name: i for i, (name, _) in enumerate(self.pm.list_name_plugin())}
+        sources: dict[CodeType, list[tuple[object, Source]]] = {}
         for impl in hook.get_hookimpls():
             package, _ = self._packages.get(impl.plugin_name, (impl.plugin_name, ""))
-            registry._set_source(impl.plugin_name, package)
-            fn: Callable[..., Any] = impl.function
-            fn(registry=registry)
-        registry._set_source("evolkit", "evolkit")
+            source = Source(impl.plugin_name, package, order.get(impl.plugin_name, 0))
+            fn: Any = impl.function
+            bound = getattr(fn, "__self__", None)
+            code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+            if isinstance(code, CodeType):
+                sources.setdefault(code, []).append((bound, source))
+        registry._attribute(sources)
+        try:
+            hook(registry=registry)
+        finally:
+            registry._attribute({})
+        registry._in_registration_order()
         return registry
 
     def mutators(self) -> MutatorRegistry:
@@ -146,6 +170,9 @@ class Plugins:
 
     def backends(self) -> BackendRegistry:
         return self._fill(BackendRegistry(), "evolkit_register_backends")
+
+    def scorers(self) -> ScorerRegistry:
+        return self._fill(ScorerRegistry(), "evolkit_register_scorers")
 
 
 def _evolkit_version() -> str:

@@ -1,4 +1,5 @@
-"""The three small protocols a plugin implements: :class:`Mutator`, :class:`Filter`, :class:`Backend`.
+"""The small protocols a plugin implements: :class:`Mutator`, :class:`Filter`,
+:class:`Backend`.
 
 A backend may also offer optional capabilities, each its own small runtime-checkable protocol
 that the engine finds with ``isinstance``: :class:`ClosableBackend` (resources to release when a
@@ -9,12 +10,21 @@ and :class:`ErrorClassifier` (turns its own exceptions into :class:`~evolkit.err
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+import attrs
 from attrs import field, frozen
 
-from evolkit._types import ChatMessage, Completion, Instruction, Rejected, Verdict
+from evolkit._types import (
+    ChatMessage,
+    Completion,
+    Instruction,
+    Rejected,
+    ScoreFailure,
+    ScoreItem,
+    Verdict,
+)
 from evolkit.errors import ModelError
 
 __all__ = [
@@ -24,7 +34,15 @@ __all__ = [
     "ErrorClassifier",
     "Filter",
     "HintedBackend",
+    "LoopBoundBackend",
+    "ModelJudge",
     "Mutator",
+    "PoolFilter",
+    "PoolIndex",
+    "PreparedScorer",
+    "PromptAwareFilter",
+    "PromptTextMutator",
+    "Scorer",
 ]
 
 
@@ -86,9 +104,7 @@ class Filter(Protocol):
         """Whether :meth:`judge` reads ``candidate.response``."""
         ...
 
-    async def judge(
-        self, candidate: Instruction, parent: Instruction, backend: Backend
-    ) -> Verdict:
+    async def judge(self, candidate: Instruction, parent: Instruction, backend: Backend) -> Verdict:
         """Keep or drop ``candidate``, with a reason."""
         ...
 
@@ -111,9 +127,81 @@ class Backend(Protocol):
         ...
 
 
-def _positive_or_none(instance: Any, attribute: Any, value: float | None) -> None:
-    if value is not None and value <= 0:
-        raise ValueError(f"BackendHints.{attribute.name} must be > 0, got {value}")
+@runtime_checkable
+class PromptTextMutator(Protocol):
+    """A mutator that declares the fixed text its prompts contain (every wording it may use).
+
+    ``template_leak`` reads it when the messages of the call that made a candidate are not at
+    hand (``evolkit filter`` over an existing data set). Without it, the filter rebuilds the
+    messages with :meth:`Mutator.build_messages`.
+    """
+
+    @property
+    def prompt_texts(self) -> tuple[str, ...]:
+        """Every fixed text (templates, variants, rules, reply format) of this mutator's prompts."""
+        ...
+
+
+@runtime_checkable
+class PromptAwareFilter(Protocol):
+    """A filter that also reads the messages the mutator sent for the call that made the candidate.
+
+    The engine calls :meth:`judge_prompted` instead of :meth:`Filter.judge` for such a filter,
+    so a rule can recognise the operator's own wording in the rewrite (``template_leak``).
+    """
+
+    async def judge_prompted(
+        self,
+        candidate: Instruction,
+        parent: Instruction,
+        backend: Backend,
+        prompt: Sequence[ChatMessage],
+    ) -> Verdict:
+        """Keep or drop ``candidate``, knowing the ``prompt`` that produced it."""
+        ...
+
+
+@runtime_checkable
+class ModelJudge(Protocol):
+    """A filter that asks the model for its verdict (``calls_model`` true).
+
+    ``evolkit filter`` runs such a filter only when a model is given.
+    """
+
+    @property
+    def calls_model(self) -> bool:
+        """Whether :meth:`Filter.judge` calls the backend."""
+        ...
+
+
+@runtime_checkable
+class PoolIndex(Protocol):
+    """The state of a pool rule for one run: what it has seen, and a verdict on a new row."""
+
+    def add(self, instruction: Instruction) -> None:
+        """Remember ``instruction`` (a seed, a kept row of this or an earlier round)."""
+        ...
+
+    def check(self, candidate: Instruction) -> Verdict:
+        """Keep ``candidate`` or drop it because of a row added before."""
+        ...
+
+
+@runtime_checkable
+class PoolFilter(Protocol):
+    """A filter that judges a candidate against the whole pool, not only its parent.
+
+    The engine makes one :class:`PoolIndex` per run with :meth:`new_index`, adds the seeds
+    and every kept row to it, and checks candidates in a fixed order (so the result does not
+    depend on which model call finished first).
+    """
+
+    def new_index(self) -> PoolIndex:
+        """An empty index for one run."""
+        ...
+
+
+_positive_or_none: Any = attrs.validators.optional(attrs.validators.gt(0))
 
 
 @frozen(kw_only=True)
@@ -139,6 +227,20 @@ class ClosableBackend(Protocol):
 
 
 @runtime_checkable
+class LoopBoundBackend(Protocol):
+    """A backend whose pooled connections belong to the event loop that opened them.
+
+    The engine calls :meth:`release_connections` at the end of every run, before its loop
+    closes, whether it built the backend or was given it; the backend stays usable and opens
+    new connections on its next call.
+    """
+
+    async def release_connections(self) -> None:
+        """Close the connections opened on the running event loop."""
+        ...
+
+
+@runtime_checkable
 class HintedBackend(Protocol):
     """A backend that suggests run defaults (see :class:`BackendHints`)."""
 
@@ -158,4 +260,38 @@ class ErrorClassifier(Protocol):
 
     def classify_error(self, exc: BaseException) -> ModelError:
         """The :class:`ModelError` for ``exc``, with its kind and retry verdict."""
+        ...
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Gives one row a number: a difficulty, a quality, a reward, a distance.
+
+    ``name`` is the key the score is stored under (``metadata["scores"][name]``). A scorer that
+    asks a model (``needs_model``) sends its requests through ``backend``, which the engine
+    journals, caches and counts. A row the scorer cannot score gets a :class:`ScoreFailure`
+    with a reason: it is counted, and the row gets no value for this score.
+    """
+
+    @property
+    def name(self) -> str:
+        """Unique across plugins, e.g. ``"difficulty"``."""
+        ...
+
+    @property
+    def needs_model(self) -> bool:
+        """Whether :meth:`score` calls ``backend``."""
+        ...
+
+    async def score(self, item: ScoreItem, backend: Backend) -> float | ScoreFailure:
+        """The score of ``item.row`` (its ``ancestors`` are there for evolution-aware scores)."""
+        ...
+
+
+@runtime_checkable
+class PreparedScorer(Protocol):
+    """A scorer that reads the whole data set once before scoring rows (a diversity score)."""
+
+    def prepare(self, rows: Iterable[Instruction]) -> None:
+        """Read every row of the data set; called once, in a worker thread, before scoring."""
         ...

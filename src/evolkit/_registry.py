@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Mapping
+from types import CodeType, FrameType
 from typing import Any, Generic, TypeVar
 
 from attrs import frozen
 
-from evolkit._protocols import Backend, Filter, Mutator
+from evolkit._protocols import Backend, Filter, Mutator, Scorer
 from evolkit.errors import DuplicateNameError, UnknownNameError
 
-__all__ = ["BackendRegistry", "BackendSpec", "Entry", "FilterRegistry", "MutatorRegistry"]
+__all__ = [
+    "BackendRegistry",
+    "BackendSpec",
+    "Entry",
+    "FilterRegistry",
+    "MutatorRegistry",
+    "ScorerRegistry",
+    "Source",
+]
 
 T = TypeVar("T")
 
@@ -28,27 +38,68 @@ class Entry(Generic[T]):
     default: bool
 
 
+@frozen
+class Source:
+    """The plugin a hook implementation belongs to, and its place in registration order."""
+
+    plugin: str
+    package: str
+    order: int
+
+
+_BUILTIN = Source("evolkit", "evolkit", -1)
+
+
+def _first_argument(frame: FrameType) -> object:
+    code = frame.f_code
+    return frame.f_locals.get(code.co_varnames[0]) if code.co_argcount else None
+
+
 class _Registry(Generic[T]):
     kind = "component"
 
     def __init__(self) -> None:
         self._entries: dict[str, Entry[T]] = {}
-        self._plugin = "evolkit"
-        self._package = "evolkit"
+        self._rank: dict[str, tuple[int, int]] = {}
+        self._sources: Mapping[CodeType, list[tuple[object, Source]]] = {}
 
-    def _set_source(self, plugin: str, package: str) -> None:
-        self._plugin = plugin
-        self._package = package
+    def _attribute(self, sources: Mapping[CodeType, list[tuple[object, Source]]]) -> None:
+        """Name the plugin of each hook implementation for :meth:`_add`: by its code object,
+        and for a method by the object it is bound to (``None`` for a function)."""
+        self._sources = sources
+
+    def _source(self) -> Source:
+        """The plugin whose hook implementation is adding right now (found on the call stack,
+        so it holds whatever order pluggy calls the implementations in); else evolkit."""
+        frame: FrameType | None = sys._getframe(1)
+        while frame is not None:
+            for bound, source in self._sources.get(frame.f_code, ()):
+                if bound is None or _first_argument(frame) is bound:
+                    return source
+            frame = frame.f_back
+        return _BUILTIN
 
     def _add(self, name: str, item: T, default: bool) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"a {self.kind} needs a non-blank name, got {name!r}")
+        source = self._source()
         if name in self._entries:
-            first = self._entries[name]
-            raise DuplicateNameError(
-                self.kind, name, f"{first.plugin} ({first.package})", self._plugin
+            held = self._entries[name]
+            held_order = self._rank[name][0]
+            first, second = (
+                (f"{held.plugin} ({held.package})", source.plugin)
+                if held_order <= source.order
+                else (f"{source.plugin} ({source.package})", held.plugin)
             )
-        self._entries[name] = Entry(name, item, self._plugin, self._package, default)
+            raise DuplicateNameError(self.kind, name, first, second)
+        self._entries[name] = Entry(name, item, source.plugin, source.package, default)
+        self._rank[name] = (source.order, len(self._rank))
+
+    def _in_registration_order(self) -> None:
+        """Order the entries by the registration order of their plugins (pluggy calls the
+        implementations last-registered first), keeping each plugin's own order."""
+        names = sorted(self._entries, key=self._rank.__getitem__)
+        self._entries = {name: self._entries[name] for name in names}
 
     def get(self, name: str) -> T:
         """The component registered as ``name``; :class:`UnknownNameError` if there is none."""
@@ -103,11 +154,30 @@ class FilterRegistry(_Registry[Filter]):
 
     kind = "filter"
 
-    def add(self, filter: Filter, *, default: bool = True) -> None:
-        """Register ``filter`` under ``filter.name``."""
+    def add(self, filter: Filter, *, default: bool | None = None) -> None:
+        """Register ``filter`` under ``filter.name``.
+
+        ``default=True`` makes it run in every run where the user does not pick filters. A
+        third-party filter runs only when named unless it opts in so; evolkit's own filters
+        are defaults unless they say ``default=False``.
+        """
         if not isinstance(filter, Filter):
             raise TypeError(f"{filter!r} does not implement evolkit.Filter")
+        if default is None:
+            default = self._source().package == _BUILTIN.package
         self._add(filter.name, filter, default)
+
+
+class ScorerRegistry(_Registry[Scorer]):
+    """Scorers by name. Filled by ``evolkit_register_scorers``."""
+
+    kind = "scorer"
+
+    def add(self, scorer: Scorer, *, default: bool = True) -> None:
+        """Register ``scorer`` under ``scorer.name``."""
+        if not isinstance(scorer, Scorer):
+            raise TypeError(f"{scorer!r} does not implement evolkit.Scorer")
+        self._add(scorer.name, scorer, default)
 
 
 @frozen

@@ -15,9 +15,13 @@ __all__ = [
     "Completion",
     "Instruction",
     "Rejected",
+    "ScoreFailure",
+    "ScoreItem",
     "Usage",
     "Verdict",
     "content_id",
+    "lineage_of",
+    "user_message",
 ]
 
 
@@ -53,10 +57,22 @@ def _non_negative(instance: Any, attribute: attrs.Attribute[int], value: int) ->
 def _json_object(instance: Any, attribute: attrs.Attribute[Mapping[str, Any]], value: Any) -> None:
     if not isinstance(value, Mapping):
         raise TypeError(f"metadata must be a mapping, got {type(value).__name__}")
+    if not value:  # the common case: nothing to check (this runs for every instruction made)
+        return
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"metadata must be JSON-serialisable: {exc}") from None
+
+
+def user_message(text: str, input: str = "") -> str:
+    """The user turn for an instruction: its text, then its input after a blank line.
+
+    An input of only whitespace counts as none. Every layer renders through here (the engine's
+    response request, chat export, training and evaluation rows, plugins), so a model is trained
+    on exactly the prompt that was answered.
+    """
+    return f"{text}\n\n{input}" if input.strip() else text
 
 
 def _default_id(self: Instruction) -> str:
@@ -114,6 +130,24 @@ class Instruction:
             **changes,
         )
 
+    def user_message(self) -> str:
+        """The user turn that asks for this instruction's response (see :func:`user_message`)."""
+        return user_message(self.text, self.input)
+
+    def evolved_from(self, parent: Instruction, operator: str, round: int) -> Instruction:
+        """This rewrite as ``parent``'s child: lineage stamped, id from the content, no response.
+
+        The engine stamps every evolved instruction here (and :mod:`evolkit.testing` too).
+        """
+        return attrs.evolve(
+            self,
+            id=content_id(self.text, self.input),
+            parent_id=parent.id,
+            operator=operator,
+            round=round,
+            response=None,
+        )
+
     def to_record(self) -> dict[str, Any]:
         """The row written to JSONL: Alpaca keys plus lineage, always the same shape."""
         return {
@@ -158,7 +192,8 @@ class Verdict:
     """A filter's judgement of one candidate: keep or drop, with a reason and the filter's name.
 
     ``metadata`` of a keep verdict is merged into the kept instruction's metadata (a
-    self-consistency filter stores the agreed answer this way).
+    self-consistency filter stores the agreed answer this way); that of a drop verdict goes
+    into the drop record.
     """
 
     keep: bool
@@ -175,8 +210,11 @@ class Verdict:
         return cls(True, reason, filter, metadata=dict(metadata or {}))
 
     @classmethod
-    def dropped(cls, filter: str, reason: str) -> Verdict:
-        return cls(False, reason, filter)
+    def dropped(
+        cls, filter: str, reason: str, metadata: Mapping[str, Any] | None = None
+    ) -> Verdict:
+        """A drop; ``metadata`` explains it (``{"duplicate_of": id}``) in the drop record."""
+        return cls(False, reason, filter, metadata=dict(metadata or {}))
 
 
 @frozen
@@ -237,3 +275,38 @@ class Completion:
             model=str(data.get("model", "")),
             finish_reason=data.get("finish_reason"),
         )
+
+
+@frozen
+class ScoreItem:
+    """What a scorer judges: one row and its ancestors (seed first, parent last)."""
+
+    row: Instruction
+    ancestors: tuple[Instruction, ...] = ()
+
+    @property
+    def chain(self) -> tuple[Instruction, ...]:
+        """The ancestors, then the row itself."""
+        return (*self.ancestors, self.row)
+
+
+@frozen
+class ScoreFailure:
+    """What a scorer returns when it cannot score a row: a counted reason, never a value."""
+
+    reason: str = field(validator=[attrs.validators.instance_of(str), _non_blank])
+    detail: str = ""
+
+
+def lineage_of(by_id: Mapping[str, Instruction], id: str) -> list[Instruction]:
+    """The chain from the seed to instruction ``id`` (seed first), through ``parent_id``.
+
+    The chain stops at a parent that is not in ``by_id``; a cycle (only possible in edited
+    files) stops after every row was visited once. Empty when ``id`` is unknown.
+    """
+    chain: list[Instruction] = []
+    current = by_id.get(id)
+    while current is not None and len(chain) <= len(by_id):
+        chain.append(current)
+        current = by_id.get(current.parent_id) if current.parent_id else None
+    return chain[::-1]

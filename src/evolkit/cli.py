@@ -13,11 +13,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evolkit.errors import EvolkitError
+from evolkit.errors import ConfigError, EvolkitError
 
 __all__ = ["main"]
 
-_SUBCOMMAND_MODULES = ("evolkit.evaluate._cli", "evolkit.train._cli", "evolkit.report._cli")
+_SUBCOMMAND_MODULES = (
+    "evolkit.data._cli",
+    "evolkit.evaluate._cli",
+    "evolkit.train._cli",
+    "evolkit.report._cli",
+    "evolkit.score._cli",
+    "evolkit.filters._cli",
+    "evolkit.auto._cli",
+)
 
 
 def _console(stderr: bool = False) -> Any:
@@ -47,7 +55,24 @@ def _add_evolve(sub: Any) -> None:
             f"interrupted run. Default model: {_default_model_text()}."
         ),
     )
-    p.add_argument("seeds", type=Path, help="seed file: .jsonl, .json (Alpaca) or plain text")
+    p.add_argument(
+        "seeds",
+        help="seed file (.jsonl, .json or plain text, any known layout) or "
+        "hf://OWNER/NAME[:CONFIG][@SPLIT]",
+    )
+    from evolkit.data.layouts import LAYOUTS
+
+    p.add_argument(
+        "--field",
+        action="append",
+        default=None,
+        metavar="ROLE=KEY",
+        help="where a seed row keeps instruction, input, response or id, e.g. "
+        "--field instruction=question (dotted paths for nested keys: instances.0.input)",
+    )
+    p.add_argument(
+        "--layout", choices=list(LAYOUTS), default=None, help="seed layout (default: from the keys)"
+    )
     p.add_argument("-o", "--output", type=Path, required=True, help="data set to write (.jsonl)")
     p.add_argument("--rounds", type=int, default=4, help="evolution rounds (default 4)")
     p.add_argument(
@@ -71,6 +96,21 @@ def _add_evolve(sub: Any) -> None:
         "'math.upward,math.downward' (default: every default operator, weight 1)",
     )
     p.add_argument("--filters", default=None, help="filters in order (default: the defaults)")
+    p.add_argument(
+        "--decontaminate",
+        type=Path,
+        default=None,
+        metavar="BENCHMARK",
+        help="drop evolved rows sharing 13-grams with this benchmark file (GSM8K, MATH, "
+        "HumanEval, MBPP layouts), counted as benchmark_overlap",
+    )
+    p.add_argument(
+        "--method",
+        type=Path,
+        default=None,
+        help="run a method file (from 'evolkit optimize') as an operator, alone or with "
+        "--operators",
+    )
     p.add_argument("--no-respond", action="store_true", help="do not answer evolved instructions")
     p.add_argument(
         "--respond-system",
@@ -103,11 +143,17 @@ def _add_evolve(sub: Any) -> None:
     from evolkit.scale._cli import add_scale_arguments
 
     add_scale_arguments(p)
+    from evolkit.cost._cli import add_cost_arguments
+
+    add_cost_arguments(p)
     p.set_defaults(func=_cmd_evolve)
 
 
-def _cmd_evolve(args: argparse.Namespace) -> int:
+def _config_from_args(args: argparse.Namespace) -> Any:
+    """The run's :class:`EvolveConfig` from the ``evolve`` options: the one place they meet."""
     from evolkit.engine.cache import default_cache_path
+    from evolkit.engine.config import EvolveConfig
+    from evolkit.engine.failures_cli import failure_settings
 
     cache: Path | None
     if args.cache == "off":
@@ -116,21 +162,75 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
         cache = default_cache_path()
     else:
         cache = Path(args.cache)
+    sampling: dict[str, Any] = {}
+    if args.temperature is not None:
+        sampling["mutate_params"] = {"temperature": args.temperature, "max_tokens": 512}
+        sampling["respond_params"] = {"temperature": args.temperature, "max_tokens": 1024}
+    try:
+        return EvolveConfig(
+            rounds=args.rounds,
+            seed=args.seed,
+            concurrency=args.concurrency,
+            operators=args.operators,
+            filters=args.filters,
+            respond=not args.no_respond,
+            respond_system=args.respond_system,
+            retries=args.retries,
+            timeout=args.timeout,
+            rpm=args.rpm,
+            tpm=args.tpm,
+            cache=cache,
+            **sampling,
+            **failure_settings(args),
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _cmd_evolve(args: argparse.Namespace) -> int:
+    import attrs
+
+    from evolkit.engine import evolve
+    from evolkit.scale._cli import scale_setup
+
+    config = _config_from_args(args)
+    plugins = None
+    if args.method is not None:
+        from evolkit.auto._cli import method_setup
+
+        plugins, operators = method_setup(args.method, args.operators)
+        config = attrs.evolve(config, operators=operators)
+    if args.decontaminate is not None:
+        from evolkit.filters.decontaminate import with_decontamination
+
+        plugins, filters = with_decontamination(args.decontaminate, args.filters, plugins)
+        config = attrs.evolve(config, filters=filters)
     params: dict[str, Any] = {}
     if args.api_base:
         params["api_base"] = args.api_base
-    from evolkit.scale._cli import scale_setup
+    from evolkit.cost._cli import cost_settings, run_dry
 
+    if args.dry_run:
+        settings = {f.name: getattr(config, f.name) for f in attrs.fields(type(config))}
+        return run_dry(args, params, {**settings, "plugins": plugins})
+    config = attrs.evolve(config, **cost_settings(args))
     executor = scale_setup(args, params)
-    settings: dict[str, Any] = {}
-    if args.temperature is not None:
-        settings["mutate_params"] = {"temperature": args.temperature, "max_tokens": 512}
-        settings["respond_params"] = {"temperature": args.temperature, "max_tokens": 1024}
-    from evolkit.engine.failures_cli import failure_settings, report_failures
-
-    settings.update(failure_settings(args))
     with executor if executor is not None else contextlib.nullcontext():
-        result = _evolve_from_args(args, params, settings, cache, executor)
+        result = evolve(
+            args.seeds if args.seeds.startswith("hf://") else Path(args.seeds),
+            fields=args.field,
+            layout=args.layout,
+            config=config,
+            plugins=plugins,
+            model=args.model,
+            model_params=params,
+            output=args.output,
+            overwrite=args.overwrite,
+            progress="quiet" if args.quiet else args.progress,
+            executor=executor,
+        )
+    from evolkit.engine.failures_cli import report_failures
+
     if result.already_complete:
         print(
             f"already complete: {args.output} holds this run's {result.stats.rows} rows; "
@@ -145,41 +245,10 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evolve_from_args(
-    args: argparse.Namespace,
-    params: dict[str, Any],
-    settings: dict[str, Any],
-    cache: Path | None,
-    executor: Any,
-) -> Any:
-    from evolkit.engine import evolve
-
-    return evolve(
-        args.seeds,
-        rounds=args.rounds,
-        model=args.model,
-        model_params=params,
-        output=args.output,
-        seed=args.seed,
-        concurrency=args.concurrency,
-        operators=args.operators,
-        filters=args.filters,
-        respond=not args.no_respond,
-        respond_system=args.respond_system,
-        retries=args.retries,
-        timeout=args.timeout,
-        rpm=args.rpm,
-        tpm=args.tpm,
-        cache=cache,
-        overwrite=args.overwrite,
-        progress="quiet" if args.quiet else args.progress,
-        executor=executor,
-        **settings,
-    )
-
-
 def _add_plugins(sub: Any) -> None:
-    p = sub.add_parser("plugins", help="list operators, filters and backends with their packages")
+    p = sub.add_parser(
+        "plugins", help="list operators, filters, backends and scorers with their packages"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_plugins)
 
@@ -189,6 +258,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
     plugins = default_plugins()
     mutators, filters, backends = plugins.mutators(), plugins.filters(), plugins.backends()
+    scorers = plugins.scorers()
     if args.json:
         data = {
             "operators": [
@@ -202,6 +272,10 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             "backends": [
                 {"name": e.name, "package": e.package, "description": e.item.description}
                 for e in backends.entries()
+            ],
+            "scorers": [
+                {"name": e.name, "package": e.package, "default": e.default}
+                for e in scorers.entries()
             ],
             "plugins": [
                 {"name": i.name, "package": i.package, "version": i.version} for i in plugins.info()
@@ -232,6 +306,13 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     for b in backends.entries():
         table.add_row(b.name, b.package, b.item.description)
     console.print(table)
+    table = Table(title="scorers (evolkit score)")
+    for column in ("name", "package", "needs a model", "default"):
+        table.add_column(column)
+    for sc in scorers.entries():
+        needs = "yes" if sc.item.needs_model else "no"
+        table.add_row(sc.name, sc.package, needs, "yes" if sc.default else "on request")
+    console.print(table)
     console.print(f"default model: {_default_model_text()}")
     return 0
 
@@ -244,13 +325,21 @@ def _add_stats(sub: Any) -> None:
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
+    from evolkit.io import read_instructions
+    from evolkit.score import score_table
     from evolkit.summary import load_stats, render_stats
 
     stats = load_stats(args.output)
+    scores = score_table(read_instructions(args.output)) if args.output.exists() else None
     if args.json:
-        print(json.dumps(stats.to_json(), indent=2))
+        data = stats.to_json()
+        if scores:
+            data["scores"] = scores.to_json()
+        print(json.dumps(data, indent=2))
     else:
         _console().print(render_stats(stats, title=str(args.output)))
+        if scores:
+            _console().print(scores)
         from evolkit.engine.failures_cli import report_failures
         from evolkit.summary import run_status
 
@@ -258,23 +347,6 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         if status is not None and status != "complete":
             print(f"warning: the run {status}; run the same command to resume", file=sys.stderr)
         report_failures(stats)
-    return 0
-
-
-def _add_export(sub: Any) -> None:
-    p = sub.add_parser("export", help="convert a data set to Alpaca JSON or chat messages JSONL")
-    p.add_argument("data", type=Path, help="a data set (.jsonl, .json, or text)")
-    p.add_argument("-o", "--output", type=Path, required=True)
-    p.add_argument("--format", choices=["alpaca", "chat", "jsonl", "text"], required=True)
-    p.set_defaults(func=_cmd_export)
-
-
-def _cmd_export(args: argparse.Namespace) -> int:
-    from evolkit.io import read_instructions, write_instructions
-
-    fmt = {"alpaca": "json", "chat": "chat", "jsonl": "jsonl", "text": "text"}[args.format]
-    n = write_instructions(args.output, read_instructions(args.data), fmt)  # type: ignore[arg-type]
-    _console().print(f"wrote {n} rows to {args.output} ({args.format})")
     return 0
 
 
@@ -289,7 +361,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evolve(sub)
     _add_plugins(sub)
     _add_stats(sub)
-    _add_export(sub)
     for module_name in _SUBCOMMAND_MODULES:
         try:
             module = importlib.import_module(module_name)

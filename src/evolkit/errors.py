@@ -7,10 +7,10 @@ so the command line can print it as one line instead of a traceback.
 from __future__ import annotations
 
 __all__ = [
+    "MODEL_ERROR_KINDS",
     "BackendError",
     "ConfigError",
     "DuplicateNameError",
-    "MODEL_ERROR_KINDS",
     "EvolkitError",
     "MissingExtraError",
     "ModelError",
@@ -52,7 +52,8 @@ class UnknownNameError(EvolkitError, KeyError):
         self.name = name
         self.known = known
         close = difflib.get_close_matches(name, known, n=3)
-        hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(known) or 'none'}"
+        listed = ", ".join(known) or "none"
+        hint = f"did you mean {', '.join(close)}?" if close else f"known: {listed}"
         super().__init__(
             f"unknown {kind} {name!r}: {hint} (`evolkit plugins` lists every registered name)"
         )

@@ -6,7 +6,10 @@ these specs, exposed through the ``evolkit`` entry-point group::
     [project.entry-points.evolkit]
     my_plugin = "my_package.plugin"
 
-The built-in operators, filters and backends register through these same hooks.
+The built-in operators, filters and backends register through these same hooks. evolkit calls
+each hook through pluggy's hook caller, so ``@hookimpl(tryfirst=True)``, ``trylast`` and
+``wrapper=True`` implementations work as pluggy documents; the registries' entries keep the
+plugins' registration order. The registry types are public in :mod:`evolkit.plugins`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,12 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from evolkit._registry import BackendRegistry, FilterRegistry, MutatorRegistry
+    from evolkit.plugins import (
+        BackendRegistry,
+        FilterRegistry,
+        MutatorRegistry,
+        ScorerRegistry,
+    )
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -39,8 +47,8 @@ def evolkit_register_filters(registry: FilterRegistry) -> None:
     """Register eliminator filters.
 
     Call ``registry.add(filter)`` for each object that implements :class:`evolkit.Filter`.
-    Filters added with ``default=True`` run in every run unless the user picks filters
-    explicitly; the others run only when named (``--filters my.filter``).
+    A plugin's filter runs only when named (``--filters my.filter``) unless it is added with
+    ``default=True``: then it runs in every run where the user does not pick filters.
     """
 
 
@@ -52,4 +60,14 @@ def evolkit_register_backends(registry: BackendRegistry) -> None:
     object that implements :class:`evolkit.Backend`. A model string is handled by the first
     backend whose ``matches(model)`` is true (by default: it starts with ``name + "/"``);
     everything else goes to the ``litellm`` backend.
+    """
+
+
+@hookspec
+def evolkit_register_scorers(registry: ScorerRegistry) -> None:
+    """Register row scorers for ``evolkit score`` (a reward model, a trained scorer, a rule).
+
+    Call ``registry.add(scorer)`` for each object that implements :class:`evolkit.Scorer`.
+    Scorers added with ``default=True`` run when the user names no scores; the others run
+    only when named (``--scores my.reward``).
     """

@@ -1,10 +1,11 @@
 """Reading seed files and writing data sets.
 
-Seeds are read from JSONL (Alpaca keys ``instruction``/``input``/``output``, a ``text`` key,
-chat ``messages``, or evolkit's own rows), a JSON array (the Alpaca data file layout) or plain
-text (one instruction a line). Data sets are written as evolkit JSONL (Alpaca keys plus
-lineage), Alpaca JSON or chat ``messages`` JSONL; every format keeps the lineage, so reading
-back loses nothing. Every write is atomic: a temporary file, fsync, then rename.
+Seeds are read from JSONL or a JSON array in any layout :mod:`evolkit.data.layouts` knows
+(Alpaca, Self-Instruct, Dolly, ShareGPT, chat ``messages``, prompt/completion, question/answer,
+``text``, evolkit's own rows), or plain text (one instruction a line). Data sets are written as
+evolkit JSONL (Alpaca keys plus lineage), Alpaca JSON, chat ``messages`` or ShareGPT JSONL;
+every format keeps the lineage, so reading back loses nothing. Every write is atomic: a
+temporary file, fsync, then rename.
 """
 
 from __future__ import annotations
@@ -13,26 +14,54 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from evolkit._encoding import check_text_file
 from evolkit._types import Instruction
+from evolkit.data.layouts import RowMapper
 from evolkit.errors import ConfigError, SeedFileError
 
 __all__ = [
     "FORMATS",
     "atomic_writer",
     "detect_format",
+    "iter_jsonl",
     "read_instructions",
     "to_chat_record",
     "write_instructions",
 ]
 
-Format = Literal["jsonl", "json", "text", "chat"]
-FORMATS: tuple[Format, ...] = ("jsonl", "json", "text", "chat")
+Format = Literal["jsonl", "json", "text", "chat", "sharegpt"]
+FORMATS: tuple[Format, ...] = ("jsonl", "json", "text", "chat", "sharegpt")
 _LINEAGE_KEYS = ("id", "parent_id", "operator", "round", "metadata")
+
+
+def iter_jsonl(
+    path: str | os.PathLike[str],
+    *,
+    objects: bool = False,
+    hint: str = "each line must be one JSON object",
+) -> Iterator[tuple[int, Any]]:
+    """Each non-blank line of a JSONL file as (line number, parsed value), streamed from disk.
+
+    The one JSONL reader: seeds, a run's own files, reports, training and evaluation data all
+    read through here. A line that is not JSON (or, with ``objects=True``, not a JSON object)
+    raises :class:`SeedFileError` naming the file and line, with ``hint`` as the fix.
+    """
+    name = str(path)
+    with Path(path).open(encoding="utf-8-sig") as fh:  # a UTF-8 byte-order mark is skipped
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SeedFileError(name, number, f"invalid JSON: {exc.msg}", hint) from None
+            if objects and not isinstance(value, dict):
+                raise SeedFileError(name, number, "each line must be a JSON object", hint)
+            yield number, value
 
 
 @contextlib.contextmanager
@@ -63,43 +92,21 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
     return "text"
 
 
-def _from_chat(record: Mapping[str, Any]) -> Instruction:
-    messages = record["messages"]
-    if not isinstance(messages, list):
-        raise ValueError("'messages' must be a list")
-    user = next((m for m in messages if m.get("role") == "user"), None)
-    if user is None:
-        raise ValueError("'messages' has no user message")
-    assistant = next((m for m in messages if m.get("role") == "assistant"), None)
-    row = {k: record[k] for k in _LINEAGE_KEYS if k in record}
-    text = user.get("content")
-    extra = record.get("input") or ""
-    if extra and isinstance(text, str) and text.endswith("\n\n" + extra):
-        text = text[: -len(extra) - 2]
-    row["instruction"] = text
-    row["input"] = extra
-    if assistant is not None:
-        row["output"] = assistant.get("content")
-    return Instruction.from_record(row)
-
-
-def _from_object(record: Any) -> Instruction:
-    if not isinstance(record, Mapping):
-        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
-    if "messages" in record:
-        return _from_chat(record)
-    if "instruction" not in record and "text" not in record:
-        raise ValueError("a row needs an 'instruction' (or 'text', or 'messages') key")
-    return Instruction.from_record(record)
-
-
 def read_instructions(
-    path: str | os.PathLike[str], format: Format | None = None
+    path: str | os.PathLike[str],
+    format: Format | None = None,
+    *,
+    fields: Mapping[str, str] | Sequence[str] | None = None,
+    layout: str | None = None,
+    mapper: RowMapper | None = None,
 ) -> Iterator[Instruction]:
     """Yield the instructions of a file, one at a time (JSONL and text stream from disk).
 
+    Each JSON row's layout is found from its keys (see :mod:`evolkit.data.layouts`), or set
+    by ``layout``; ``fields`` maps roles to keys (``{"instruction": "question"}``).
     A malformed row raises :class:`SeedFileError` naming the file and line.
     """
+    rows = mapper if mapper is not None else RowMapper(fields, layout)
     p = Path(path)
     fmt = format or detect_format(p)
     name = str(path)
@@ -117,38 +124,36 @@ def read_instructions(
             )
         for index, record in enumerate(data):
             try:
-                yield _from_object(record)
+                yield rows.instruction(record)
             except (ValueError, TypeError, KeyError) as exc:
                 raise SeedFileError(name, None, f"item {index}: {exc}") from None
         return
-    with p.open(encoding="utf-8-sig") as fh:  # a UTF-8 byte-order mark is skipped
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            if fmt == "text":
-                yield Instruction(text=line.rstrip("\n").strip())
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SeedFileError(
-                    name, lineno, f"invalid JSON: {exc.msg}", "each line must be one JSON object"
-                ) from None
-            try:
-                yield _from_object(record)
-            except (ValueError, TypeError, KeyError) as exc:
-                raise SeedFileError(name, lineno, str(exc)) from None
+    if fmt == "text":
+        with p.open(encoding="utf-8-sig") as fh:  # a UTF-8 byte-order mark is skipped
+            for line in fh:
+                if line.strip():
+                    yield Instruction(text=line.rstrip("\n").strip())
+        return
+    for lineno, record in iter_jsonl(p):
+        try:
+            yield rows.instruction(record)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise SeedFileError(name, lineno, str(exc)) from None
 
 
-def to_chat_record(instruction: Instruction) -> dict[str, Any]:
-    """A chat ``messages`` row with lineage; the input (if any) follows the instruction."""
-    user = instruction.text
-    if instruction.input:
-        user = f"{instruction.text}\n\n{instruction.input}"
-    messages = [{"role": "user", "content": user}]
+def to_chat_record(instruction: Instruction, sharegpt: bool = False) -> dict[str, Any]:
+    """A chat ``messages`` row (ShareGPT ``conversations`` with ``sharegpt``) with lineage;
+    the user turn is :meth:`Instruction.user_message` (the input, if any, follows the
+    instruction)."""
+    turns = [("user", instruction.user_message())]
     if instruction.response is not None:
-        messages.append({"role": "assistant", "content": instruction.response})
-    record: dict[str, Any] = {"messages": messages}
+        turns.append(("assistant", instruction.response))
+    record: dict[str, Any]
+    if sharegpt:
+        speaker = {"user": "human", "assistant": "gpt"}
+        record = {"conversations": [{"from": speaker[r], "value": t} for r, t in turns]}
+    else:
+        record = {"messages": [{"role": r, "content": t} for r, t in turns]}
     if instruction.input:
         record["input"] = instruction.input
     full = instruction.to_record()
@@ -181,8 +186,9 @@ def write_instructions(
                         "hold it (use jsonl)"
                     )
                 fh.write(inst.text + "\n")
-            elif format == "chat":
-                fh.write(json.dumps(to_chat_record(inst), ensure_ascii=False) + "\n")
+            elif format in ("chat", "sharegpt"):
+                record = to_chat_record(inst, sharegpt=format == "sharegpt")
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             else:
                 fh.write(json.dumps(inst.to_record(), ensure_ascii=False) + "\n")
             count += 1

@@ -14,7 +14,14 @@ from evolkit._plugins import (
     Plugins,
     default_plugins,
 )
-from evolkit._registry import BackendRegistry, BackendSpec, Entry, FilterRegistry, MutatorRegistry
+from evolkit._registry import (
+    BackendRegistry,
+    BackendSpec,
+    Entry,
+    FilterRegistry,
+    MutatorRegistry,
+    ScorerRegistry,
+)
 
 __all__ = [
     "BUILTIN_PLUGINS",
@@ -28,5 +35,6 @@ __all__ = [
     "PluginInfo",
     "PluginLoadWarning",
     "Plugins",
+    "ScorerRegistry",
     "default_plugins",
 ]

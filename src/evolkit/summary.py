@@ -15,7 +15,9 @@ __all__ = ["load_stats", "render_stats", "report_path", "run_status"]
 
 def report_path(output: Path) -> Path:
     """``OUT.run.json``, the machine-readable report written beside a run's output."""
-    return output.with_name(output.name + ".run.json")
+    from evolkit.engine.workdir import summary_path
+
+    return summary_path(output)
 
 
 def run_status(output: Path) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from attrs import frozen
 
-__all__ = ["ALPACA", "PromptTemplate", "get_template", "TEMPLATES"]
+__all__ = ["ALPACA", "TEMPLATES", "PromptTemplate", "get_template"]
 
 
 @frozen

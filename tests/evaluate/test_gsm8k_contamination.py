@@ -152,6 +152,9 @@ def test_cli_lists_hits_and_writes_a_clean_file(
         "test_question",
         "shared_ngrams",
         "overlap",
+        "method",
+        "similarity",
     }
+    assert {row["method"] for row in saved} == {"ngram"}
     assert [json.loads(line)["id"] for line in clean.read_text().splitlines()] == ["row-clean"]
     assert main(["eval", "contamination", str(clean), "--gsm8k", str(test)]) == 0

@@ -97,7 +97,7 @@ def test_strip_calculator_notes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "problem"),
     [
-        ("{not json", "not JSON"),
+        ("{not json", "invalid JSON"),
         ("[1, 2]", "JSON object"),
         (json.dumps({"question": "q"}), "'question' and 'answer'"),
         (json.dumps({"question": "q", "answer": "no final line"}), "#### N"),

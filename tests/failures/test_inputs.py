@@ -114,14 +114,14 @@ def test_full_disk_stops_cleanly_and_resumes(
     evolve_argv: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from evolkit.engine import run as run_mod
+    from evolkit.engine.workdir import WorkDir
 
-    real = run_mod._shuffle_into
+    real = WorkDir.write_shuffled
 
     def full(*args: Any) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(run_mod, "_shuffle_into", full)  # the disk fills at the final write
+    monkeypatch.setattr(WorkDir, "write_shuffled", full)  # the disk fills at the final write
     out = tmp_path / "out.jsonl"
     code, err, _ = cli(evolve_argv(text_seeds, out, server.url))
     assert code == 2
@@ -129,7 +129,7 @@ def test_full_disk_stops_cleanly_and_resumes(
     paid = server.answered
     assert paid > 0
 
-    monkeypatch.setattr(run_mod, "_shuffle_into", real)
+    monkeypatch.setattr(WorkDir, "write_shuffled", real)
     code, err, _ = cli(evolve_argv(text_seeds, out, server.url))
     assert code == 0, err
     assert server.answered == paid  # every call was kept: none made again

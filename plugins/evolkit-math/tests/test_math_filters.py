@@ -27,23 +27,35 @@ SOLUTION = "3 pens times 12 hens is 36 hens.\n36 - 5 = 31.\nThe answer is: 31"
         "Each share is 7/2.\nThe answer is: 7/2.",
         "The temperature drops by 4.5 degrees twice.\nThe answer is: -9",
         "The answer is: 0.75\n\n",
+        "The answer is: 31\nI hope this helps!",
+        "So 31 hens remain.\nthe answer is 31",
+        "So 31 hens remain.\nThe answer is: 31 hens",
     ],
 )
 def test_final_answer_keeps(response: str) -> None:
-    assert run_filter(FinalAnswerFilter(), PROBLEM, response=response) == Verdict.kept(
-        "math.final_answer"
-    )
+    verdict = run_filter(FinalAnswerFilter(), PROBLEM, response=response)
+    assert verdict == Verdict.kept("math.final_answer", metadata={"answer_form": "marker"})
+
+
+@pytest.mark.parametrize(
+    ("response", "form"),
+    [
+        ("36 - 5 = 31, so there are $\\boxed{31}$ hens left.\nDone.", "boxed"),
+        ("3 pens of 12 hens is 36; 36 - 5 = 31 hens are left.", "last_number"),
+        ("36 hens minus 5 sold.\n31", "last_number"),
+    ],
+)
+def test_final_answer_keeps_other_forms(response: str, form: str) -> None:
+    verdict = run_filter(FinalAnswerFilter(), PROBLEM, response=response)
+    assert verdict == Verdict.kept("math.final_answer", metadata={"answer_form": form})
 
 
 @pytest.mark.parametrize(
     ("response", "reason"),
     [
-        ("3 pens of 12 hens is 36; 36 - 5 = 31 hens are left.", "no_final_answer"),
-        ("The answer is: 31\nI hope this helps!", "no_final_answer"),
-        ("So 31 hens remain.\nthe answer is 31", "no_final_answer"),
+        ("36 hens, minus the 5 sold.\nI hope this helps!", "no_final_answer"),
         ("", "no_final_answer"),
         ("So 31 hens remain.\nThe answer is: thirty-one", "answer_not_numeric"),
-        ("So 31 hens remain.\nThe answer is: 31 hens", "answer_not_numeric"),
         ("So 31 hens remain.\nThe answer is:", "answer_not_numeric"),
     ],
 )
@@ -63,7 +75,9 @@ def test_final_answer_keeps_a_candidate_without_response() -> None:
 
 def scripted(*answers: str) -> FakeBackend:
     """A fake model whose solutions end with ``answers`` in turn ("" for no final answer)."""
-    replies = [f"Working...\nThe answer is: {a}" if a else "About 30, I think." for a in answers]
+    replies = [
+        f"Working...\nThe answer is: {a}" if a else "About thirty, I think." for a in answers
+    ]
     return FakeBackend(replies=replies)
 
 

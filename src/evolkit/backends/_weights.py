@@ -20,6 +20,8 @@ from pathlib import Path
 
 from attrs import frozen
 
+from evolkit._paths import CACHE_ENV as PATHS_CACHE_ENV
+from evolkit._paths import user_cache_dir
 from evolkit.errors import BackendError
 
 __all__ = [
@@ -37,7 +39,7 @@ __all__ = [
 
 log = logging.getLogger("evolkit.local")
 
-CACHE_ENV = "EVOLKIT_CACHE_DIR"
+CACHE_ENV = PATHS_CACHE_ENV
 _CHUNK = 4 * 1024 * 1024
 
 
@@ -164,17 +166,7 @@ def cache_dir() -> Path:
     The user cache is ``$XDG_CACHE_HOME/evolkit`` (default ``~/.cache/evolkit``), on macOS
     ``~/Library/Caches/evolkit``, on Windows ``%LOCALAPPDATA%\\evolkit\\Cache``.
     """
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        return Path(override).expanduser() / "models"
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-        return base / "evolkit" / "Cache" / "models"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "evolkit" / "models"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "evolkit" / "models"
+    return user_cache_dir() / "models"
 
 
 def _note(message: str) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evolkit._types import ChatMessage, Completion, Usage
 from evolkit.backends._classify import classify_provider_error, provider_error_types
 from evolkit.backends._litellm_import import import_litellm
 from evolkit.errors import ModelError
+
+if TYPE_CHECKING:
+    from evolkit.batch._litellm import LiteLLMBatchClient
 
 __all__ = ["LiteLLMBackend", "classify_error", "completion_from_response"]
 
@@ -48,6 +51,12 @@ class LiteLLMBackend:
         """The :class:`ModelError` for an exception a litellm call raised (see
         :func:`~evolkit.backends._classify.classify_provider_error`)."""
         return classify_provider_error(exc)
+
+    def batch_client(self) -> LiteLLMBatchClient:
+        """The provider's batch API for this model (batch mode, ``--batch``)."""
+        from evolkit.batch._litellm import LiteLLMBatchClient
+
+        return LiteLLMBatchClient(self.model, self.params)
 
 
 def completion_from_response(response: Any, fallback_model: str) -> Completion:

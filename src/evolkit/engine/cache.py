@@ -25,13 +25,11 @@ _PRUNE_EVERY = 1000
 
 
 def default_cache_path() -> Path:
-    """``$EVOLKIT_CACHE_DIR/responses.sqlite``, else ``~/.cache/evolkit/responses.sqlite``."""
-    import os
+    """``responses.sqlite`` in the user cache folder (see :func:`evolkit._paths.user_cache_dir`:
+    ``$EVOLKIT_CACHE_DIR``, else ``~/.cache/evolkit`` or the platform's own)."""
+    from evolkit._paths import user_cache_dir
 
-    base = os.environ.get("EVOLKIT_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "evolkit"
-    )
-    return Path(base) / "responses.sqlite"
+    return user_cache_dir() / "responses.sqlite"
 
 
 class ResponseCache:

@@ -9,54 +9,60 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evolkit._protocols import Backend, ErrorClassifier
 from evolkit._types import ChatMessage, Completion
 from evolkit.engine.cache import ResponseCache
-from evolkit.engine.failures import FailureTracker, PluginError, plugin_error
+from evolkit.engine.failures import FailurePolicy, FailureTracker, PluginError, plugin_error
 from evolkit.engine.journal import CallSite, Journal, call_key
+from evolkit.engine.retry import RetryPolicy, retrying
 from evolkit.errors import MODEL_ERROR_KINDS, EvolkitError, ModelError
+
+if TYPE_CHECKING:
+    from evolkit.batch._batcher import Batcher
+    from evolkit.cost._budget import Budget
+    from evolkit.engine.config import EvolveConfig
+    from evolkit.engine.plan import RunPlan
 
 __all__ = ["CallCounters", "CallRunner", "RateLimiter"]
 
-#: The longest wait a provider's ``Retry-After`` may impose on one retry.
-_MAX_RETRY_AFTER = 300.0
-
 
 class RateLimiter:
-    """Requests-per-minute and tokens-per-minute limits over a sliding 60 s window."""
+    """Requests-per-minute and tokens-per-minute limits, as aiolimiter leaky buckets.
 
-    def __init__(self, rpm: float | None, tpm: float | None) -> None:
+    Each bucket holds one minute's allowance (a burst of ``rpm`` requests is let through at
+    once, then requests flow at ``rpm / 60`` per second). Tokens are charged in two parts: the
+    request's estimated prompt tokens before it is sent (:meth:`acquire`), and its completion
+    tokens once it is answered (:meth:`charge`), so a run's token use stays under ``tpm``.
+    ``period`` is the window in seconds (60; tests shorten it).
+    """
+
+    def __init__(self, rpm: float | None, tpm: float | None, *, period: float = 60.0) -> None:
+        from aiolimiter import AsyncLimiter
+
         self.rpm = rpm
         self.tpm = tpm
-        self._requests: list[float] = []
-        self._tokens: list[tuple[float, int]] = []
-        self._lock = asyncio.Lock()
+        self._requests = AsyncLimiter(rpm, period) if rpm is not None else None
+        self._tokens = AsyncLimiter(tpm, period) if tpm is not None else None
 
-    async def acquire(self) -> None:
-        if self.rpm is None and self.tpm is None:
-            return
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                self._requests = [t for t in self._requests if now - t < 60.0]
-                self._tokens = [(t, n) for t, n in self._tokens if now - t < 60.0]
-                wait = 0.0
-                if self.rpm is not None and len(self._requests) >= self.rpm:
-                    wait = max(wait, 60.0 - (now - self._requests[0]))
-                if self.tpm is not None and sum(n for _, n in self._tokens) >= self.tpm:
-                    wait = max(wait, 60.0 - (now - self._tokens[0][0]))
-                if wait <= 0:
-                    self._requests.append(now)
-                    return
-                await asyncio.sleep(wait)
+    async def acquire(self, prompt_tokens: int = 0) -> None:
+        """Wait until one more request (with ``prompt_tokens`` tokens) fits the limits."""
+        if self._requests is not None:
+            await self._requests.acquire()
+        await self.charge(prompt_tokens)
 
-    def record_tokens(self, tokens: int) -> None:
-        if self.tpm is not None:
-            self._tokens.append((time.monotonic(), tokens))
+    async def charge(self, tokens: int) -> None:
+        """Count ``tokens`` against the token limit, waiting while the bucket is full."""
+        if self._tokens is not None and tokens > 0:
+            assert self.tpm is not None
+            await self._tokens.acquire(min(float(tokens), self.tpm))
+
+
+def estimate_tokens(messages: Sequence[ChatMessage]) -> int:
+    """A rough prompt size in tokens (four characters a token) for the token limit."""
+    return sum(len(m["content"]) for m in messages) // 4
 
 
 class CallCounters:
@@ -72,7 +78,14 @@ class CallCounters:
 
 
 class CallRunner:
-    """Sends requests for one run. ``call`` returns a Completion or raises ModelError."""
+    """Sends requests for one run. ``call`` returns a Completion or raises ModelError.
+
+    With a ``batcher`` (batch mode) a call that is not journaled goes into a provider batch
+    instead of being sent; with a ``budget`` a call that could pass it is not made.
+    """
+
+    batcher: Batcher | None = None
+    budget: Budget | None = None
 
     def __init__(
         self,
@@ -99,9 +112,7 @@ class CallRunner:
         self.journal = journal
         self.cache = cache
         self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        self.backoff_max = backoff_max
+        self.retry = RetryPolicy(retries=retries, backoff=backoff, backoff_max=backoff_max)
         self.counters = CallCounters()
         self._semaphore = asyncio.Semaphore(concurrency)
         self._limiter = RateLimiter(rpm, tpm)
@@ -112,6 +123,51 @@ class CallRunner:
     ) -> str:
         """The journal and cache key of one call: the request and where it comes from."""
         return call_key(self.backend.model, messages, params, self.run_id, site)
+
+    @classmethod
+    def from_plan(
+        cls,
+        plan: RunPlan,
+        backend: Backend,
+        journal: Journal,
+        cache: ResponseCache | None = None,
+    ) -> CallRunner:
+        """The runner for ``plan``: the one place the plan's call settings reach a runner."""
+        runner = cls.from_config(plan.config, backend, journal, cache)
+        runner.run_id = plan.run_id
+        cfg = plan.config
+        runner.failures = FailureTracker(
+            FailurePolicy(
+                max_failure_rate=cfg.max_failure_rate,
+                breaker_calls=cfg.breaker_calls,
+                strict=cfg.strict,
+            )
+        )
+        return runner
+
+    @classmethod
+    def from_config(
+        cls,
+        config: EvolveConfig,
+        backend: Backend,
+        journal: Journal,
+        cache: ResponseCache | None = None,
+    ) -> CallRunner:
+        """The runner for a fitted :class:`EvolveConfig` (``EvolveConfig.fitted``)."""
+        if config.concurrency is None or config.timeout is None:
+            raise ValueError("CallRunner.from_config needs a fitted config (EvolveConfig.fitted)")
+        return cls(
+            backend,
+            journal,
+            cache=cache,
+            concurrency=config.concurrency,
+            timeout=config.timeout,
+            retries=config.retries,
+            backoff=config.backoff,
+            backoff_max=config.backoff_max,
+            rpm=config.rpm,
+            tpm=config.tpm,
+        )
 
     async def call(
         self,
@@ -137,49 +193,73 @@ class CallRunner:
                 await self.journal.append(key, cached)
                 return cached, False
         try:
-            completion = await self._send(messages, params)
+            completion = await self._paid(key, messages, params)
         except (ModelError, PluginError) as error:
-            self.failures.failure(error)
+            self.failures.failure(error)  # failures.py: may stop the run
             raise
         self.failures.success()
-        await self.journal.append(key, completion)
         if self.cache is not None:
             await self.cache.put(key, completion)
         return completion, True
 
+    async def _paid(
+        self, key: str, messages: Sequence[ChatMessage], params: dict[str, Any]
+    ) -> Completion:
+        """A call not answered from disk: sent (or batched), within the budget, journaled."""
+        if self.budget is None:
+            return await self._fetch(key, messages, params)
+        async with self.budget.hold(messages, params) as charge:
+            return charge(await self._fetch(key, messages, params))
+
+    async def _fetch(
+        self, key: str, messages: Sequence[ChatMessage], params: dict[str, Any]
+    ) -> Completion:
+        if self.batcher is not None:
+            return await self.batcher.complete(key, messages, params)  # journaled by the batcher
+        completion = await self._send(messages, params)
+        await self.journal.append(key, completion)
+        return completion
+
     async def _send(self, messages: Sequence[ChatMessage], params: dict[str, Any]) -> Completion:
-        attempt = 0
-        while True:
-            try:
-                async with self._semaphore:
-                    await self._limiter.acquire()
-                    self.counters.in_flight += 1
-                    self.counters.sent += 1
-                    try:
-                        completion = await asyncio.wait_for(
-                            self.backend.complete(messages, **params), self.timeout
-                        )
-                    finally:
-                        self.counters.in_flight -= 1
-            except asyncio.TimeoutError:
-                error = ModelError(
-                    f"no reply within {self.timeout:g}s", kind="timeout", retryable=True
-                )
-            except ModelError as exc:
-                error = exc
-            except (asyncio.CancelledError, EvolkitError):
-                raise  # a backend that cannot start, a stopped run: not a failed call
-            except Exception as exc:
-                error = self._classify(exc)
-            else:
-                self._limiter.record_tokens(completion.usage.total_tokens)
-                return completion
-            if not error.retryable or attempt >= self.retries:
-                self.counters.failures += 1
-                raise error
-            attempt += 1
+        def counted(_: ModelError) -> None:
             self.counters.retries += 1
-            await asyncio.sleep(self._delay(attempt, error))
+
+        try:
+            return await retrying(
+                lambda: self._attempt(messages, params),
+                self.retry,
+                on_retry=counted,
+                jitter=self._jitter,
+            )
+        except ModelError:
+            self.counters.failures += 1
+            raise
+
+    async def _attempt(self, messages: Sequence[ChatMessage], params: dict[str, Any]) -> Completion:
+        """One try: a slot, the rate limits, the call within the timeout; any failure as a
+        :class:`ModelError`."""
+        try:
+            async with self._semaphore:
+                prompt = estimate_tokens(messages) if self._limiter.tpm is not None else 0
+                await self._limiter.acquire(prompt)
+                self.counters.in_flight += 1
+                self.counters.sent += 1
+                try:
+                    completion = await asyncio.wait_for(
+                        self.backend.complete(messages, **params), self.timeout
+                    )
+                finally:
+                    self.counters.in_flight -= 1
+        except asyncio.TimeoutError:
+            raise ModelError(
+                f"no reply within {self.timeout:g}s", kind="timeout", retryable=True
+            ) from None
+        except (ModelError, asyncio.CancelledError, EvolkitError):
+            raise  # EvolkitError: a backend that cannot start, a stopped run
+        except Exception as exc:
+            raise self._classify(exc) from exc
+        await self._limiter.charge(completion.usage.completion_tokens)
+        return completion
 
     def _classify(self, exc: Exception) -> ModelError:
         """A model fault as the backend classifies it; anything else is a programming error
@@ -189,11 +269,3 @@ class CallRunner:
             if error.kind in MODEL_ERROR_KINDS:
                 return error
         raise plugin_error(type(self.backend).__name__, exc) from exc
-
-    def _delay(self, attempt: int, error: ModelError) -> float:
-        """Exponential backoff with jitter, or the provider's ``Retry-After`` when longer."""
-        delay = float(min(self.backoff_max, self.backoff * 2 ** (attempt - 1)))
-        delay *= 0.5 + self._jitter.random()
-        if error.retry_after is not None:
-            delay = max(delay, min(error.retry_after, _MAX_RETRY_AFTER))
-        return delay

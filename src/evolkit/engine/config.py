@@ -9,7 +9,9 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
-__all__ = ["DUPLICATE_IDS", "EvolveConfig"]
+from evolkit.batch._types import BatchSettings, to_batch_settings
+
+__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_TIMEOUT", "DUPLICATE_IDS", "EvolveConfig"]
 
 #: What to do with seed rows that share an ``id`` but differ: refuse (``error``), keep both
 #: with fresh content ids (``rename``), or keep the first (``drop``).
@@ -21,14 +23,12 @@ def _fraction(instance: Any, attribute: attrs.Attribute[Any], value: float) -> N
         raise ValueError(f"{attribute.name} must be between 0 and 1, got {value}")
 
 
-def _positive(instance: Any, attribute: attrs.Attribute[Any], value: float | int | None) -> None:
-    if value is not None and value <= 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value}")
+#: Calls in flight and seconds per call when neither the caller nor the backend's hints say.
+DEFAULT_CONCURRENCY = 16
+DEFAULT_TIMEOUT = 120.0
 
-
-def _non_negative(instance: Any, attribute: attrs.Attribute[Any], value: float | int) -> None:
-    if value < 0:
-        raise ValueError(f"{attribute.name} must be >= 0, got {value}")
+_positive: Any = attrs.validators.optional(attrs.validators.gt(0))
+_non_negative: Any = attrs.validators.ge(0)
 
 
 def _weights(value: Mapping[str, float] | Sequence[str] | str | None) -> dict[str, float] | None:
@@ -69,12 +69,20 @@ class EvolveConfig:
     operator with weight 1. ``filters`` names the eliminator filters in order; ``None`` uses the
     defaults. ``respond=False`` skips the response to each evolved instruction (and the filters
     that need one); ``respond_system`` is a system prompt sent with every response request
-    (for example: "End with 'The answer is: N'." for math data).
+    (for example: "End with 'The answer is: N'." for math data). ``batch=True`` (or
+    :class:`~evolkit.batch.BatchSettings`) sends the calls as provider batch jobs at batch
+    prices, with the same data set as a result; ``max_cost`` stops the run before it would
+    spend more than that many dollars on new calls. Neither changes the output, so a run may
+    be resumed with or without them.
+
+    ``concurrency`` (model calls in flight) and ``timeout`` (seconds per call) left at ``None``
+    take the backend's hints (a local model: its parallel slots and a patient timeout), else
+    16 and 120 s; :meth:`fitted` fills them in.
     """
 
     rounds: int = field(default=4, validator=_non_negative)
     seed: int = 0
-    concurrency: int = field(default=16, validator=_positive)
+    concurrency: int | None = field(default=None, validator=_positive)
     operators: dict[str, float] | None = field(default=None, converter=_weights)
     filters: tuple[str, ...] | None = field(default=None, converter=_names)
     respond: bool = True
@@ -87,7 +95,7 @@ class EvolveConfig:
         factory=lambda: {"temperature": 0.7, "max_tokens": 1024}, converter=dict
     )
     retries: int = field(default=4, validator=_non_negative)
-    timeout: float = field(default=120.0, validator=_positive)
+    timeout: float | None = field(default=None, validator=_positive)
     backoff: float = field(default=0.5, validator=_non_negative)
     backoff_max: float = field(default=30.0, validator=_non_negative)
     rpm: float | None = field(default=None, validator=_positive)
@@ -100,6 +108,18 @@ class EvolveConfig:
     max_reply_chars: int = field(default=100_000, validator=_positive)
     max_instruction_chars: int = field(default=50_000, validator=_positive)
     duplicate_ids: str = field(default="error", validator=attrs.validators.in_(DUPLICATE_IDS))
+    batch: BatchSettings | None = field(default=None, converter=to_batch_settings)
+    max_cost: float | None = field(default=None, validator=_positive)
+
+    def fitted(self, parallel: int | None = None, timeout: float | None = None) -> EvolveConfig:
+        """This config with ``concurrency`` and ``timeout`` filled in where they are ``None``:
+        from a backend's hints (its ``parallel`` slots, its ``timeout``), else the defaults.
+        Values the caller gave are kept."""
+        return attrs.evolve(
+            self,
+            concurrency=self.concurrency or parallel or DEFAULT_CONCURRENCY,
+            timeout=self.timeout or timeout or DEFAULT_TIMEOUT,
+        )
 
     def fingerprint(self) -> dict[str, Any]:
         """The settings that change the output; a resumed run must match them."""

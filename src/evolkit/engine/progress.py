@@ -5,11 +5,24 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Protocol, TextIO
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, TextIO, runtime_checkable
 
 from attrs import frozen
 
-__all__ = ["LogProgress", "NullProgress", "Progress", "RichProgress", "Snapshot", "make_progress"]
+if TYPE_CHECKING:
+    from evolkit.batch._batcher import BatchView
+
+__all__ = [
+    "BatchProgress",
+    "LogProgress",
+    "NullProgress",
+    "Progress",
+    "RichProgress",
+    "Snapshot",
+    "batch_line",
+    "make_progress",
+]
 
 
 @frozen
@@ -33,6 +46,29 @@ class Progress(Protocol):
     def update(self, snapshot: Snapshot) -> None: ...
     def end_round(self, snapshot: Snapshot) -> None: ...
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class BatchProgress(Protocol):
+    """A display that also shows batch mode's provider batches."""
+
+    def batches(self, views: Sequence[BatchView]) -> None:
+        """Every batch of the run so far, each with its state, counts and age."""
+        ...
+
+
+def _age(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def batch_line(view: BatchView) -> str:
+    """``batch b-1: in_progress, 120/200 answered, 3 failed, age 4m12s``."""
+    return (
+        f"batch {view.batch_id}: {view.status}, {view.completed}/{view.requests} answered, "
+        f"{view.failed} failed, age {_age(view.age)}"
+    )
 
 
 class NullProgress:
@@ -68,6 +104,7 @@ class LogProgress:
         self.interval = interval
         self._started = time.monotonic()
         self._last = 0.0
+        self._batch_lines: dict[str, str] = {}
 
     def start_round(self, round: int, rounds: int, total: int) -> None:
         self._started = time.monotonic()
@@ -81,6 +118,14 @@ class LogProgress:
 
     def end_round(self, snapshot: Snapshot) -> None:
         print(_line(snapshot, time.monotonic() - self._started), file=self.stream, flush=True)
+
+    def batches(self, views: Sequence[BatchView]) -> None:
+        """A line for each batch whose state or counts changed."""
+        for view in views:
+            line = batch_line(view).rsplit(", age ", 1)[0]
+            if self._batch_lines.get(view.batch_id) != line:
+                self._batch_lines[view.batch_id] = line
+                print(batch_line(view), file=self.stream, flush=True)
 
     def close(self) -> None:
         pass
@@ -116,7 +161,16 @@ class RichProgress:
             refresh_per_second=4,
         )
         self._task: TaskID | None = None
+        self._batch_lines: dict[str, str] = {}
         self._progress.start()
+
+    def batches(self, views: Sequence[BatchView]) -> None:
+        """A line above the bars for each batch whose state or counts changed."""
+        for view in views:
+            line = batch_line(view).rsplit(", age ", 1)[0]
+            if self._batch_lines.get(view.batch_id) != line:
+                self._batch_lines[view.batch_id] = line
+                self._progress.console.print(batch_line(view))
 
     def start_round(self, round: int, rounds: int, total: int) -> None:
         self._task = self._progress.add_task(

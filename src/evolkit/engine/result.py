@@ -7,7 +7,7 @@ from pathlib import Path
 
 from attrs import field, frozen
 
-from evolkit._types import Instruction
+from evolkit._types import Instruction, lineage_of
 from evolkit.engine.stats import Drop, RunStats
 
 __all__ = ["RunResult"]
@@ -55,15 +55,9 @@ class RunResult:
 
     def lineage(self, id: str) -> list[Instruction]:
         """The chain from the seed to instruction ``id`` (seed first)."""
-        by_id = {inst.id: inst for inst in self}
-        chain: list[Instruction] = []
-        current = by_id.get(id)
-        while current is not None:
-            chain.append(current)
-            current = by_id.get(current.parent_id) if current.parent_id else None
         from evolkit._display import Lineage
 
-        return Lineage(chain[::-1])
+        return Lineage(lineage_of({inst.id: inst for inst in self}, id))
 
     def _repr_html_(self) -> str:
         from evolkit._display import result_html

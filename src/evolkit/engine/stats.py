@@ -25,6 +25,7 @@ class Drop:
     filter: str
     reason: str
     text: str | None = None
+    metadata: Mapping[str, Any] = field(factory=dict, converter=dict, kw_only=True)
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -35,6 +36,7 @@ class Drop:
             "filter": self.filter,
             "reason": self.reason,
             "text": self.text,
+            "metadata": dict(self.metadata),
         }
 
     @classmethod
@@ -68,6 +70,9 @@ class RunStats:
     usage_per_model: Mapping[str, Usage] = field(factory=dict)
     usage_per_round: Mapping[int, Usage] = field(factory=dict)
     usage_per_operator: Mapping[str, Usage] = field(factory=dict)
+    #: per ``"round/stage"`` (stage: mutate, respond, judge): calls made (journal hits too)
+    calls_per_stage: Mapping[str, int] = field(factory=dict)
+    usage_per_stage: Mapping[str, Usage] = field(factory=dict)
     calls_sent: int = 0
     journal_hits: int = 0
     cache_hits: int = 0
@@ -113,6 +118,8 @@ class RunStats:
             "usage_per_model": _usage_dict(self.usage_per_model),
             "usage_per_round": _usage_dict({str(k): v for k, v in self.usage_per_round.items()}),
             "usage_per_operator": _usage_dict(self.usage_per_operator),
+            "calls_per_stage": dict(sorted(self.calls_per_stage.items())),
+            "usage_per_stage": _usage_dict(self.usage_per_stage),
             "calls": {
                 "sent": self.calls_sent,
                 "journal_hits": self.journal_hits,
@@ -148,6 +155,8 @@ class RunStats:
             usage_per_model=usage(data["usage_per_model"]),
             usage_per_round={int(k): v for k, v in usage(data["usage_per_round"]).items()},
             usage_per_operator=usage(data["usage_per_operator"]),
+            calls_per_stage=dict(data.get("calls_per_stage", {})),
+            usage_per_stage=usage(data.get("usage_per_stage", {})),
             calls_sent=calls.get("sent", 0),
             journal_hits=calls.get("journal_hits", 0),
             cache_hits=calls.get("cache_hits", 0),
@@ -176,6 +185,8 @@ class StatsBuilder:
         self.usage_model: dict[str, Usage] = {}
         self.usage_round: dict[int, Usage] = {}
         self.usage_operator: dict[str, Usage] = {}
+        self.calls_stage: Counter[str] = Counter()
+        self.usage_stage: dict[str, Usage] = {}
 
     @classmethod
     def restore(cls, data: Mapping[str, Any]) -> StatsBuilder:
@@ -193,14 +204,21 @@ class StatsBuilder:
         builder.usage_model.update(stats.usage_per_model)
         builder.usage_round.update(stats.usage_per_round)
         builder.usage_operator.update(stats.usage_per_operator)
+        builder.calls_stage.update(stats.calls_per_stage)
+        builder.usage_stage.update(stats.usage_per_stage)
         return builder
 
-    def add_usage(self, completion: Completion, round: int, operator: str) -> None:
+    def add_usage(
+        self, completion: Completion, round: int, operator: str, stage: str = "mutate"
+    ) -> None:
         model = completion.model or "unknown"
         usage = completion.usage
         self.usage_model[model] = self.usage_model.get(model, Usage()) + usage
         self.usage_round[round] = self.usage_round.get(round, Usage()) + usage
         self.usage_operator[operator] = self.usage_operator.get(operator, Usage()) + usage
+        where = f"{round}/{stage}"
+        self.calls_stage[where] += 1
+        self.usage_stage[where] = self.usage_stage.get(where, Usage()) + usage
 
     def keep(self, round: int, operator: str) -> None:
         self.rows_per_round[round] += 1
@@ -227,6 +245,8 @@ class StatsBuilder:
             usage_per_model=dict(self.usage_model),
             usage_per_round=dict(self.usage_round),
             usage_per_operator=dict(self.usage_operator),
+            calls_per_stage=dict(self.calls_stage),
+            usage_per_stage=dict(self.usage_stage),
             seed_response_failures=self.seed_response_failures,
             **calls,
         )

@@ -6,36 +6,54 @@ import asyncio
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 from attrs import frozen
 
-from evolkit._protocols import Filter, Mutator
-from evolkit._types import ChatMessage, Completion, Instruction, Rejected, content_id
+from evolkit._protocols import Filter, Mutator, PoolFilter
+from evolkit._types import ChatMessage, Completion, Instruction, Rejected
 from evolkit.engine.calls import CallRunner
 from evolkit.engine.failures import PluginError, plugin_error
 from evolkit.engine.journal import CallSite, request_key
 from evolkit.engine.stats import Drop, StatsBuilder
 from evolkit.errors import EvolkitError, ModelError
+from evolkit.filters._apply import apply_filter
 from evolkit.redact import redact
 
 T = TypeVar("T")
 
-__all__ = ["Outcome", "RoundContext", "response_messages"]
+if TYPE_CHECKING:
+    from evolkit.engine.plan import RunPlan
+
+__all__ = ["Outcome", "RoundContext", "draw_operator", "mutation_rng", "response_messages"]
 
 
 def response_messages(instruction: Instruction, system: str | None = None) -> list[ChatMessage]:
-    """The request for the response to ``instruction``: its text, then its input if any,
-    after an optional system prompt (for example one that fixes the final-answer form)."""
-    content = instruction.text
-    if instruction.input:
-        content = f"{instruction.text}\n\n{instruction.input}"
+    """The request for the response to ``instruction``: its user message
+    (:meth:`Instruction.user_message`) after an optional system prompt (for example one that
+    fixes the final-answer form)."""
     messages: list[ChatMessage] = []
     if system:
         messages.append({"role": "system", "content": system})
-    messages.append({"role": "user", "content": content})
+    messages.append({"role": "user", "content": instruction.user_message()})
     return messages
+
+
+def mutation_rng(seed: int, round: int, parent: Instruction) -> random.Random:
+    """The generator for every random choice about ``parent`` in ``round`` of a run with
+    ``seed``: which operator evolves it, and any choice the operator makes."""
+    return random.Random(f"evolkit:{seed}:{round}:{parent.id}")
+
+
+def draw_operator(
+    candidates: Sequence[tuple[Mutator, float]], rng: random.Random
+) -> Mutator | None:
+    """The operator drawn from weighted ``candidates`` with ``rng`` (one draw, whatever the
+    number of candidates, so the operator sees the generator in the same state)."""
+    if not candidates:
+        return None
+    return rng.choices([m for m, _ in candidates], weights=[w for _, w in candidates])[0]
 
 
 @frozen
@@ -69,39 +87,25 @@ class _AccountedBackend:
         sample = self._repeats[request]
         self._repeats[request] += 1
         site = CallSite(self._round, self._parent, self.stage, sample)
-        return await self._ctx.call(messages, params, self._round, self._operator, site)
+        return await self._ctx.call(messages, params, self._round, self._operator, "judge", site)
 
 
 class RoundContext:
-    """Shared state of a run's rounds: operators, filters, runner, settings."""
+    """Shared state of a run's rounds: the run plan, the call runner, the counts, and the ids
+    kept so far. Built from a :class:`~evolkit.engine.plan.RunPlan` in the driver and in each
+    worker alike, so every setting reaches every place an instruction is evolved."""
 
-    def __init__(
-        self,
-        *,
-        runner: CallRunner,
-        stats: StatsBuilder,
-        mutators: Sequence[tuple[Mutator, float]],
-        filters: Sequence[Filter],
-        seed: int,
-        respond: bool,
-        mutate_params: Mapping[str, Any],
-        respond_params: Mapping[str, Any],
-        respond_system: str | None = None,
-        max_reply_chars: int = 100_000,
-        max_instruction_chars: int = 50_000,
-    ) -> None:
+    def __init__(self, plan: RunPlan, runner: CallRunner, stats: StatsBuilder) -> None:
+        self.plan = plan
         self.runner = runner
         self.stats = stats
-        self.mutators = list(mutators)
-        self.filters = [f for f in filters if respond or not f.needs_response]
-        self.seed = seed
-        self.respond = respond
-        self.mutate_params = dict(mutate_params)
-        self.respond_params = dict(respond_params)
-        self.respond_system = respond_system
+        self.mutators: Sequence[tuple[Mutator, float]] = plan.mutators
+        usable = plan.active_filters
+        self.filters: Sequence[Filter] = [f for f in usable if not isinstance(f, PoolFilter)]
+        # Pool rules (near duplicates) are checked in the run's ordered stream, not here.
+        self.pool_indexes = [f.new_index() for f in usable if isinstance(f, PoolFilter)]
         self.seen_before: set[str] = set()
-        self.max_reply_chars = max_reply_chars
-        self.max_instruction_chars = max_instruction_chars
+        self.max_reply_chars = plan.config.max_reply_chars
 
     def guard(self, name: str, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)``; an exception from the plugin ``name`` becomes a counted
@@ -127,37 +131,72 @@ class RoundContext:
         self.runner.failures.failure(error)  # raises with --strict
         return error
 
+    @property
+    def seed(self) -> int:
+        return self.plan.config.seed
+
+    @property
+    def respond(self) -> bool:
+        return self.plan.config.respond
+
     async def call(
         self,
         messages: Sequence[ChatMessage],
         params: Mapping[str, Any],
         round: int,
         operator: str,
+        stage: str = "mutate",
         site: CallSite | None = None,
     ) -> Completion:
+        """One call, counted under its round, operator and stage (mutate, respond, judge);
+        ``site`` is where it comes from (part of its journal key)."""
         completion, _ = await self.runner.call(messages, params, site)
-        self.stats.add_usage(completion, round, operator)
+        self.stats.add_usage(completion, round, operator, stage)
         return completion
+
+    def remember(self, instruction: Instruction) -> None:
+        """Add a seed or a kept row to every pool rule's index."""
+        for index in self.pool_indexes:
+            index.add(instruction)
+
+    def pool_drop(self, outcome: Outcome) -> Drop | None:
+        """The drop of ``outcome``'s child by a pool rule, else None (the child is remembered)."""
+        child = outcome.child
+        assert child is not None
+        for index in self.pool_indexes:
+            verdict = index.check(child)
+            if not verdict.keep:
+                return Drop(
+                    child.round,
+                    outcome.parent.id,
+                    child.operator or "",
+                    "dedupe",
+                    verdict.filter,
+                    verdict.reason,
+                    child.text,
+                    metadata=verdict.metadata,
+                )
+        self.remember(child)
+        return None
 
     def rng(self, round: int, parent: Instruction) -> random.Random:
         """The generator for every random choice about ``parent`` in ``round``."""
-        return random.Random(f"evolkit:{self.seed}:{round}:{parent.id}")
+        return mutation_rng(self.seed, round, parent)
 
     def choose(self, parent: Instruction, rng: random.Random) -> Mutator | None:
         candidates = [(m, w) for m, w in self.mutators if w > 0 and m.applies_to(parent)]
-        if not candidates:
-            return None
-        return rng.choices([m for m, _ in candidates], weights=[w for _, w in candidates])[0]
+        return draw_operator(candidates, rng)
 
     async def respond_to(
         self, instruction: Instruction, round: int, operator: str, parent: str | None = None
     ) -> str:
         stage = "seed" if round == 0 else "respond"
         completion = await self.call(
-            response_messages(instruction, self.respond_system),
-            self.respond_params,
+            response_messages(instruction, self.plan.config.respond_system),
+            self.plan.config.respond_params,
             round,
             operator,
+            "respond",
             CallSite(round, parent if parent is not None else instruction.id, stage),
         )
         return completion.text.strip()
@@ -166,9 +205,16 @@ class RoundContext:
         """Evolve ``parent`` once. Never raises for a model or parse failure: those are drops."""
 
         def dropped(
-            stage: str, filter: str, reason: str, operator: str, text: str | None = None
+            stage: str,
+            filter: str,
+            reason: str,
+            operator: str,
+            text: str | None = None,
+            metadata: Mapping[str, Any] | None = None,
         ) -> Outcome:
-            drop = Drop(round, parent.id, operator, stage, filter, reason, text)
+            drop = Drop(
+                round, parent.id, operator, stage, filter, reason, text, metadata=metadata or {}
+            )
             return Outcome(index, parent, None, drop)
 
         rng = self.rng(round, parent)
@@ -179,7 +225,8 @@ class RoundContext:
         try:
             messages = self.guard(name, mutator.build_messages, parent, rng)
             site = CallSite(round, parent.id, "mutate")
-            reply = await self.call(messages, self.mutate_params, round, name, site)
+            params = self.plan.config.mutate_params
+            reply = await self.call(messages, params, round, name, "mutate", site)
             parsed = self.guard(name, mutator.parse, reply.text, parent)
         except ModelError as exc:
             return dropped("mutate", "model", f"model_error:{exc.kind}", name, redact(str(exc)))
@@ -187,16 +234,9 @@ class RoundContext:
             return dropped("mutate", exc.name, exc.reason, name, str(exc))
         if isinstance(parsed, Rejected):
             return dropped("parse", name, parsed.reason, name, reply.text[:2000])
-        if len(parsed.text) + len(parsed.input) > self.max_instruction_chars:
+        if len(parsed.text) + len(parsed.input) > self.plan.config.max_instruction_chars:
             return dropped("parse", "engine", "instruction_too_long", name, parsed.text[:2000])
-        child = attrs.evolve(
-            parsed,
-            id=content_id(parsed.text, parsed.input),
-            parent_id=parent.id,
-            operator=name,
-            round=round,
-            response=None,
-        )
+        child = parsed.evolved_from(parent, name, round)
         if child.id in self.seen_before:
             return dropped("dedupe", "engine", "duplicate", name, child.text)
         if self.respond:
@@ -213,13 +253,17 @@ class RoundContext:
         for flt in self.filters:
             backend.stage = f"filter:{flt.name}"
             try:
-                verdict = await self.guard_async(flt.name, flt.judge(child, parent, backend))
+                verdict = await self.guard_async(
+                    flt.name, apply_filter(flt, child, parent, backend, messages)
+                )
             except ModelError as exc:
                 return dropped("filter", flt.name, f"model_error:{exc.kind}", name, child.text)
             except PluginError as exc:
                 return dropped("filter", exc.name, exc.reason, name, child.text)
             if not verdict.keep:
-                return dropped("filter", verdict.filter, verdict.reason, name, child.text)
+                return dropped(
+                    "filter", verdict.filter, verdict.reason, name, child.text, verdict.metadata
+                )
             if verdict.metadata:
                 child = attrs.evolve(child, metadata={**child.metadata, **verdict.metadata})
         return Outcome(index, parent, child, None)

@@ -1,4 +1,4 @@
-"""Evaluate models on GSM8K and check data sets for test-set contamination.
+"""Evaluate models on GSM8K and check data sets for contamination by any benchmark.
 
 >>> from evolkit.evaluate import evaluate_gsm8k
 >>> result = evaluate_gsm8k(model="path/to/model", style="wizardmath",
@@ -11,9 +11,11 @@ the code path that needs it runs (install them with ``pip install 'evolkit[eval]
 
 from __future__ import annotations
 
+from evolkit.evaluate._benchmarks import LAYOUTS, Benchmark, BenchmarkItem, load_benchmark
 from evolkit.evaluate._contamination import (
     ContaminationHit,
     ContaminationReport,
+    NgramIndex,
     check_contamination,
     normalize_words,
 )
@@ -46,8 +48,11 @@ from evolkit.evaluate._vllm import VLLMGenerator, vllm_available
 __all__ = [
     "EXEMPLARS",
     "GSM8K_SPLIT_SIZES",
+    "LAYOUTS",
     "STYLES",
     "BackendGenerator",
+    "Benchmark",
+    "BenchmarkItem",
     "ContaminationHit",
     "ContaminationReport",
     "Extraction",
@@ -59,6 +64,7 @@ __all__ = [
     "Generation",
     "Generator",
     "HFGenerator",
+    "NgramIndex",
     "Prompt",
     "PromptStyle",
     "SamplingConfig",
@@ -75,6 +81,7 @@ __all__ = [
     "harness_extract",
     "harness_match",
     "harness_normalize",
+    "load_benchmark",
     "load_gsm8k",
     "make_generator",
     "normalize_words",

@@ -39,7 +39,7 @@ def add_subcommand(subparsers: Any) -> None:
     from evolkit.evaluate._styles import STYLES
 
     parser = subparsers.add_parser(
-        "eval", help="evaluate a model on GSM8K, or check a data set for test-set overlap"
+        "eval", help="evaluate a model on GSM8K, or check a data set for benchmark overlap"
     )
     commands = parser.add_subparsers(dest="eval_command", metavar="{gsm8k,contamination}")
     commands.required = True
@@ -94,11 +94,31 @@ def add_subcommand(subparsers: Any) -> None:
 
     contamination = commands.add_parser(
         "contamination",
-        help="find rows of a data set that overlap the GSM8K test set",
-        description="List rows sharing word n-grams with GSM8K test questions.",
+        help="find rows of a data set that overlap a benchmark (GSM8K, MATH, HumanEval, MBPP…)",
+        description=(
+            "List rows sharing word n-grams (and, with --embedding-threshold, close embeddings) "
+            "with the test items of a benchmark file: GSM8K, MATH, HumanEval or MBPP layouts "
+            "are recognised from their fields, any other JSONL is read with --text-field. "
+            "Without a file, the GSM8K test set from the hub. Exit code 1 when a row overlaps."
+        ),
     )
     contamination.add_argument("data", help="evolkit JSONL data set (instruction/input/output)")
-    contamination.add_argument("--gsm8k", help="GSM8K test JSONL (default: the hub copy)")
+    bench = contamination.add_mutually_exclusive_group()
+    bench.add_argument("--benchmark", help="benchmark test file (.jsonl or .json array)")
+    bench.add_argument("--gsm8k", help="GSM8K test JSONL (default: the hub copy)")
+    contamination.add_argument(
+        "--layout",
+        choices=["auto", "gsm8k", "math", "humaneval", "mbpp", "mbpp-sanitized"],
+        default="auto",
+        help="benchmark layout (default: found from the fields)",
+    )
+    contamination.add_argument("--text-field", help="field holding each test item's text")
+    contamination.add_argument(
+        "--embedding-threshold",
+        type=float,
+        help="also flag rows whose instruction embedding has at least this cosine similarity "
+        "to a test item (e.g. 0.9; needs evolkit[quality])",
+    )
     contamination.add_argument("--ngram", type=_positive_int, default=13, help="default 13")
     contamination.add_argument("--min-shared", type=_positive_int, default=1)
     contamination.add_argument(
@@ -181,10 +201,13 @@ def run_contamination(args: argparse.Namespace) -> int:
     rows = read_rows(args.data)
     report = check_contamination(
         rows,
-        args.gsm8k,
+        args.benchmark or args.gsm8k,
         n=args.ngram,
         include_solutions=args.include_solutions,
         min_shared=args.min_shared,
+        layout=args.layout,
+        text_field=args.text_field,
+        embedding_threshold=args.embedding_threshold,
     )
     console.print(report)
     if args.output:

@@ -8,7 +8,6 @@ another size is still used, and the difference is reported in :attr:`GSM8KData.w
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
@@ -23,6 +22,7 @@ from attrs import frozen
 
 from evolkit.errors import EvolkitError, SeedFileError, missing_extra
 from evolkit.evaluate._extract import gold_answer
+from evolkit.io import iter_jsonl
 
 __all__ = [
     "GSM8K_HUB_CONFIG",
@@ -133,21 +133,9 @@ def from_rows(
 def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The JSON objects of a JSONL file; errors name the file and line."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return [row for _, row in iter_jsonl(path, objects=True)]
     except OSError as exc:
         raise SeedFileError(str(path), None, f"cannot open: {exc.strerror or exc}") from None
-    rows: list[dict[str, Any]] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SeedFileError(str(path), number, f"not JSON: {exc.msg}") from None
-        if not isinstance(row, dict):
-            raise SeedFileError(str(path), number, "each line must be a JSON object")
-        rows.append(row)
-    return rows
 
 
 def _truthy(name: str) -> bool:

@@ -9,14 +9,15 @@ Three implementations share the :class:`Generator` protocol: vLLM offline infere
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from attrs import field, frozen
 
-from evolkit._protocols import Backend
+from evolkit._protocols import Backend, LoopBoundBackend
+from evolkit.engine._loop import run_sync
 from evolkit.engine.failures import FailurePolicy, FailureTracker
+from evolkit.engine.retry import RetryPolicy, retrying
 from evolkit.errors import ConfigError, ModelError
 from evolkit.evaluate._styles import Prompt
 from evolkit.redact import redact
@@ -86,16 +87,6 @@ def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
     return text[:cut]
 
 
-def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` to completion, also from inside a running event loop (a notebook)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
 class BackendGenerator:
     """Generates through an :class:`evolkit.Backend` (litellm, or a test's ``FakeBackend``).
 
@@ -130,6 +121,7 @@ class BackendGenerator:
         self.backend = backend
         self.concurrency = concurrency
         self.attempts = max(1, attempts)
+        self.retry = RetryPolicy(retries=self.attempts - 1, backoff=1.0, backoff_max=30.0)
 
     def __repr__(self) -> str:
         return f"BackendGenerator({self.backend!r}, concurrency={self.concurrency})"
@@ -147,20 +139,19 @@ class BackendGenerator:
             params["top_p"] = config.top_p
         if config.stop:
             params["stop"] = list(config.stop)
-        delay = 1.0
-        for attempt in range(1, self.attempts + 1):
-            try:
-                async with gate:
-                    completion = await self.backend.complete(prompt.as_messages(), **params)
-                failures.success()
-                return truncate_at_stop(completion.text, config.stop), None
-            except ModelError as exc:
-                if not exc.retryable or attempt == self.attempts:
-                    failures.failure(exc)  # failures.py: stops an evaluation that cannot succeed
-                    return "", redact(str(exc))
-                await asyncio.sleep(delay)
-                delay *= 2
-        return "", "no attempt made"  # pragma: no cover - the loop always returns
+
+        async def attempt() -> str:
+            async with gate:
+                completion = await self.backend.complete(prompt.as_messages(), **params)
+            return truncate_at_stop(completion.text, config.stop)
+
+        try:
+            text = await retrying(attempt, self.retry)
+        except ModelError as exc:
+            failures.failure(exc)  # failures.py: stops an evaluation that cannot succeed
+            return "", redact(str(exc))
+        failures.success()
+        return text, None
 
     async def agenerate(
         self, prompts: Sequence[Prompt], config: SamplingConfig
@@ -182,6 +173,8 @@ class BackendGenerator:
                 for task in group:
                     task.cancel()
             await asyncio.gather(*(t for g in tasks for t in g), return_exceptions=True)
+            if isinstance(self.backend, LoopBoundBackend):
+                await self.backend.release_connections()  # before this event loop ends
         generations = []
         for prompt, group in zip(prompts, tasks, strict=True):
             results = [task.result() for task in group]

@@ -1,12 +1,18 @@
 """Built-in eliminator filters: they drop evolved instructions that failed to evolve.
 
-- ``template_leak``: the instruction copies the rewrite prompt's words or tags.
-- ``refusal``: the response apologises or declines and is short, or is empty.
+- ``not_instruction``: the rewrite is empty, a bare verdict or label, or a fragment.
+- ``near_copy``: the rewrite is its parent with a word or two changed (no model call).
+- ``growth``: an in-depth rewrite grew too little or too much; records the growth.
+- ``template_leak``: the instruction copies the operator's prompt wording, or template tags.
+- ``refusal``: the response apologises or declines, asks for missing information or only
+  acknowledges, and is short; or is empty.
 - ``stopwords``: the response is only punctuation and stop words.
+- ``near_duplicate``: the row nearly repeats another lineage's row (MinHash LSH, whole pool).
 - ``information_gain``: the model judges the instruction equal to its parent.
 
 The engine runs filters in registry order and stops at the first drop, so the cheap local
-rules come first and the one that calls the model comes last.
+rules come first and the one that calls the model comes last (``near_duplicate`` is checked
+after the per-candidate rules, in the run's fixed order).
 
 This module is itself a plugin: it registers the filters through
 ``evolkit_register_filters`` like any third-party package would.
@@ -17,7 +23,11 @@ from __future__ import annotations
 from typing import Any
 
 from evolkit._registry import FilterRegistry
+from evolkit.filters.growth import GrowthFilter
 from evolkit.filters.information_gain import InformationGainFilter, read_judgement
+from evolkit.filters.instruction_form import InstructionFormFilter
+from evolkit.filters.near_copy import NearCopyFilter
+from evolkit.filters.near_duplicate import NearDuplicateFilter
 from evolkit.filters.refusal import REFUSAL_PHRASES, RefusalFilter
 from evolkit.filters.stopwords import StopwordsFilter, english_stopwords
 from evolkit.filters.template_leak import LEAK_PHRASES, LEAK_TAGS, TemplateLeakFilter
@@ -27,7 +37,11 @@ __all__ = [
     "LEAK_PHRASES",
     "LEAK_TAGS",
     "REFUSAL_PHRASES",
+    "GrowthFilter",
     "InformationGainFilter",
+    "InstructionFormFilter",
+    "NearCopyFilter",
+    "NearDuplicateFilter",
     "RefusalFilter",
     "StopwordsFilter",
     "TemplateLeakFilter",
@@ -38,11 +52,18 @@ __all__ = [
 ]
 
 
-def builtin_filters() -> tuple[
-    TemplateLeakFilter, RefusalFilter, StopwordsFilter, InformationGainFilter
-]:
+def builtin_filters() -> tuple[Any, ...]:
     """Fresh instances of the built-in filters with default settings, in registry order."""
-    return (TemplateLeakFilter(), RefusalFilter(), StopwordsFilter(), InformationGainFilter())
+    return (
+        InstructionFormFilter(),
+        NearCopyFilter(),
+        GrowthFilter(),
+        TemplateLeakFilter(),
+        RefusalFilter(),
+        StopwordsFilter(),
+        NearDuplicateFilter(),
+        InformationGainFilter(),
+    )
 
 
 @hookimpl

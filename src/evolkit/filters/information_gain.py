@@ -90,6 +90,7 @@ class InformationGainFilter:
 
     name: str = "information_gain"
     needs_response: bool = False
+    calls_model: bool = True
     temperature: float = 0.0
     max_tokens: int | None = field(default=None)
     drop_unclear: bool = False

@@ -1,6 +1,14 @@
-"""The ``refusal`` filter: drop a candidate whose response shows the model could not answer it."""
+"""The ``refusal`` filter: drop a candidate whose response shows the model could not answer it.
+
+Evol-Instruct's rule is an apology in a response under 80 words. Auto Evol-Instruct
+(arXiv 2406.00770) also counts as failures the responses that ask for what is missing
+("Please provide the equation", "Sure! What topic would you like?") and those that only
+acknowledge ("Understood."). The phrases are English, the language of the stop-word list.
+"""
 
 from __future__ import annotations
+
+import re
 
 import attrs
 from attrs import field, frozen
@@ -8,8 +16,9 @@ from attrs import field, frozen
 from evolkit._protocols import Backend
 from evolkit._types import Instruction, Verdict
 from evolkit.filters._phrases import normalise_quotes, phrase_pattern
+from evolkit.filters.stopwords import english_stopwords, words
 
-__all__ = ["REFUSAL_PHRASES", "RefusalFilter"]
+__all__ = ["APOLOGY_WORDS", "REFUSAL_PHRASES", "RefusalFilter", "non_answer"]
 
 REFUSAL_PHRASES: tuple[str, ...] = (
     "sorry",
@@ -44,6 +53,61 @@ REFUSAL_PHRASES: tuple[str, ...] = (
 )
 """Apology and refusal phrases, matched as whole words and ignoring case."""
 
+APOLOGY_WORDS: tuple[str, ...] = ("sorry", "apologize", "apologise", "apologies", "apology")
+"""Phrases of :data:`REFUSAL_PHRASES` that an instruction asking for an apology makes normal."""
+
+_APOLOGY_ASKED = re.compile(r"\b(?:apolog\w*|sorry|regret\w*|condolences?)\b", re.IGNORECASE)
+
+_OPENER = (
+    r"(?:(?:sure|certainly|of course|absolutely|okay|ok|alright|great|happy to help)[\s,.!:-]*)*"
+)
+_REQUEST = re.compile(
+    rf"^\W*{_OPENER}(?:i(?:'d| would) be (?:happy|glad) to help[\s,.!-]*)?"
+    r"(?:please\s+(?:provide|share|specify|clarify|send|give|tell|paste|let me know)"
+    r"|(?:could|can|would) you\s+(?:please\s+)?(?:provide|share|specify|clarify|send|give"
+    r"|tell|paste|let me know)"
+    r"|i (?:need|would need|require) (?:more|some|the|additional)\s+\w+"
+    r"|(?:what|which)\s+[^.!?]*\b(?:would|do) you\s+(?:like|want|prefer|mean|have in mind))",
+    re.IGNORECASE,
+)
+# The instruction asks the model to write a message (where a request can be the answer), not
+# merely mentions one ("Translate the landlord's reply").
+_WRITES_MESSAGE = re.compile(
+    r"^\W*(?:repl(?:y|ies)|respond|answer as)\b"
+    r"|\b(?:write|draft|compose|send|prepare)\b[^.?!]{0,60}?"
+    r"\b(?:repl(?:y|ies)|responses?|messages?|e-?mails?|letters?|notes?|requests?|dialogues?"
+    r"|conversations?|texts?)\b"
+    r"|\brole-?play\b",
+    re.IGNORECASE,
+)
+_ASKS_ACK = re.compile(r"\b(?:acknowledg\w*|confirm\w*|repl(?:y|ies)|respond\w*)\b", re.IGNORECASE)
+_ACK_WORDS = frozenset(
+    [
+        "sure",
+        "okay",
+        "ok",
+        "understood",
+        "got",
+        "noted",
+        "certainly",
+        "absolutely",
+        "alright",
+        "right",
+        "great",
+        "course",
+        "happy",
+        "glad",
+        "help",
+        "helping",
+        "assist",
+        "ready",
+        "will",
+        "do",
+        "thanks",
+        "thank",
+    ]
+)
+
 
 def _key(phrase: str) -> str:
     return " ".join(phrase.casefold().replace("-", " ").replace("_", " ").split())
@@ -56,8 +120,17 @@ class RefusalFilter:
     - ``refusal``: the response contains one of ``phrases`` ("sorry", "I cannot", "as an AI",
       ...) and has fewer than ``max_words`` words. A phrase that the instruction itself
       contains does not count ("Write a two-line apology that starts with 'Sorry'").
+    - ``asks_for_information``: the response, under ``max_words`` words, opens by asking for
+      what it would need ("Please provide the equation you need to solve.", "Sure! What
+      topic would you like the poem to be about?").
+    - ``acknowledgement_only``: the response, under ``max_words`` words, only acknowledges
+      ("Understood.", "Sure, I can help with that!"): every word is a stop word or an
+      acknowledgement.
     - ``response_too_short``: the response has fewer than ``min_words`` words. The default,
       1, drops only empty responses: an evolved instruction may ask for a one-word answer.
+
+    An instruction that asks for an apology ("Write an apology to a customer") makes the
+    apology words normal in its response; refusals ("I cannot") still count.
 
     A candidate without a response is kept (``no_response``); the engine runs this filter
     only when it generates responses.
@@ -70,9 +143,14 @@ class RefusalFilter:
     phrases: tuple[str, ...] = field(default=REFUSAL_PHRASES, converter=tuple, repr=False)
 
     def refusal_phrase(self, response: str, instruction: str = "") -> str | None:
-        """The first refusal phrase in ``response`` that ``instruction`` does not contain."""
+        """The first refusal phrase in ``response`` that ``instruction`` does not contain.
+
+        When ``instruction`` asks for an apology, :data:`APOLOGY_WORDS` do not count.
+        """
         pattern = phrase_pattern(self.phrases)
         own = {_key(m.group(0)) for m in pattern.finditer(normalise_quotes(instruction))}
+        if _APOLOGY_ASKED.search(instruction):
+            own |= {_key(p) for p in APOLOGY_WORDS}
         for match in pattern.finditer(normalise_quotes(response)):
             if _key(match.group(0)) not in own:
                 return match.group(0)
@@ -90,4 +168,28 @@ class RefusalFilter:
             instruction = f"{candidate.text}\n{candidate.input}"
             if self.refusal_phrase(response, instruction) is not None:
                 return Verdict.dropped(self.name, "refusal")
+            failure = non_answer(response, instruction)
+            if failure is not None:
+                return Verdict.dropped(self.name, failure)
         return Verdict.kept(self.name)
+
+
+def non_answer(response: str, instruction: str = "") -> str | None:
+    """``asks_for_information`` or ``acknowledgement_only`` for a response that is one, else None.
+
+    An instruction that asks for a message, a reply or a request (where "Please provide your
+    order number" is the answer) turns the first off; one that asks to acknowledge or
+    confirm turns the second off.
+    """
+    text = normalise_quotes(response).strip()
+    if _REQUEST.match(text) and not _WRITES_MESSAGE.search(instruction):
+        return "asks_for_information"
+    tokens = words(text)
+    if (
+        tokens
+        and any(w in _ACK_WORDS for w in tokens)
+        and all(w in _ACK_WORDS or w in english_stopwords() for w in tokens)
+        and not _ASKS_ACK.search(instruction)
+    ):
+        return "acknowledgement_only"
+    return None

@@ -59,9 +59,7 @@ def _check_variants(
         raise ValueError(f"operator {instance.name!r}: every variant must be a non-blank string")
 
 
-def _positive(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
-    if value < 1:
-        raise ValueError(f"{attribute.name} must be >= 1, got {value}")
+_positive = attrs.validators.ge(1)
 
 
 def _to_tuple(value: Sequence[str]) -> tuple[str, ...]:
@@ -108,6 +106,16 @@ class TemplateMutator:
     def applies_to(self, instruction: Instruction) -> bool:
         """``predicate(instruction)``; every instruction when there is no predicate."""
         return self.predicate is None or bool(self.predicate(instruction))
+
+    @property
+    def prompt_texts(self) -> tuple[str, ...]:
+        """The fixed text of every prompt this operator sends: system, template, variants, formats.
+
+        The placeholders are cut out, so no run of words spans one.
+        """
+        pieces = _PLACEHOLDER.split(self.template)[::2]
+        formats = (self.output_format, self.output_format_with_input)
+        return (self.system, *pieces, *self.variants, *formats)
 
     def render(self, instruction: Instruction, variant: str = "") -> str:
         """The user prompt for ``instruction`` with ``variant``, reply format last."""

@@ -22,7 +22,11 @@ def add_subcommand(subparsers: Any) -> None:
             "chains."
         ),
     )
-    p.add_argument("output", type=Path, help="the data set a run wrote (its -o path)")
+    p.add_argument(
+        "output",
+        type=Path,
+        help="the data set a run wrote (its -o path), or a method file from 'evolkit optimize'",
+    )
     p.add_argument(
         "-o", "--html", type=Path, default=None, help="report file (default: OUT.report.html)"
     )
@@ -55,6 +59,12 @@ def run(args: argparse.Namespace) -> int:
 
     from evolkit.report import load_run, quality_summary, write_report
 
+    if args.output.suffix == ".toml":  # a method file from 'evolkit optimize'
+        from evolkit.report._method import write_method_report
+
+        written = write_method_report(args.output, args.html)
+        Console(highlight=False).print(f"wrote report to [bold]{written}[/]")
+        return 0
     path = write_report(args.output, args.html, embeddings=args.embeddings, chains=args.chains)
     console = Console(highlight=False)
     console.print(f"wrote report to [bold]{path}[/] (open it in a browser)")

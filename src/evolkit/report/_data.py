@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
-from evolkit._types import Instruction
+from evolkit._types import Instruction, lineage_of
 from evolkit.engine.stats import Drop, RunStats
+from evolkit.engine.workdir import WorkDir, summary_path
 from evolkit.errors import SeedFileError
+from evolkit.io import iter_jsonl
 
 if TYPE_CHECKING:
     from evolkit.engine.result import RunResult
@@ -42,7 +44,7 @@ class RunData:
         """The rows, drops and counts of a :class:`~evolkit.RunResult`."""
         settings: Mapping[str, Any] = {}
         if result.output is not None:
-            report = result.output.with_name(result.output.name + ".run.json")
+            report = summary_path(result.output)
             if report.exists():
                 settings = json.loads(report.read_text(encoding="utf-8")).get("settings", {})
         return cls(
@@ -72,31 +74,12 @@ class RunData:
 
     def lineage(self, id: str) -> list[Instruction]:
         """The chain from the seed to ``id``, seed first."""
-        return _walk({inst.id: inst for inst in self.rows}, id)
-
-
-def _walk(by_id: Mapping[str, Instruction], id: str) -> list[Instruction]:
-    chain: list[Instruction] = []
-    current = by_id.get(id)
-    while current is not None and len(chain) <= len(by_id):
-        chain.append(current)
-        current = by_id.get(current.parent_id) if current.parent_id else None
-    return chain[::-1]
+        return lineage_of({inst.id: inst for inst in self.rows}, id)
 
 
 def _read_jsonl(path: Path) -> Iterable[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SeedFileError(
-                    str(path), number, f"not JSON ({exc.msg})", "pass the -o path of a run"
-                ) from None
-            if isinstance(record, dict):
-                yield record
+    for _, record in iter_jsonl(path, objects=True, hint="pass the -o path of a run"):
+        yield record
 
 
 def load_run(output: str | os.PathLike[str]) -> RunData:
@@ -111,7 +94,7 @@ def load_run(output: str | os.PathLike[str]) -> RunData:
             str(out), None, "file not found", "pass the data set a run wrote (its -o path)"
         )
     rows = tuple(Instruction.from_record(r) for r in _read_jsonl(out))
-    report = out.with_name(out.name + ".run.json")
+    report = summary_path(out)
     settings: Mapping[str, Any] = {}
     if report.exists():
         data = json.loads(report.read_text(encoding="utf-8"))
@@ -121,7 +104,7 @@ def load_run(output: str | os.PathLike[str]) -> RunData:
         from evolkit.summary import load_stats
 
         stats = load_stats(out)
-    workdir = out.with_name(out.name + ".evolkit")
+    workdir = WorkDir.for_output(out).path
     drops: list[Drop] = []
     if workdir.is_dir():
         for path in sorted(workdir.glob("drops-*.jsonl")):
@@ -144,7 +127,7 @@ def sample_chains(run: RunData, k: int = 5, seed: int = 0) -> list[list[Instruct
     seen_roots: set[str] = set()
     spare: list[list[Instruction]] = []
     for inst in finals:
-        chain = _walk(by_id, inst.id)
+        chain = lineage_of(by_id, inst.id)
         if not chain:
             continue
         if chain[0].id in seen_roots:

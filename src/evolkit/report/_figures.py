@@ -15,6 +15,7 @@ from evolkit.errors import missing_extra
 from evolkit.report._data import RunData
 from evolkit.report._metrics import complexity, word_count
 from evolkit.report._quality import QualitySummary
+from evolkit.score._summary import ScoreTable, score_table
 
 __all__ = ["Figures", "draw_figures", "figure", "to_data_uri"]
 
@@ -212,6 +213,46 @@ def diversity(quality: QualitySummary) -> Any:
     return fig
 
 
+_SCORE_COLOURS = (ACCENT, PROMPT, COMPLETION, KEPT, DROPPED)
+
+
+def scores_figure(table: ScoreTable) -> Any:
+    """Mean of each score per round (left) and per operator (right), with the counts."""
+    fig = figure(9.6, max(3.4, 0.35 * len(table.per_operator) + 1.4))
+    by_round, by_operator = fig.subplots(1, 2, width_ratios=(1, 1.2))
+    rounds = sorted(table.per_round)
+    for name, colour in zip(table.names, _SCORE_COLOURS * 4, strict=False):
+        xs = [i for i, r in enumerate(rounds) if name in table.per_round[r]]
+        ys = [table.per_round[rounds[i]][name][0] for i in xs]
+        by_round.plot(xs, ys, "o-", color=colour, label=name)
+    by_round.set_xticks(range(len(rounds)), _round_labels(rounds))
+    by_round.set_xlabel("round")
+    by_round.set_ylabel("mean score")
+    by_round.set_title("Mean score per round")
+    by_round.legend(frameon=False, fontsize=8)
+    _style(by_round)
+    operators = sorted(table.per_operator)
+    height = 0.8 / max(1, len(table.names))
+    for k, (name, colour) in enumerate(zip(table.names, _SCORE_COLOURS * 4, strict=False)):
+        present = [(i, o) for i, o in enumerate(operators) if name in table.per_operator[o]]
+        by_operator.barh(
+            [i + k * height for i, _ in present],
+            [table.per_operator[o][name][0] for _, o in present],
+            height=height,
+            color=colour,
+            label=name,
+        )
+    by_operator.set_yticks(
+        [i + 0.4 - height / 2 for i in range(len(operators))], operators, fontsize=8
+    )
+    by_operator.set_xlabel("mean score")
+    by_operator.set_title("Mean score per operator")
+    _style(by_operator)
+    by_operator.grid(axis="x", alpha=0.3)
+    by_operator.grid(axis="y", visible=False)
+    return fig
+
+
 def draw_figures(run: RunData, quality: QualitySummary) -> Figures:
     """Every figure of the report, by name, as PNG data URIs."""
     import warnings
@@ -225,6 +266,9 @@ def draw_figures(run: RunData, quality: QualitySummary) -> Figures:
         "tokens": lambda: token_use(run),
         "diversity": lambda: diversity(quality),
     }
+    table = score_table(run.rows)
+    if table:
+        makers["scores"] = lambda: scores_figure(table)
     out: Figures = {}
     with warnings.catch_warnings():
         # an empty round or a one-value violin makes numpy/matplotlib warn; the figure is fine

@@ -133,6 +133,27 @@ def _drop_table(run: RunData) -> str:
     return _table(["stage", "filter", "reason", "count"], rows) + sample
 
 
+_SCORES_CAPTION = (
+    "Mean difficulty, quality and other scores per round and per operator "
+    "(from metadata.scores, written by evolkit score)."
+)
+
+
+def _scores_section(figures: Figures) -> str:
+    if "scores" not in figures:
+        return (
+            "<section><h2>Scores</h2><p class='muted'>No row is scored yet: run "
+            "<code>evolkit score OUT</code> to judge difficulty and quality per round and per "
+            "operator.</p></section>"
+        )
+    return (
+        "<section><h2>Scores</h2>"
+        + _fig(figures, "scores", _SCORES_CAPTION)
+        + "<p class='muted'>Did each round get harder? The left panel answers it: a rising "
+        "difficulty line means the rewrites asked for more.</p></section>"
+    )
+
+
 def render_html(
     run: RunData,
     figures: Figures,
@@ -171,6 +192,7 @@ def render_html(
         "markers (must, at least, only, each, if, step, …) + numbers. It rises as rewrites add "
         "requirements and specifics; compare rounds of one run, not runs with each other.</p>"
         "</section>",
+        _scores_section(figures),
         "<section><h2>Data quality</h2><div class='grid'>"
         + _fig(figures, "diversity", "Lexical (distinct-n) and embedding diversity per round.")
         + f"<div class='wide'>{quality.html_table()}<p class='muted'>distinct-n: distinct "

@@ -17,7 +17,7 @@ from typing import Any
 
 from attrs import frozen
 
-from evolkit._types import Instruction
+from evolkit._types import Instruction, lineage_of
 from evolkit.report._metrics import complexity, distinct_n, word_count
 
 __all__ = ["QualitySummary", "RoundQuality", "quality_summary"]
@@ -138,14 +138,7 @@ def _cell(value: Any, base: Any, key: str) -> str:
 
 def _root_ids(rows: Sequence[Instruction]) -> dict[str, str]:
     by_id = {inst.id: inst for inst in rows}
-    roots: dict[str, str] = {}
-    for inst in rows:
-        current, steps = inst, 0
-        while current.parent_id and current.parent_id in by_id and steps <= len(by_id):
-            current = by_id[current.parent_id]
-            steps += 1
-        roots[inst.id] = current.id
-    return roots
+    return {inst.id: lineage_of(by_id, inst.id)[0].id for inst in rows}
 
 
 def _embedding_measures(

@@ -1,9 +1,11 @@
-"""Command-line options for scaling out ``evolkit evolve``: ``--router-config``, ``--ray``.
+"""Command-line options for scaling out ``evolkit evolve``: ``--router-config``, ``--ray``,
+``--workers``.
 
 ``add_scale_arguments(parser)`` adds the options to the ``evolve`` parser; ``scale_setup(args,
 params)`` applies them: it puts the router config into the model parameters (and picks the
 ``router/...`` model when ``--model`` was not given) and returns the :class:`RayExecutor` for
-``--ray``, or ``None``. Use the executor in a ``with`` block so its workers stop at the end.
+``--ray`` or ``--workers N`` (without ``--ray``: a private Ray instance on this machine), or
+``None``. Use the executor in a ``with`` block so its workers stop at the end.
 """
 
 from __future__ import annotations
@@ -40,7 +42,12 @@ def add_scale_arguments(parser: argparse.ArgumentParser) -> None:
         "('auto', 'ray://head:10001'); --concurrency is then per worker",
     )
     group.add_argument(
-        "--workers", type=int, default=None, help="Ray workers (with --ray; default 2)"
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="evolve in N worker processes on this machine (Ray's local mode), or on N Ray "
+        "workers with --ray (default 2); --concurrency is then per worker",
     )
 
 
@@ -54,9 +61,11 @@ def scale_setup(args: argparse.Namespace, params: dict[str, Any]) -> RayExecutor
     address = getattr(args, "ray", None)
     workers = getattr(args, "workers", None)
     if address is None:
-        if workers is not None:
-            raise ConfigError("--workers needs --ray (run on Ray workers)")
-        return None
+        if workers is None:
+            return None
+        address = "local"  # N processes on this machine
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
     return RayExecutor(
         None if address == "local" else address,
         workers=workers or 2,

@@ -24,41 +24,25 @@ from typing import Any
 
 from attrs import frozen
 
-from evolkit._protocols import Backend, Filter, Mutator
 from evolkit._types import ChatMessage, Completion, Instruction
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
 from evolkit.engine.journal import CallSite, Journal
+from evolkit.engine.plan import RunPlan
 from evolkit.engine.stats import StatsBuilder
 from evolkit.engine.steps import Outcome, RoundContext
+from evolkit.engine.workdir import WorkDir
 
 __all__ = ["ChunkResult", "ItemResult", "SharedJournal", "Worker", "WorkerSpec"]
 
 
 @frozen(kw_only=True)
 class WorkerSpec:
-    """Everything a worker needs to evolve items exactly as the driver's engine would."""
+    """What a worker needs to evolve items exactly as the driver's engine would: the run's
+    plan (as :meth:`RunPlan.for_workers` shares it out) and where to keep its journal file."""
 
-    model: str | None
-    model_params: Mapping[str, Any]
-    backend: Backend | None
-    mutators: Sequence[tuple[Mutator, float]]
-    filters: Sequence[Filter]
-    seed: int
-    respond: bool
-    mutate_params: Mapping[str, Any]
-    respond_params: Mapping[str, Any]
-    concurrency: int
-    timeout: float
-    retries: int
-    backoff: float
-    backoff_max: float
-    rpm: float | None
-    tpm: float | None
+    plan: RunPlan
     journal_dir: str
-    main_journal: str | None
-    cache: str | None = None
-    run_id: str = ""
 
 
 @frozen
@@ -144,9 +128,10 @@ class _RecordingContext(RoundContext):
         params: Mapping[str, Any],
         round: int,
         operator: str,
+        stage: str = "mutate",
         site: CallSite | None = None,
     ) -> Completion:
-        completion = await super().call(messages, params, round, operator, site)
+        completion = await super().call(messages, params, round, operator, stage, site)
         key = self.runner.key_for(messages, dict(params), site)
         _CALLS.get().append((key, completion, round, operator))
         return completion
@@ -165,6 +150,16 @@ def _journal_folder(requested: str) -> Path:
         fallback = Path(tempfile.gettempdir()) / "evolkit-workers" / folder.parent.name
         fallback.mkdir(parents=True, exist_ok=True)
         return fallback
+
+
+def _open_cache(path: Path | None) -> ResponseCache | None:
+    """The run's response cache, or none when this node cannot open it."""
+    if path is None:
+        return None
+    try:
+        return ResponseCache(path)
+    except (OSError, sqlite3.Error):
+        return None
 
 
 class Worker:
@@ -186,6 +181,10 @@ class Worker:
 
     def ping(self) -> int:
         return self.index
+
+    def plan(self) -> RunPlan | None:
+        """The plan of the run this worker last evolved for (tests compare it with the run's)."""
+        return None if self._ctx is None else self._ctx.plan
 
     def warm(self) -> None:
         """Import the model client and the plugins ahead of the first chunk."""
@@ -216,44 +215,13 @@ class Worker:
             spec = await spec  # an ObjectRef
         self._ctx, self._journal, self._token, self._seen_round = None, None, None, -1
         self._reported = {}
-        backend = spec.backend
-        if backend is None:
-            from evolkit._plugins import default_plugins
-
-            assert spec.model is not None
-            backend = default_plugins().backends().create(spec.model, dict(spec.model_params))
-        main = Path(spec.main_journal) if spec.main_journal else None
+        plan = spec.plan
+        backend = plan.backend.build()
+        main = WorkDir(plan.workdir).journal
         self._journal = SharedJournal(_journal_folder(spec.journal_dir), f"w{self.index}", main)
-        cache = None
-        if spec.cache is not None:
-            try:
-                cache = ResponseCache(Path(spec.cache))
-            except (OSError, sqlite3.Error):
-                cache = None  # this node cannot open the run's cache: go without
-        self._cache = cache
-        runner = CallRunner(
-            backend,
-            self._journal,
-            cache=cache,
-            concurrency=spec.concurrency,
-            timeout=spec.timeout,
-            retries=spec.retries,
-            backoff=spec.backoff,
-            backoff_max=spec.backoff_max,
-            rpm=spec.rpm,
-            tpm=spec.tpm,
-            run_id=spec.run_id,
-        )
-        self._ctx = _RecordingContext(
-            runner=runner,
-            stats=StatsBuilder(),
-            mutators=spec.mutators,
-            filters=spec.filters,
-            seed=spec.seed,
-            respond=spec.respond,
-            mutate_params=spec.mutate_params,
-            respond_params=spec.respond_params,
-        )
+        self._cache = _open_cache(plan.config.cache)
+        runner = CallRunner.from_plan(plan, backend, self._journal, self._cache)
+        self._ctx = _RecordingContext(plan, runner, StatsBuilder())
         self._token = token
         return self._ctx
 

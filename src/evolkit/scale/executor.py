@@ -19,14 +19,15 @@ import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
-from itertools import islice
 from types import TracebackType
 from typing import Any
 
 from evolkit._types import Instruction
+from evolkit.engine.plan import BackendSource, RunPlan
 from evolkit.engine.steps import Outcome, RoundContext
 from evolkit.errors import ConfigError, EvolkitError, missing_extra
-from evolkit.scale._worker import ChunkResult, ItemResult, Worker, WorkerSpec
+from evolkit.scale._dispatch import _Actor, _Chunk, _Dispatch
+from evolkit.scale._worker import ChunkResult, Worker, WorkerSpec
 
 __all__ = ["RayExecutor"]
 
@@ -51,21 +52,6 @@ def import_ray(*, loopback: bool = False) -> Any:
     return ray
 
 
-class _Actor:
-    def __init__(self, handle: Any, index: int) -> None:
-        self.handle = handle
-        self.index = index
-        self.outstanding = 0
-        self.usable = True
-
-
-class _Chunk:
-    def __init__(self, items: list[tuple[int, Instruction]]) -> None:
-        self.items = items
-        self.attempts = 0
-        self.actor: _Actor | None = None
-
-
 class RayExecutor:
     """Run each round's evolutions on ``workers`` Ray actors; pass it as ``executor=``.
 
@@ -74,9 +60,11 @@ class RayExecutor:
     dashboard). ``concurrency`` is the model calls in flight *per worker*; ``chunk`` the pool items
     sent per request (default: ``concurrency``), with ``depth`` chunks queued per worker.
 
-    Workers rebuild the backend from ``model`` and ``model_params`` when given (do this for a
-    backend that does not pickle); otherwise the run's backend object is sent to them (a
-    ``LiteLLMBackend`` or ``RouterBackend`` is sent as its model string and settings).
+    Each worker runs the run's own :class:`~evolkit.engine.plan.RunPlan` (``concurrency`` calls
+    in flight each, the rpm/tpm limits shared out). Workers build the backend from ``model``
+    and ``model_params`` when given (do this for a backend that does not pickle), else from the
+    run's model string when the run built its backend from one; a backend object the caller
+    passed is sent to them pickled.
 
     ``journal_dir`` is where workers keep their journal files (default: the run's work dir;
     a worker on a machine that cannot write there uses its temp folder). ``max_restarts`` is how
@@ -204,51 +192,33 @@ class RayExecutor:
     # -- workers ------------------------------------------------------------------------------
 
     def _spec(self, ctx: RoundContext) -> WorkerSpec:
-        runner = ctx.runner
-        backend: Any = runner.backend
-        model, params = self.model, self.model_params
-        if model is None:
-            from evolkit.backends.litellm import LiteLLMBackend
-
-            if type(backend) is LiteLLMBackend:
-                model, params, backend = backend.model, dict(backend.params), None
+        """The run's plan as each worker runs it (see :meth:`RunPlan.for_workers`)."""
+        plan = ctx.plan
+        if self.model is not None:
+            source = BackendSource(model=self.model, params=self.model_params)
+        elif plan.backend.model is not None:
+            # The engine built the backend from a model string: each worker builds its own.
+            source = BackendSource(model=plan.backend.model, params=plan.backend.params)
         else:
-            backend = None
-        if backend is not None:
+            source = plan.backend
             ray = import_ray()
             try:
-                ray.cloudpickle.dumps(backend)
+                ray.cloudpickle.dumps(source.instance)
             except Exception as exc:
                 raise ConfigError(
-                    f"the backend {backend!r} cannot be sent to Ray workers ({exc}): pass "
-                    "RayExecutor(model=..., model_params=...) so workers build their own"
+                    f"the backend {source.instance!r} cannot be sent to Ray workers ({exc}): "
+                    "pass RayExecutor(model=..., model_params=...) so workers build their own"
                 ) from None
-        limiter = getattr(runner, "_limiter", None)
-        rpm = getattr(limiter, "rpm", None)
-        tpm = getattr(limiter, "tpm", None)
-        folder = self.journal_dir or str(runner.journal.path.parent)
+        folder = self.journal_dir or str(plan.workdir)
         return WorkerSpec(
-            model=model,
-            model_params=params,
-            backend=backend,
-            mutators=ctx.mutators,
-            filters=ctx.filters,
-            seed=ctx.seed,
-            respond=ctx.respond,
-            mutate_params=ctx.mutate_params,
-            respond_params=ctx.respond_params,
-            concurrency=self.concurrency,
-            timeout=runner.timeout,
-            retries=runner.retries,
-            backoff=runner.backoff,
-            backoff_max=runner.backoff_max,
-            rpm=None if rpm is None else rpm / self.workers,
-            tpm=None if tpm is None else tpm / self.workers,
-            journal_dir=folder,
-            main_journal=str(runner.journal.path),
-            cache=None if runner.cache is None else str(runner.cache.path),
-            run_id=runner.run_id,
+            plan=plan.for_workers(self.workers, self.concurrency, source), journal_dir=folder
         )
+
+    def worker_plans(self) -> dict[int, RunPlan | None]:
+        """The plan each live worker last ran, by worker index (for checks and tests)."""
+        ray = import_ray()
+        plans = ray.get([a.handle.plan.remote() for a in self._actors])
+        return {a.index: plan for a, plan in zip(self._actors, plans, strict=True)}
 
     def _start(self, ctx: RoundContext) -> Any:
         ray = self._init_ray()
@@ -285,77 +255,25 @@ class RayExecutor:
         self, ctx: RoundContext, round: int, pool: Iterator[Instruction]
     ) -> AsyncIterator[Outcome]:
         ray = self._start(ctx)
-        seen = [ray.put(sorted(ctx.seen_before))]
-        source = enumerate(pool)
-        exhausted = False
-        waiting: list[_Chunk] = []  # chunks to (re)send
-        running: dict[asyncio.Future[Any], _Chunk] = {}
-        pings: dict[asyncio.Future[Any], _Actor] = {}
-        ready: dict[int, ItemResult] = {}
-        next_index = 0
-        sent_up_to = 0
-        lookahead = self.chunk * self.depth * len(self._actors) * 2
+        state = _Dispatch(self, ray, ctx, round, pool)
         try:
             while True:
-                # Fill every usable worker up to ``depth`` chunks.
-                while True:
-                    actors = [a for a in self._actors if a.usable and a.outstanding < self.depth]
-                    if not actors:
-                        break
-                    if not waiting:
-                        if exhausted or sent_up_to - next_index >= lookahead:
-                            break
-                        items = list(islice(source, self.chunk))
-                        if not items:
-                            exhausted = True
-                            break
-                        sent_up_to = items[-1][0] + 1
-                        waiting.append(_Chunk(items))
-                    chunk = waiting.pop(0)
-                    actor = min(actors, key=lambda a: (a is chunk.actor, a.outstanding))
-                    chunk.actor = actor
-                    chunk.attempts += 1
-                    actor.outstanding += 1
-                    ref = actor.handle.run.remote(
-                        self._token, self._spec_box, round, seen, chunk.items
-                    )
-                    running[asyncio.wrap_future(ref.future())] = chunk
-                while next_index in ready:
-                    item = ready.pop(next_index)
-                    for _key, completion, call_round, operator in item.calls:
-                        ctx.stats.add_usage(completion, call_round, operator)
-                    next_index += 1
-                    yield item.outcome
-                if not running and not pings:
-                    if exhausted and not waiting:
+                state.fill()
+                while state.next_index in state.ready:
+                    yield state.take()
+                if not state.running and not state.pings:
+                    if state.exhausted and not state.waiting:
                         break
                     if not any(a.usable for a in self._actors):
                         raise EvolkitError("every Ray worker of the run is gone")
                     continue
                 done, _ = await asyncio.wait(
-                    [*running, *pings], return_when=asyncio.FIRST_COMPLETED
+                    [*state.running, *state.pings], return_when=asyncio.FIRST_COMPLETED
                 )
                 for future in done:
-                    if future in pings:
-                        self._pinged(ray, pings.pop(future), future)
-                        continue
-                    chunk = running.pop(future)
-                    assert chunk.actor is not None
-                    chunk.actor.outstanding -= 1
-                    try:
-                        result: ChunkResult = future.result()
-                    except ray.exceptions.RayTaskError as exc:
-                        raise exc.as_instanceof_cause() from None
-                    except (ray.exceptions.RayError, ConnectionError) as exc:
-                        self._lost(ray, chunk, exc, pings)
-                        waiting.insert(0, chunk)
-                        continue
-                    await self._absorb(ctx, result)
-                    self.chunks_done[result.worker] = self.chunks_done.get(result.worker, 0) + 1
-                    for item in result.items:
-                        ready[item.outcome.index] = item
+                    await state.settle(future)
         finally:
-            for future in [*running, *pings]:
+            for future in [*state.running, *state.pings]:
                 future.cancel()
 
     def _lost(

@@ -13,6 +13,7 @@ Model strings (see :func:`router_backend_factory`):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import os
@@ -58,6 +59,7 @@ class RouterBackend:
         self.model = f"router/{self.group}"
         self.params: dict[str, Any] = dict(params or {})
         self._router: Any = None
+        self._router_loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def from_file(
@@ -72,7 +74,7 @@ class RouterBackend:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_router"] = None  # rebuilt where it is unpickled
+        state["_router"] = state["_router_loop"] = None  # rebuilt where it is unpickled
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -80,20 +82,24 @@ class RouterBackend:
 
     @property
     def router(self) -> Any:
-        """The ``litellm.Router`` (built on first access)."""
-        if self._router is None:
+        """The ``litellm.Router`` of the running event loop (built on first access there: its
+        HTTP clients belong to one loop)."""
+        loop = _running_loop()
+        if self._router is None or self._router_loop is not loop:
+            self._router_loop = loop
             litellm = import_litellm()
             settings = {**_DEFAULT_SETTINGS, **self.config.router_settings}
             self._router = litellm.Router(model_list=self._deployments(), **settings)
         return self._router
 
-    async def release_connections(self) -> None:
+    async def aclose(self) -> None:
         """Close the HTTP clients the Router cached on the running event loop.
 
-        The engine calls this when a run ends, before its loop closes; the Router (and its
-        clients) are built again on the next call, on whatever loop that runs in.
+        Call it before the event loop that made the calls ends (the engine does, for a backend
+        it built); the Router (and its clients) are built again on the next call, on whatever
+        loop that runs in, so the backend stays usable and a second call is harmless.
         """
-        router, self._router = self._router, None
+        router, self._router, self._router_loop = self._router, None, None
         if router is None:
             return
         cache = getattr(
@@ -107,6 +113,13 @@ class RouterBackend:
                 result = closer()
                 if inspect.isawaitable(result):
                     await result
+
+    async def release_connections(self) -> None:
+        """Close the Router's connections before the event loop that opened them ends.
+
+        The engine calls this at the end of every run (see
+        :class:`~evolkit._protocols.LoopBoundBackend`)."""
+        await self.aclose()
 
     def _deployments(self) -> list[dict[str, Any]]:
         """The model list for the Router; each deployment's client makes one attempt per call
@@ -130,6 +143,13 @@ class RouterBackend:
     def classify_error(self, exc: BaseException) -> ModelError:
         """The :class:`ModelError` for an exception a Router call raised."""
         return classify_provider_error(exc)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def router_backend_factory(model: str, params: Mapping[str, Any]) -> RouterBackend:

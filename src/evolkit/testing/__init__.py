@@ -11,15 +11,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 import attrs
 
 from evolkit._protocols import Backend, Filter, Mutator
-from evolkit._types import Instruction, Rejected, Verdict
+from evolkit._types import ChatMessage, Instruction, Rejected, Verdict
+from evolkit.filters._apply import apply_filter
 from evolkit.testing._fake import FakeBackend, default_reply
 
 __all__ = [
@@ -48,15 +47,21 @@ async def arun_mutator(
     seed: int = 0,
     round: int = 1,
 ) -> Instruction | Rejected:
-    """Evolve ``instruction`` once with ``mutator`` through ``backend`` (the default fake)."""
+    """Evolve ``instruction`` once with ``mutator`` through ``backend`` (the default fake),
+    exactly as round ``round`` of a run with ``seed`` would: the same random generator, and the
+    child stamped the engine's way (fresh id from its content, lineage, no response)."""
+    from evolkit.engine.steps import draw_operator, mutation_rng
+
     parent = Instruction(text=instruction) if isinstance(instruction, str) else instruction
     model = backend if backend is not None else FakeBackend.default()
-    messages = mutator.build_messages(parent, random.Random(f"{seed}:{round}:{parent.id}"))
+    rng = mutation_rng(seed, round, parent)
+    draw_operator([(mutator, 1.0)], rng)  # the engine's draw, so ``rng`` is in the same state
+    messages = mutator.build_messages(parent, rng)
     completion = await model.complete(messages)
     result = mutator.parse(completion.text, parent)
     if isinstance(result, Rejected):
         return result
-    return attrs.evolve(result, parent_id=parent.id, operator=mutator.name, round=round)
+    return result.evolved_from(parent, mutator.name, round)
 
 
 def run_mutator(
@@ -78,8 +83,13 @@ async def arun_filter(
     backend: Backend | None = None,
     *,
     response: str | None = None,
+    prompt: Sequence[ChatMessage] | None = None,
 ) -> Verdict:
-    """Judge ``candidate`` (with ``response``) against ``parent`` with ``filter``."""
+    """Judge ``candidate`` (with ``response``) against ``parent`` with ``filter``.
+
+    ``prompt`` stands for the messages the mutator sent; a filter that reads them
+    (:class:`evolkit._protocols.PromptAwareFilter`) gets them as in a run.
+    """
     cand = Instruction(text=candidate) if isinstance(candidate, str) else candidate
     if response is not None:
         cand = attrs.evolve(cand, response=response)
@@ -89,7 +99,8 @@ async def arun_filter(
         par = Instruction(text=parent) if isinstance(parent, str) else parent
     if cand.parent_id is None:
         cand = attrs.evolve(cand, parent_id=par.id, round=max(cand.round, par.round + 1))
-    return await filter.judge(cand, par, backend if backend is not None else FakeBackend.default())
+    model = backend if backend is not None else FakeBackend.default()
+    return await apply_filter(filter, cand, par, model, prompt)
 
 
 def run_filter(
@@ -99,6 +110,7 @@ def run_filter(
     backend: Backend | None = None,
     *,
     response: str | None = None,
+    prompt: Sequence[ChatMessage] | None = None,
 ) -> Verdict:
     """Blocking :func:`arun_filter`."""
-    return _run(arun_filter(filter, candidate, parent, backend, response=response))
+    return _run(arun_filter(filter, candidate, parent, backend, response=response, prompt=prompt))

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Union
+from typing import Any
 
-from evolkit._markers import INSTRUCTION_TAG, JUDGE_TAGS, REWRITE_TAG, between, wrap
+from evolkit._markers import INSTRUCTION_TAG, JUDGE_TAGS, REWRITE_TAG, SCORE_FORM, between, wrap
 from evolkit._types import ChatMessage, Completion, Usage
 from evolkit.errors import ModelError
 
 __all__ = ["FakeBackend", "Reply", "default_reply"]
 
-Reply = Union[str, Completion, BaseException]
+Reply = str | Completion | BaseException
 Handler = Callable[[Sequence[ChatMessage]], Reply]
 
 _ADDITIONS = (
@@ -31,7 +32,7 @@ _ADDITIONS = (
     "Point out one limitation of your answer.",
 )
 
-_WORDS = (
+_WORDS = (  # noqa: SIM905 - a sentence reads better than a list of words
     "first consider the question carefully then break it into smaller parts each part gets "
     "a clear explanation with an example and a check that the result makes sense overall the "
     "answer combines these parts into one coherent solution that a reader can verify step by "
@@ -49,6 +50,8 @@ def default_reply(messages: Sequence[ChatMessage]) -> str:
     - a rewrite request (the prompt mentions ``<rewrite>``) gets the instruction back with one
       extra requirement, chosen by hashing the whole prompt;
     - an equality judgement (``<first>`` and ``<second>``) gets ``Not Equal``;
+    - a score request (it asks for ``Score: N``) gets a score that grows with the length of
+      what is scored: one ``[i] Score: N`` line per version for a lineage, else ``Score: N``;
     - anything else gets a fluent, deterministic answer of about 90 words.
     """
     prompt = "\n".join(m["content"] for m in messages)
@@ -59,10 +62,23 @@ def default_reply(messages: Sequence[ChatMessage]) -> str:
         return wrap(REWRITE_TAG, f"{original} {addition}")
     if all(f"<{tag}>" in user for tag in JUDGE_TAGS):
         return "Not Equal"
+    if SCORE_FORM in user:
+        return _score_reply(user)
     topic = " ".join(user.split()[:12])
     start = _pick(user, len(_WORDS))
     body = " ".join(_WORDS[(start + i) % len(_WORDS)] for i in range(80))
     return f"Here is an answer to: {topic}\n\n{body.capitalize()}."
+
+
+def _length_score(text: str) -> int:
+    return max(1, min(10, 1 + len(text.split()) // 8))
+
+
+def _score_reply(user: str) -> str:
+    blocks = re.findall(rf"<{INSTRUCTION_TAG}>(.*?)</{INSTRUCTION_TAG}>", user, flags=re.DOTALL)
+    if f"[1] {SCORE_FORM}" in user:
+        return "\n".join(f"[{i}] Score: {_length_score(b)}" for i, b in enumerate(blocks, 1))
+    return f"Score: {_length_score(' '.join(blocks) or user)}"
 
 
 class FakeBackend:

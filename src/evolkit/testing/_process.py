@@ -166,6 +166,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backlog", type=int, default=2048)
     parser.add_argument("--models", default="fake", help="comma-separated names for /v1/models")
+    parser.add_argument("--api-key", default=None, help="answer 401 to requests without this key")
+    parser.add_argument(
+        "--listed-models-only", action="store_true", help="answer 404 for other models"
+    )
     for kind in FAULT_KINDS:
         flag = f"--rate-{kind.replace('_', '-')}"
         parser.add_argument(flag, type=float, default=0.0, help=f"share of attempts with {kind}")
@@ -200,6 +204,8 @@ def _from_args(args: argparse.Namespace) -> FakeServer:
         port=args.port,
         models=models,
         backlog=args.backlog,
+        api_key=args.api_key,
+        listed_models_only=args.listed_models_only,
     )
 
 

@@ -96,7 +96,9 @@ class FakeServer:
     requests arrive in; only identical requests sent at the same moment race for their attempt
     numbers. ``handler(messages)`` computes the reply text (default:
     :func:`evolkit.testing.default_reply`); ``max_tokens`` cuts the reply to that many words with
-    ``finish_reason="length"``. Token counts in ``usage`` are words.
+    ``finish_reason="length"``. Token counts in ``usage`` are words. With ``api_key``, a request
+    without ``Authorization: Bearer <api_key>`` gets OpenAI's 401; with ``listed_models_only``, a
+    request for a model not in ``models`` gets OpenAI's 404 (``model_not_found``).
 
     litellm keeps HTTP clients cached per event loop: a test that calls this server through
     litellm should ``await litellm.close_litellm_async_clients()`` before its loop ends, or the
@@ -115,6 +117,8 @@ class FakeServer:
         port: int = 0,
         models: Sequence[str] = ("fake",),
         backlog: int = 2048,
+        api_key: str | None = None,
+        listed_models_only: bool = False,
     ) -> None:
         if latency < 0 or jitter < 0:
             raise ValueError("FakeServer latency and jitter must be >= 0")
@@ -129,6 +133,8 @@ class FakeServer:
         self.port = port
         self.models = tuple(models)
         self.backlog = backlog
+        self.api_key = api_key
+        self.listed_models_only = listed_models_only
         self.stats = ServerStats()
         self._runner: web.BaseRunner | None = None
         self._held: set[asyncio.Task[Any]] = set()
@@ -235,6 +241,10 @@ class FakeServer:
         args = ["--host", self.host, "--port", str(self.port), "--seed", str(self.seed)]
         args += ["--latency", repr(self.latency), "--jitter", repr(self.jitter)]
         args += ["--backlog", str(self.backlog), "--models", ",".join(self.models)]
+        if self.api_key is not None:
+            args += ["--api-key", self.api_key]
+        if self.listed_models_only:
+            args.append("--listed-models-only")
         return args + self.faults.to_args()
 
     # -- counters --------------------------------------------------------------------------
@@ -281,6 +291,9 @@ class FakeServer:
     async def _chat(self, request: web.BaseRequest) -> web.StreamResponse:
         from aiohttp import web
 
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
         try:
             body = json.loads(await request.read())
             if not isinstance(body, dict):
@@ -291,6 +304,13 @@ class FakeServer:
                 status=400, body=error_body(str(exc), "invalid_request_error"), content_type=_JSON
             )
         model = str(body.get("model") or self.models[0])
+        if self.listed_models_only and model not in self.models:
+            message = f"The model `{model}` does not exist or you do not have access to it."
+            return web.Response(
+                status=404,
+                body=error_body(message, "invalid_request_error", "model_not_found"),
+                content_type=_JSON,
+            )
         key = request_key(model, body["messages"])
         attempt, faults_so_far = self.stats.begin(key)
         try:
@@ -307,6 +327,22 @@ class FakeServer:
             return await self._answer(request, body, messages, model, key, attempt)
         finally:
             self.stats.end()
+
+    def _refusal(self, request: web.BaseRequest) -> web.Response | None:
+        """OpenAI's 401 when the server has an ``api_key`` and the request does not carry it."""
+        from aiohttp import web
+
+        if self.api_key is None or request.headers.get("Authorization") == f"Bearer {self.api_key}":
+            return None
+        return web.Response(
+            status=401,
+            body=error_body(
+                "Incorrect API key provided (the fake server expects another key).",
+                "invalid_request_error",
+                "invalid_api_key",
+            ),
+            content_type=_JSON,
+        )
 
     async def _answer(
         self,

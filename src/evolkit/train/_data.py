@@ -14,7 +14,9 @@ from typing import Any
 
 from attrs import frozen
 
+from evolkit._types import user_message
 from evolkit.errors import ConfigError, SeedFileError
+from evolkit.io import iter_jsonl
 
 __all__ = ["ChatExample", "Example", "PromptExample", "read_examples"]
 
@@ -70,15 +72,7 @@ def _iter_rows(path: Path, data_format: str) -> Iterator[tuple[int | None, Any]]
         for row in rows:
             yield None, row
         return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SeedFileError(
-                str(path), number, f"not valid JSON: {exc.msg}", "each line must be one JSON object"
-            ) from None
+    yield from iter_jsonl(path)
 
 
 def _string(row: Mapping[str, Any], key: str, where: tuple[str, int | None]) -> str:
@@ -180,7 +174,5 @@ def single_turn(example: ChatExample) -> PromptExample | None:
 
 def as_messages(example: PromptExample) -> list[dict[str, str]]:
     """An instruction row as a two-turn conversation (the input follows the instruction)."""
-    user = example.instruction
-    if example.input.strip():
-        user = f"{user}\n\n{example.input}"
+    user = user_message(example.instruction, example.input)
     return [{"role": "user", "content": user}, {"role": "assistant", "content": example.output}]

@@ -13,7 +13,7 @@ from evolkit_code.filters import PythonParsesFilter
 from evolkit_code.operators import CODE_MUTATORS
 
 if TYPE_CHECKING:
-    from evolkit._registry import FilterRegistry, MutatorRegistry
+    from evolkit.plugins import FilterRegistry, MutatorRegistry
 
 __all__ = ["evolkit_register_filters", "evolkit_register_mutators"]
 

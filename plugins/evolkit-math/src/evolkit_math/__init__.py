@@ -8,13 +8,14 @@ Operators (kind ``"math"``, used only when selected, e.g. ``--operators math``):
 
 Filters (used only when named, e.g. ``--filters math.final_answer``):
 
-- ``math.final_answer``: the response ends with ``The answer is: N``, N a number;
+- ``math.final_answer``: the response has a numeric final answer (``The answer is``,
+  ``####``, ``\\boxed{}`` or a number on the last line);
 - ``math.self_consistency``: a majority of ``k`` fresh solutions reach the same answer.
 """
 
 from __future__ import annotations
 
-from evolkit_math.answers import answer_text, canonical, final_answer, parse_number
+from evolkit_math.answers import answer_text, canonical, final_answer, parse_number, read_answer
 from evolkit_math.filters import FinalAnswerFilter, SelfConsistencyFilter, Vote
 from evolkit_math.operators import DOWNWARD, MATH_MUTATORS, UPWARD, looks_like_math
 
@@ -30,6 +31,7 @@ __all__ = [
     "final_answer",
     "looks_like_math",
     "parse_number",
+    "read_answer",
 ]
 
 __version__ = "0.1.0"

@@ -1,8 +1,8 @@
 """Filters for math problems: a final answer in the fixed form, and answers that agree.
 
-- ``math.final_answer`` drops a problem whose response does not end with
-  ``The answer is: N`` (``no_final_answer``), or ends with it but ``N`` is not a number
-  (``answer_not_numeric``).
+- ``math.final_answer`` drops a problem whose response has no final answer
+  (``no_final_answer``: no ``The answer is``, ``####``, ``\\boxed{}`` or number on the last
+  line), or announces one that is not a number (``answer_not_numeric``).
 - ``math.self_consistency`` solves the problem ``k`` times and keeps it only when a majority of
   the solutions reach the same final answer (``majority_agrees``); otherwise it drops it with
   ``no_answer`` (no solution gave a final answer), ``no_majority``, or ``response_disagrees``
@@ -20,7 +20,7 @@ from attrs import field, frozen
 from evolkit import Backend, ChatMessage, Instruction, Verdict
 
 from evolkit_math import prompts
-from evolkit_math.answers import answer_text, final_answer
+from evolkit_math.answers import answer_text, final_answer, read_answer
 
 __all__ = ["FinalAnswerFilter", "SelfConsistencyFilter", "Vote", "verdict_with_metadata"]
 
@@ -42,7 +42,11 @@ def verdict_with_metadata(
 
 @frozen(kw_only=True)
 class FinalAnswerFilter:
-    """Keeps a problem only when its response ends with ``The answer is: N``, N a number.
+    """Keeps a problem only when its response has a numeric final answer.
+
+    The answer is read as :func:`evolkit_math.answers.read_answer` reads it: after ``The answer
+    is`` or ``####``, in ``\\boxed{}``, or as a number on the last line; the layer it came
+    from is recorded as ``metadata["answer_form"]``.
 
     A candidate without a response is kept (``no_response``); the engine runs this filter only
     when it generates responses.
@@ -55,12 +59,12 @@ class FinalAnswerFilter:
         """Drop a response without a numeric final answer in the fixed form."""
         if candidate.response is None:
             return Verdict.kept(self.name, "no_response")
-        text = answer_text(candidate.response)
-        if text is None:
+        found = read_answer(candidate.response)
+        if found is None or found.value is None:
+            if answer_text(candidate.response) is not None:
+                return Verdict.dropped(self.name, "answer_not_numeric")
             return Verdict.dropped(self.name, "no_final_answer")
-        if final_answer(candidate.response) is None:
-            return Verdict.dropped(self.name, "answer_not_numeric")
-        return Verdict.kept(self.name)
+        return Verdict.kept(self.name, metadata={"answer_form": found.layer})
 
 
 @frozen
@@ -118,6 +122,7 @@ class SelfConsistencyFilter:
 
     name: str = "math.self_consistency"
     needs_response: bool = False
+    calls_model: bool = True
     k: int = field(default=5, validator=_at_least_one)
     min_votes: int | None = field(default=None, validator=_votes_within_k)
     temperature: float = 0.7
@@ -134,10 +139,7 @@ class SelfConsistencyFilter:
 
     def messages(self, candidate: Instruction, sample: int) -> list[ChatMessage]:
         """The request for solution number ``sample`` (0-based) of ``candidate``."""
-        problem = candidate.text
-        if candidate.input.strip():
-            problem = f"{problem}\n\n{candidate.input}"
-        user = self.template.replace("{problem}", problem)
+        user = self.template.replace("{problem}", candidate.user_message())
         if self.seed_param is None:
             user = f"(Solution {sample + 1} of {self.k}, worked out independently.)\n\n{user}"
         return [

@@ -13,7 +13,7 @@ from evolkit_math.filters import FinalAnswerFilter, SelfConsistencyFilter
 from evolkit_math.operators import MATH_MUTATORS
 
 if TYPE_CHECKING:
-    from evolkit._registry import FilterRegistry, MutatorRegistry
+    from evolkit.plugins import FilterRegistry, MutatorRegistry
 
 __all__ = ["evolkit_register_filters", "evolkit_register_mutators"]
 

@@ -1,0 +1,115 @@
+"""``evolkit optimize``, and the ``--method`` option of ``evolkit evolve``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_subcommand", "method_setup", "run"]
+
+
+def add_subcommand(subparsers: Any) -> None:
+    """Add ``optimize`` to the ``evolkit`` command."""
+    p = subparsers.add_parser(
+        "optimize",
+        help="fit an evolving method to your seeds and model (Auto Evol-Instruct)",
+        description=(
+            "Start from a universal evolving method; at each step evolve a mini-batch of SEEDS "
+            "with it, have the optimizer model analyse the trajectories and write CANDIDATES "
+            "improved methods, and keep the one with the lowest evolution failure rate on the "
+            "held-out DEV set (failures judged by the eliminator's filters). Writes the method "
+            "file (TOML) and OUT.trajectory.json; the same command again resumes. Run the "
+            "method with 'evolkit evolve --method OUT'."
+        ),
+    )
+    p.add_argument("seeds", type=Path, help="seed instructions (.jsonl, .json or text)")
+    p.add_argument("--dev", type=Path, required=True, help="held-out dev set, disjoint from SEEDS")
+    p.add_argument("-o", "--output", type=Path, required=True, help="method file to write (.toml)")
+    p.add_argument("--model", default=None, help="the evolver model (default: as evolve)")
+    p.add_argument(
+        "--optimizer-model",
+        default=None,
+        help="analyses and rewrites the method (default: --model)",
+    )
+    p.add_argument("--api-base", default=None, help="endpoint for the models (vLLM, Ollama, ...)")
+    p.add_argument("--steps", type=int, default=3, help="optimisation steps (3)")
+    p.add_argument("--candidates", type=int, default=3, help="candidate methods per step (3)")
+    p.add_argument("--batch-size", type=int, default=8, help="seeds per mini-batch (8)")
+    p.add_argument(
+        "--trajectory-rounds", type=int, default=2, help="evolution rounds per trajectory (2)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument("--name", default="auto", help="method name; its operator is method.NAME")
+    p.add_argument("--initial", type=Path, default=None, help="start from this method file")
+    p.add_argument(
+        "--filters",
+        default=None,
+        help="the eliminator's filters that judge failures, in order (default: the defaults; "
+        "math: add math.final_answer,math.self_consistency; code: code.python_parses)",
+    )
+    p.add_argument("--respond-system", default=None, help="system prompt for every response")
+    p.add_argument("--concurrency", type=int, default=None, help="evolver calls in flight")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per call")
+    p.add_argument("--retries", type=int, default=4, help="retries per call (4)")
+    p.add_argument("--cache", default="default", help="response cache file, 'default' or 'off'")
+    p.add_argument("--overwrite", action="store_true", help="discard a previous optimisation")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the result")
+    p.set_defaults(func=run)
+
+
+def _cache(value: str) -> Path | None:
+    from evolkit.engine.cache import default_cache_path
+
+    if value == "off":
+        return None
+    return default_cache_path() if value == "default" else Path(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    from evolkit.auto import Method, optimize
+    from evolkit.auto._render import render_result
+
+    def log(line: str) -> None:
+        if not args.quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    result = optimize(
+        args.seeds,
+        args.dev,
+        output=args.output,
+        model=args.model,
+        optimizer_model=args.optimizer_model,
+        model_params={"api_base": args.api_base} if args.api_base else None,
+        steps=args.steps,
+        candidates=args.candidates,
+        batch_size=args.batch_size,
+        trajectory_rounds=args.trajectory_rounds,
+        seed=args.seed,
+        name=args.name,
+        initial=Method.load(args.initial) if args.initial is not None else None,
+        log=log,
+        overwrite=args.overwrite,
+        progress="quiet" if args.quiet else "log",
+        filters=args.filters,
+        respond_system=args.respond_system,
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        retries=args.retries,
+        cache=_cache(args.cache),
+    )
+    print(render_result(result))
+    return 0
+
+
+def method_setup(method_file: Path, operators: str | None) -> tuple[Any, str]:
+    """Plugins with the method file's operator registered, and the operators to run."""
+    from evolkit._plugins import Plugins
+    from evolkit.auto import Method, MethodPlugin
+
+    method = Method.load(method_file)
+    plugins = Plugins.load()
+    plugins.register(MethodPlugin(method), name=method.operator_name, package=str(method_file))
+    chosen = f"{operators},{method.operator_name}" if operators else method.operator_name
+    return plugins, chosen

@@ -1,0 +1,169 @@
+"""``evolkit score`` and ``evolkit select``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from evolkit.evaluate._cli import _positive_int
+
+__all__ = ["add_subcommand", "run_score", "run_select"]
+
+
+def _names(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one")
+    return names
+
+
+def _add_score(sub: Any) -> None:
+    p = sub.add_parser(
+        "score",
+        help="score every row: difficulty, quality, complexity along its lineage, diversity",
+        description=(
+            "Score every row of OUT and write the scores into each row's metadata "
+            "(metadata.scores), with the counts, means per round and per operator, and cost in "
+            "OUT.scores.json. Model calls are journaled in OUT.evolkit/: running the same "
+            "command again resumes. A reply that cannot be read is a counted failure, never a "
+            "default score. Exit code 1 when some scores could not be given."
+        ),
+    )
+    p.add_argument(
+        "data", metavar="OUT", type=Path, help="the data set to score (.jsonl, a run's -o path)"
+    )
+    p.add_argument(
+        "--scores",
+        type=_names,
+        default=None,
+        help="scorers to run, e.g. 'difficulty,quality,complexity,diversity' "
+        "(default: the registered defaults; `evolkit plugins` lists them)",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="judge model, as for evolve (default: $EVOLKIT_MODEL, else the embedded model)",
+    )
+    p.add_argument("--api-base", default=None, help="endpoint for the model")
+    p.add_argument("-o", "--output", type=Path, default=None, help="write here (default: OUT)")
+    p.add_argument("--concurrency", type=_positive_int, default=None, help="calls in flight")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per call")
+    p.add_argument("--retries", type=int, default=4, help="retries per call (4)")
+    p.add_argument("--rpm", type=float, default=None, help="request-per-minute limit")
+    p.add_argument("--tpm", type=float, default=None, help="token-per-minute limit")
+    p.add_argument("--cache", default="default", help="response cache file, 'default' or 'off'")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=run_score)
+
+
+def _add_select(sub: Any) -> None:
+    p = sub.add_parser(
+        "select",
+        help="pick the best rows by score, none too similar to another (deita-style)",
+        description=(
+            "Rank the scored rows of OUT by the product of the --by scores and take them best "
+            "first, skipping any row whose embedding has a cosine similarity of THRESHOLD or "
+            "more with a row already taken, until BUDGET rows are taken. Writes SUBSET, every "
+            "decision to SUBSET.selection.jsonl and the counts to SUBSET.select.json."
+        ),
+    )
+    p.add_argument(
+        "data", metavar="OUT", type=Path, help="a scored data set (run `evolkit score` first)"
+    )
+    p.add_argument(
+        "-o", "--output", metavar="SUBSET", type=Path, required=True, help="the subset to write"
+    )
+    p.add_argument("--budget", type=_positive_int, required=True, help="rows to take at most")
+    p.add_argument(
+        "--threshold", type=float, default=0.9, help="cosine similarity that is too close (0.9)"
+    )
+    p.add_argument(
+        "--by",
+        type=_names,
+        default=["difficulty", "quality"],
+        help="scores multiplied into the ranking score (default: difficulty,quality)",
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=run_select)
+
+
+def add_subcommand(subparsers: Any) -> None:
+    """Add ``score`` and ``select`` to the ``evolkit`` command."""
+    _add_score(subparsers)
+    _add_select(subparsers)
+
+
+def _cache(text: str) -> Path | None:
+    from evolkit.engine.cache import default_cache_path
+
+    if text == "off":
+        return None
+    return default_cache_path() if text == "default" else Path(text)
+
+
+def run_score(args: argparse.Namespace) -> int:
+    """Run ``evolkit score``."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from evolkit.score import score_report_path
+
+    bar = Progress(
+        "scoring",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=args.quiet or args.json,
+    )
+    task = bar.add_task("rows", total=None)
+    with bar:
+        report = _score(args, lambda done, total: bar.update(task, completed=done, total=total))
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        console = Console(highlight=False)
+        console.print(report)
+        console.print(
+            f"scores written to {report.output}; report in {score_report_path(report.output)}"
+        )
+    return 1 if report.failed else 0
+
+
+def _score(args: argparse.Namespace, progress: Any) -> Any:
+    from evolkit.score import score
+
+    return score(
+        args.data,
+        scores=args.scores,
+        model=args.model,
+        model_params={"api_base": args.api_base} if args.api_base else None,
+        output=args.output,
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        retries=args.retries,
+        rpm=args.rpm,
+        tpm=args.tpm,
+        cache=_cache(args.cache),
+        progress=progress,
+    )
+
+
+def run_select(args: argparse.Namespace) -> int:
+    """Run ``evolkit select``; exit code 1 when nothing could be taken."""
+    from rich.console import Console
+
+    from evolkit.score import select
+
+    report = select(
+        args.data, args.output, budget=args.budget, threshold=args.threshold, by=args.by
+    )
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        Console(highlight=False).print(report)
+    return 0 if report.taken else 1
