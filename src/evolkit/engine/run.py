@@ -354,8 +354,9 @@ async def aevolve(
     async with contextlib.AsyncExitStack() as stack:
         stack.enter_context(frozen_heap())
         wd, out_path = _prepare_workdir(stack, output)
-        _guard_workdir(stack, wd, out_path)
-        seed_source, written = _take_seeds(wd, seeds, fields, layout, progress, cfg)
+        with remove_if_refused(wd.path):  # refused seeds leave no work directory behind
+            _guard_workdir(stack, wd, out_path)
+            seed_source, written = _take_seeds(wd, seeds, fields, layout, progress, cfg)
         opened, source = await _open_backend(stack, plugins, backend, model, model_params)
         plan = RunPlan(
             config=fit_to_backend(cfg, opened),
