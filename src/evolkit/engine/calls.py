@@ -105,7 +105,8 @@ class CallRunner:
     ) -> None:
         self.backend = backend
         self.run_id = run_id
-        self.failures = failures if failures is not None else FailureTracker()
+        # Counting only unless a run plan sets the rules (CallRunner.from_plan).
+        self.failures = failures or FailureTracker(FailurePolicy(stops=False))
         self.concurrency = concurrency
         self.rpm = rpm
         self.tpm = tpm

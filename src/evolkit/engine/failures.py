@@ -72,6 +72,8 @@ class FailurePolicy:
     max_failure_rate: float = field(default=0.5, converter=_rate)
     breaker_calls: int = 20
     strict: bool = False
+    #: False for callers that only count (scoring, optimising): no rule stops them.
+    stops: bool = True
 
 
 class FailureTracker:
@@ -98,6 +100,8 @@ class FailureTracker:
             raise RunAborted(
                 f"run stopped by --strict: {self.examples[cause]}; finished work is kept", cause
             )
+        if not self.policy.stops:
+            return
         kind = getattr(error, "kind", "")
         if self.succeeded == 0 and kind in _FATAL_BEFORE_SUCCESS:
             raise self._abort(cause, "no call has succeeded")
@@ -106,7 +110,7 @@ class FailureTracker:
 
     def check_round(self, round: int, failed: int, done: int, *, final: bool = False) -> None:
         """Raise when more than the allowed share of ``round``'s items failed."""
-        if done == 0 or (not final and done < self.policy.breaker_calls):
+        if not self.policy.stops or done == 0 or (not final and done < self.policy.breaker_calls):
             return
         if failed / done > self.policy.max_failure_rate:
             cause = self.causes.most_common(1)[0][0] if self.causes else "model_error"

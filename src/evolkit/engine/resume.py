@@ -24,8 +24,11 @@ __all__ = ["finished_result", "run_id", "write_report"]
 
 
 def run_id(fingerprint: Mapping[str, Any]) -> str:
-    """A short id of a run's settings (without ``rounds``: more rounds extend the same run)."""
-    blob = json.dumps({k: v for k, v in fingerprint.items() if k != "rounds"}, sort_keys=True)
+    """A short id of a run's settings. Without ``rounds`` (more rounds extend the same run) and
+    without the seeds (they are in every request already; a cost pilot on some of the seeds
+    shares its calls with the run that follows)."""
+    kept = {k: v for k, v in fingerprint.items() if k not in {"rounds", "seeds"}}
+    blob = json.dumps(kept, sort_keys=True)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
