@@ -81,6 +81,9 @@ class RunStats:
     duplicate_seeds: int = 0
     seed_response_failures: int = 0
     elapsed_s: float = 0.0
+    #: Calls that failed past their retries (and plugin errors), per cause, with one example.
+    failures: Mapping[str, int] = field(factory=dict)
+    failure_examples: Mapping[str, str] = field(factory=dict)
 
     @property
     def rows(self) -> int:
@@ -127,6 +130,8 @@ class RunStats:
             "duplicate_seeds": self.duplicate_seeds,
             "seed_response_failures": self.seed_response_failures,
             "elapsed_s": round(self.elapsed_s, 3),
+            "failures": dict(sorted(self.failures.items())),
+            "failure_examples": dict(sorted(self.failure_examples.items())),
         }
 
     @classmethod
@@ -160,6 +165,8 @@ class RunStats:
             duplicate_seeds=data.get("duplicate_seeds", 0),
             seed_response_failures=data.get("seed_response_failures", 0),
             elapsed_s=data.get("elapsed_s", 0.0),
+            failures=data.get("failures", {}),
+            failure_examples=data.get("failure_examples", {}),
         )
 
 
