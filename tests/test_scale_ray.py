@@ -203,7 +203,7 @@ def _every_setting_changed(tmp_path: Path) -> EvolveConfig:
         "cache": tmp_path / "cache.sqlite",
         "max_failure_rate": 0.9,
         "breaker_calls": 50,
-        "strict": False,
+        "strict": True,
         "max_reply_chars": 90_000,
         "max_instruction_chars": 40_000,
         "duplicate_ids": "drop",
