@@ -1,8 +1,9 @@
 """The rounds of one run: round 0 answers the seeds, each later round evolves the pool.
 
 :class:`Rounds` writes each round's kept rows, the pool carried to the next round and the drops
-to the work directory, de-duplicates within the round, counts everything and reports progress;
-the evolution of each pool item happens in the executor (:mod:`evolkit.engine.executor`).
+to the work directory, drops duplicates (:mod:`evolkit.engine.dedupe`), counts everything and
+reports progress; the evolution of each pool item happens in the executor
+(:mod:`evolkit.engine.executor`).
 """
 
 from __future__ import annotations
@@ -76,8 +77,7 @@ class Rounds:
         """Mark every row kept in rounds 0..``completed`` as seen (a resumed run)."""
         for r in range(completed + 1):
             for inst in self.wd.instructions(self.wd.rows(r)):
-                self.ctx.seen_before.add(inst.id)
-                self.ctx.remember(inst)
+                self.ctx.dedupe.remember(inst)
 
     async def _answer_seed(self, index: int, seed: Instruction) -> tuple[Instruction, Drop | None]:
         cfg = self.plan.config
@@ -110,8 +110,7 @@ class Rounds:
                 if failure is not None:
                     drops.write(_line(failure.to_record()))
                     self.stats.seed_response_failures += 1
-                self.ctx.seen_before.add(seed.id)
-                self.ctx.remember(seed)
+                self.ctx.dedupe.remember(seed)
                 tally.done += 1
                 tally.kept += 1
                 self.progress.update(self.snapshot(0, total, tally))
@@ -119,7 +118,6 @@ class Rounds:
 
     async def evolve_round(self, round: int, total: int) -> None:
         """Round ``round``: every pool item evolved once; survivors kept, parents carried on."""
-        seen_now: set[str] = set()
         tally = _Tally()
         self.progress.start_round(round, self.plan.config.rounds, total)
         with (
@@ -129,15 +127,14 @@ class Rounds:
         ):
             pool_in = self.wd.instructions(self.wd.pool(round - 1))
             async for outcome in self.executor.outcomes(self.ctx, round, pool_in):
-                self._record(outcome, seen_now, tally, rows, pool, drops)
+                self._record(outcome, tally, rows, pool, drops)
                 self.progress.update(self.snapshot(round, total, tally))
-        self.ctx.seen_before |= seen_now
+        self.ctx.dedupe.close_round()
         self.progress.end_round(self.snapshot(round, total, tally))
 
     def _record(
         self,
         outcome: Outcome,
-        seen_now: set[str],
         tally: _Tally,
         rows: IO[str],
         pool: IO[str],
@@ -146,12 +143,9 @@ class Rounds:
         """Write one outcome: a kept child to the rows and pool, else the drop and the parent."""
         tally.done += 1
         child, drop = outcome.child, outcome.drop
-        if child is not None and child.id in seen_now:
-            drop, child = _duplicate(outcome, child), None
-        elif child is not None and (near := self.ctx.pool_drop(outcome)) is not None:
-            drop, child = near, None
+        if child is not None and (dup := self.ctx.dedupe.admit(child, outcome.parent.id)):
+            drop, child = dup, None
         if child is not None:
-            seen_now.add(child.id)
             rows.write(_line(child.to_record()))
             pool.write(_line(child.to_record()))
             self.stats.keep(child.round, child.operator or "")
@@ -162,16 +156,3 @@ class Rounds:
         pool.write(_line(outcome.parent.to_record()))
         self.stats.drop(drop)
         tally.dropped += 1
-
-
-def _duplicate(outcome: Outcome, child: Instruction) -> Drop:
-    """The drop of a child another item of the same round already produced."""
-    return Drop(
-        child.round,
-        outcome.parent.id,
-        child.operator or "",
-        "dedupe",
-        "engine",
-        "duplicate",
-        child.text,
-    )
