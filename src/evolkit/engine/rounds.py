@@ -59,7 +59,7 @@ class Rounds:
         self.progress = progress
 
     def snapshot(self, round: int, total: int, tally: _Tally) -> Snapshot:
-        usage = self.stats.usage_round.get(round)
+        usage = self.stats.usage_per_round.get(round)
         return Snapshot(
             round=round,
             rounds=self.plan.config.rounds,
