@@ -12,7 +12,6 @@ import signal
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import attrs
 import pytest
@@ -23,7 +22,6 @@ import evolkit
 from evolkit import ChatMessage, EvolveConfig
 from evolkit.backends.litellm import LiteLLMBackend
 from evolkit.engine.journal import Journal
-from evolkit.errors import ConfigError
 from evolkit.scale import RayExecutor, RouterBackend, RouterConfig
 from evolkit.testing import default_reply
 from evolkit.testing.server import FakeServer
@@ -183,15 +181,9 @@ def test_a_worker_killed_mid_round_loses_nothing(
     assert sent_twice <= executor.concurrency
 
 
-# Settings that work on the calls of one process: a run with an executor refuses them
-# (checked below), so they cannot reach a worker.
-ONE_PROCESS_ONLY = {"batch": True, "max_cost": 5.0}
-
-
 def _every_setting_changed(tmp_path: Path) -> EvolveConfig:
-    """A config with every field away from its default (a new field must be added here, or to
-    ONE_PROCESS_ONLY)."""
-    changed: dict[str, Any] = {
+    """A config with every field away from its default (a new field must be added here)."""
+    changed = {
         "rounds": 1,
         "seed": 23,
         "concurrency": 6,
@@ -211,13 +203,16 @@ def _every_setting_changed(tmp_path: Path) -> EvolveConfig:
         "cache": tmp_path / "cache.sqlite",
     }
     fields = attrs.fields(EvolveConfig)
-    assert set(changed) | set(ONE_PROCESS_ONLY) == {f.name for f in fields}, (
+    # Batch mode and the budget work on one process's calls and are refused with workers
+    # (tests/test_batch.py checks the refusal); every other field must reach the workers.
+    process_only = {"batch", "max_cost"}
+    assert set(changed) | process_only == {f.name for f in fields}, (
         "a new EvolveConfig field needs a value here"
     )
     config = EvolveConfig(**changed)
     defaults = EvolveConfig(respond=False)  # respond's default is True: compared apart
     for f in fields:
-        if f.name != "respond" and f.name not in ONE_PROCESS_ONLY:
+        if f.name not in {"respond", *process_only}:
             assert getattr(config, f.name) != getattr(defaults, f.name), f.name
     return config
 
@@ -255,19 +250,3 @@ def test_every_setting_reaches_the_workers(tmp_path: Path, executor: RayExecutor
     # The response requests the workers sent carried the run's system prompt (they once did
     # not: the workers' settings were re-listed by hand and this one was left out).
     assert config.respond_system in systems
-
-
-@pytest.mark.parametrize("name", sorted(ONE_PROCESS_ONLY))
-def test_one_process_settings_are_refused_with_workers(
-    tmp_path: Path, executor: RayExecutor, name: str
-) -> None:
-    config = EvolveConfig(rounds=1, **{name: ONE_PROCESS_ONLY[name]})
-    backend = LiteLLMBackend("openai/fake", {"api_base": "http://127.0.0.1:9", "api_key": "x"})
-    with pytest.raises(ConfigError, match="work on the calls of one process"):
-        evolkit.evolve(
-            SEEDS[:2],
-            backend=backend,
-            config=config,
-            output=tmp_path / "o.jsonl",
-            executor=executor,
-        )
