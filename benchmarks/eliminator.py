@@ -3,6 +3,7 @@
     python benchmarks/eliminator.py                    # every rule that needs no model
     python benchmarks/eliminator.py --model default    # plus the model judge (embedded model)
     python benchmarks/eliminator.py --model fake/x --json figures.json
+    python benchmarks/eliminator.py --model default --ids 149,150,151   # a few cases only
 
 ``eliminator_cases.jsonl`` holds candidate evolutions written for this benchmark: each has a
 parent, the candidate (text, input, response), the operator that made it, a label (``drop`` or
@@ -240,8 +241,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="'default' for the embedded model")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--ids", default=None, help="only these case ids, comma-separated")
     args = parser.parse_args(argv)
     cases = load(args.cases)
+    if args.ids:
+        wanted = {i.strip() for i in args.ids.split(",") if i.strip()}
+        cases = [c for c in cases if c["id"] in wanted]
+        if not cases:
+            parser.error(f"no case has an id among {sorted(wanted)}")
     figures = asyncio.run(measure(cases, args.model, args.concurrency))
     report(figures)
     if args.json:

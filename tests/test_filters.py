@@ -12,7 +12,9 @@ from evolkit import Filter, Instruction, Verdict
 from evolkit._plugins import Plugins
 from evolkit.errors import ModelError
 from evolkit.filters import (
+    JUDGE_EXAMPLES,
     InformationGainFilter,
+    JudgeExample,
     RefusalFilter,
     StopwordsFilter,
     TemplateLeakFilter,
@@ -163,7 +165,41 @@ def test_information_gain_prompt_and_parameters() -> None:
     assert second < user.index(CANDIDATE) < user.index("</second>")
     assert "A road bike with 22 speeds." in user[first:second]
     assert "A road bike with 22 speeds and a hub." in user[second:]
-    assert user.rstrip().endswith("Equal or Not Equal.")
+    assert "Equal" in user and "Not Equal" in user
+
+
+def test_information_gain_shows_its_worked_examples_before_the_pair() -> None:
+    backend = FakeBackend(replies=["Not Equal"])
+    run_filter(InformationGainFilter(), CANDIDATE, PARENT, backend)
+    ((messages, _),) = backend.calls
+    assert messages[0]["role"] == "system"
+    turns = messages[1:-1]
+    assert len(turns) == 2 * len(JUDGE_EXAMPLES)
+    for example, (ask, label) in zip(
+        JUDGE_EXAMPLES, zip(turns[::2], turns[1::2], strict=True), strict=True
+    ):
+        assert ask["role"] == "user" and label["role"] == "assistant"
+        assert ask["content"].index(example.first) < ask["content"].index(example.second)
+        assert label["content"] == ("Equal" if example.equal else "Not Equal")
+    # both labels are taught, and the pair to judge comes last, in the same form
+    assert {example.equal for example in JUDGE_EXAMPLES} == {True, False}
+    assert messages[-1]["role"] == "user" and CANDIDATE in messages[-1]["content"]
+    assert messages[-1]["content"].replace(PARENT, "").replace(CANDIDATE, "") == turns[0][
+        "content"
+    ].replace(JUDGE_EXAMPLES[0].first, "").replace(JUDGE_EXAMPLES[0].second, "")
+
+
+def test_information_gain_with_own_examples_or_none() -> None:
+    own = JudgeExample("Add 2 and 3.", "What is 2 plus 3?", equal=True)
+    backend = FakeBackend(replies=["Equal", "Equal"])
+    verdict = run_filter(InformationGainFilter(examples=[own]), CANDIDATE, PARENT, backend)
+    assert dropped(verdict, "no_information_gain", "information_gain")
+    run_filter(InformationGainFilter(examples=()), CANDIDATE, PARENT, backend)
+    (with_own, _), (bare, _) = backend.calls
+    assert [m["role"] for m in with_own] == ["system", "user", "assistant", "user"]
+    assert "What is 2 plus 3?" in with_own[1]["content"] and with_own[2]["content"] == "Equal"
+    assert [m["role"] for m in bare] == ["system", "user"]
+    assert bare[-1]["content"] == with_own[-1]["content"]
 
 
 def test_information_gain_passes_max_tokens_when_set() -> None:

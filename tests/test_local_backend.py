@@ -647,6 +647,34 @@ def test_server_starts_lazily_and_stops_on_error(
     assert wait_gone(asyncio.run(lazy()))
 
 
+def test_calls_that_arrive_together_share_one_server(
+    chat_gguf: Path, standin_backend: type[ServerProcess], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = LocalBackend(f"local/{chat_gguf}")
+    made: list[ServerProcess] = []
+
+    class Counted(standin_backend):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            time.sleep(0.3)  # as long as hashing the weights takes, the window of a race
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(local_mod, "ServerProcess", Counted)
+
+    async def together() -> set[str]:
+        try:  # no `async with`, which starts the server before the first call
+            replies = await asyncio.gather(
+                *(backend.complete([{"role": "user", "content": f"hi {i}"}]) for i in range(6))
+            )
+            assert all(reply.text for reply in replies)
+            return {await backend.start() for _ in range(2)}
+        finally:
+            await backend.aclose()
+
+    addresses = asyncio.run(together())
+    assert len(made) == 1 and len(addresses) == 1
+
+
 def test_server_stops_when_the_task_is_cancelled(
     chat_gguf: Path, standin_backend: type[ServerProcess]
 ) -> None:

@@ -18,6 +18,7 @@ import asyncio
 import importlib.util
 import os
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -134,6 +135,7 @@ class LocalBackend:
         self._progress = progress
         self._server: ServerProcess | None = None
         self._inner: OpenAICompatBackend | None = None
+        self._starting = threading.Lock()
 
     def __repr__(self) -> str:
         return f"LocalBackend(model={self.model!r})"
@@ -166,7 +168,14 @@ class LocalBackend:
         return path
 
     def start_blocking(self) -> str:
-        """Start the server if it is not running (blocking) and return its base address."""
+        """Start the server if it is not running (blocking) and return its base address.
+
+        Calls that arrive together all wait for the one server the first of them starts.
+        """
+        with self._starting:
+            return self._start_locked()
+
+    def _start_locked(self) -> str:
         server = self._server
         if server is not None and server.running and server.address:
             return server.address

@@ -24,7 +24,12 @@ from typing import Any
 
 from evolkit._registry import FilterRegistry
 from evolkit.filters.growth import GrowthFilter
-from evolkit.filters.information_gain import InformationGainFilter, read_judgement
+from evolkit.filters.information_gain import (
+    JUDGE_EXAMPLES,
+    InformationGainFilter,
+    JudgeExample,
+    read_judgement,
+)
 from evolkit.filters.instruction_form import InstructionFormFilter
 from evolkit.filters.near_copy import NearCopyFilter
 from evolkit.filters.near_duplicate import NearDuplicateFilter
@@ -34,12 +39,14 @@ from evolkit.filters.template_leak import LEAK_PHRASES, LEAK_TAGS, TemplateLeakF
 from evolkit.hookspecs import hookimpl
 
 __all__ = [
+    "JUDGE_EXAMPLES",
     "LEAK_PHRASES",
     "LEAK_TAGS",
     "REFUSAL_PHRASES",
     "GrowthFilter",
     "InformationGainFilter",
     "InstructionFormFilter",
+    "JudgeExample",
     "NearCopyFilter",
     "NearDuplicateFilter",
     "RefusalFilter",

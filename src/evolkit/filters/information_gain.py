@@ -1,8 +1,13 @@
 """The ``information_gain`` filter: drop an evolved instruction that asks nothing new.
 
-The model judges whether the parent and the evolved instruction are equal in constraints and
-requirements, and in the depth and breadth of what they ask. "Equal" means the evolution
-gained nothing, and the candidate is dropped (``no_information_gain``).
+The model judges whether the evolved instruction only rewords its parent ("Equal") or asks
+for more or for something else ("Not Equal"). "Equal" means the evolution gained
+nothing, and the candidate is dropped (``no_information_gain``).
+
+The judge is shown worked examples first, as earlier turns of the chat: asked the bare
+question, the small embedded model gave one label to every pair (Not Equal to 69 of 69
+benchmark cases), so it carried no signal; with the examples it tells rewordings from real
+changes (benchmarks/README.md, "Eliminator").
 """
 
 from __future__ import annotations
@@ -10,28 +15,79 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+import attrs
 from attrs import field, frozen
 
 from evolkit._markers import JUDGE_TAGS, wrap
 from evolkit._protocols import Backend
 from evolkit._types import ChatMessage, Instruction, Verdict
 
-__all__ = ["JUDGE_SYSTEM", "JUDGE_TEMPLATE", "InformationGainFilter", "read_judgement"]
+__all__ = [
+    "JUDGE_EXAMPLES",
+    "JUDGE_SYSTEM",
+    "JUDGE_TEMPLATE",
+    "InformationGainFilter",
+    "JudgeExample",
+    "read_judgement",
+]
 
 Judgement = Literal["equal", "not_equal", "unclear"]
 
-JUDGE_SYSTEM = "You compare two instructions and reply with a single label."
+JUDGE_SYSTEM = "You compare two instructions."
 
-JUDGE_TEMPLATE = """Compare these two instructions.
-
-{first}
+JUDGE_TEMPLATE = """{first}
 
 {second}
 
-Do they have the same constraints and requirements, and the same depth and breadth?
-If yes, the label is Equal. \
-If the second asks for more or for something different, the label is Not Equal.
-Reply with only the label: Equal or Not Equal."""
+Equal (the second only rewords the first) \
+or Not Equal (the second asks for more or for something else)?"""
+
+_LABELS = {True: "Equal", False: "Not Equal"}
+
+
+@frozen
+class JudgeExample:
+    """A worked example for the judge: two instructions and whether they are equal."""
+
+    first: str = field(validator=attrs.validators.instance_of(str))
+    second: str = field(validator=attrs.validators.instance_of(str))
+    equal: bool = field(validator=attrs.validators.instance_of(bool))
+
+
+#: The judge's worked examples: rewordings (Equal) and rewrites that add a requirement or change
+#: the task (Not Equal), alternating so that neither label is favoured by position.
+JUDGE_EXAMPLES: tuple[JudgeExample, ...] = (
+    JudgeExample(
+        "List four ways to save water at home.",
+        "What are four things a household can do to use less water?",
+        equal=True,
+    ),
+    JudgeExample(
+        "Write a haiku about autumn.",
+        "Write a haiku about autumn that mentions a red maple and ends with a question.",
+        equal=False,
+    ),
+    JudgeExample(
+        "A shop sells pens at $2 each. Tom buys 5 pens. What does he pay?",
+        "A shop sells pens at $2 each. Tom buys 5 pens. Work out the amount he pays.",
+        equal=True,
+    ),
+    JudgeExample(
+        "Explain how bicycle gears work.",
+        "Explain how a ship's rudder turns the ship.",
+        equal=False,
+    ),
+    JudgeExample(
+        "Summarise this article in three sentences.",
+        "In three sentences, give a summary of the article below.",
+        equal=True,
+    ),
+    JudgeExample(
+        "Name three uses of baking soda.",
+        "Name three uses of baking soda in cleaning, with the amount to use for each.",
+        equal=False,
+    ),
+)
 
 # The label list of the prompt, echoed back by chatty models: not an answer.
 _ECHO = re.compile(r"\b(?:not[\s-]+equal\s+or\s+equal|equal\s+or\s+not[\s-]+equal)\b")
@@ -81,8 +137,10 @@ def _describe(instruction: Instruction) -> str:
 class InformationGainFilter:
     """Asks the model whether the evolved instruction differs from its parent.
 
-    Drops the candidate with ``no_information_gain`` when the model answers Equal. A reply
-    that is neither clearly Equal nor clearly Not Equal keeps the candidate with the reason
+    The model sees ``examples`` (user turns rendered with ``template``, each answered with its
+    label) before the pair to judge; ``examples=()`` asks the bare question. Drops the
+    candidate with ``no_information_gain`` when the model answers Equal. A reply that is
+    neither clearly Equal nor clearly Not Equal keeps the candidate with the reason
     ``judge_unclear`` (a confused judge should not throw away rewrites); set
     ``drop_unclear=True`` to drop those instead. The model is called with ``temperature``
     (0 by default) and, when set, ``max_tokens``.
@@ -96,19 +154,26 @@ class InformationGainFilter:
     drop_unclear: bool = False
     system: str = field(default=JUDGE_SYSTEM, repr=False)
     template: str = field(default=JUDGE_TEMPLATE, repr=False)
+    examples: tuple[JudgeExample, ...] = field(default=JUDGE_EXAMPLES, converter=tuple, repr=False)
 
     def build_messages(self, candidate: Instruction, parent: Instruction) -> list[ChatMessage]:
-        """The judge prompt: the parent in ``<first>`` tags, the candidate in ``<second>``."""
+        """The judge prompt: the worked examples as earlier turns, then the pair to judge,
+        the parent in ``<first>`` tags and the candidate in ``<second>``."""
+        messages = [ChatMessage(role="system", content=self.system)]
+        for example in self.examples:
+            messages.append(
+                ChatMessage(role="user", content=self._ask(example.first, example.second))
+            )
+            messages.append(ChatMessage(role="assistant", content=_LABELS[example.equal]))
+        messages.append(
+            ChatMessage(role="user", content=self._ask(_describe(parent), _describe(candidate)))
+        )
+        return messages
+
+    def _ask(self, first_text: str, second_text: str) -> str:
         first, second = JUDGE_TAGS
-        values = {
-            "first": wrap(first, _describe(parent)),
-            "second": wrap(second, _describe(candidate)),
-        }
-        user = _SLOT.sub(lambda m: values[m.group(1)], self.template)
-        return [
-            ChatMessage(role="system", content=self.system),
-            ChatMessage(role="user", content=user),
-        ]
+        values = {"first": wrap(first, first_text), "second": wrap(second, second_text)}
+        return _SLOT.sub(lambda m: values[m.group(1)], self.template)
 
     async def judge(self, candidate: Instruction, parent: Instruction, backend: Backend) -> Verdict:
         """Drop ``candidate`` when the model judges it equal to ``parent``."""
