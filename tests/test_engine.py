@@ -153,10 +153,12 @@ def test_model_errors_are_retried_then_recorded() -> None:
 
 
 def test_non_retryable_error_is_not_retried() -> None:
-    backend = FakeBackend(lambda m: ModelError("bad key", kind="auth"))
-    result = evolkit.evolve(["make tea"], rounds=1, backend=backend, respond_seeds=False)
+    backend = FakeBackend(lambda m: ModelError("too long", kind="bad_request"))
+    result = evolkit.evolve(
+        ["make tea"], rounds=1, backend=backend, respond_seeds=False, max_failure_rate=1.0
+    )
     assert len(backend.calls) == 1
-    assert result.stats.drop_reasons == {"model_error:auth": 1}
+    assert result.stats.drop_reasons == {"model_error:bad_request": 1}
 
 
 def test_timeout_is_a_retryable_failure() -> None:
@@ -173,6 +175,7 @@ def test_timeout_is_a_retryable_failure() -> None:
         retries=1,
         backoff=0.0,
         respond_seeds=False,
+        max_failure_rate=1.0,
     )
     assert result.stats.drop_reasons == {"model_error:timeout": 1}
     assert result.stats.retries == 1

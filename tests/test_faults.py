@@ -77,7 +77,7 @@ def test_faults_with_retries_give_the_fault_free_result(
 def test_failures_past_retries_drop_only_those_evolutions(
     clean: evolkit.RunResult, faulty_server: FakeServer
 ) -> None:
-    faulty = _run(faulty_server.url, retries=0)
+    faulty = _run(faulty_server.url, retries=0, max_failure_rate=1.0, breaker_calls=1000)
     failed = [d for d in faulty.iter_drops() if d.reason.startswith("model_error:")]
     assert failed, "with no retries some evolutions must fail"
     # A seed whose response failed stays in the pool (seeds are never dropped), so only the

@@ -201,6 +201,12 @@ def _every_setting_changed(tmp_path: Path) -> EvolveConfig:
         "rpm": 100_000.0,
         "tpm": 10_000_000.0,
         "cache": tmp_path / "cache.sqlite",
+        "max_failure_rate": 0.9,
+        "breaker_calls": 50,
+        "strict": False,
+        "max_reply_chars": 90_000,
+        "max_instruction_chars": 40_000,
+        "duplicate_ids": "drop",
     }
     fields = attrs.fields(EvolveConfig)
     # Batch mode and the budget work on one process's calls and are refused with workers

@@ -23,7 +23,15 @@ def _builder() -> StatsBuilder:
     return builder
 
 
-CALLS = {"calls_sent": 5, "journal_hits": 1, "retries": 2, "call_failures": 1, "elapsed_s": 1.5}
+CALLS = {
+    "calls_sent": 5,
+    "journal_hits": 1,
+    "retries": 2,
+    "call_failures": 1,
+    "elapsed_s": 1.5,
+    "failures": {"timeout": 1},
+    "failure_examples": {"timeout": "the call timed out after 60 s"},
+}
 
 # The layout that the report, the data card and `evolkit stats` read: keep it.
 LAYOUT = {
@@ -53,6 +61,8 @@ LAYOUT = {
     "duplicate_seeds": 0,
     "seed_response_failures": 1,
     "elapsed_s": 1.5,
+    "failures": {"timeout": 1},
+    "failure_examples": {"timeout": "the call timed out after 60 s"},
 }
 
 

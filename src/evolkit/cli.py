@@ -129,9 +129,14 @@ def _add_evolve(sub: Any) -> None:
     p.add_argument("--tpm", type=float, default=None, help="token-per-minute limit")
     p.add_argument(
         "--cache",
-        default="default",
-        help="response cache file, 'default' (~/.cache/evolkit) or 'off'",
+        default="off",
+        help="cross-run response cache: 'off' (the default, as in the Python API), 'default' "
+        "(~/.cache/evolkit/responses.sqlite) or a file; replies are reused only by a run with "
+        "the same settings",
     )
+    from evolkit.engine.failures_cli import add_failure_arguments
+
+    add_failure_arguments(p)
     p.add_argument("--overwrite", action="store_true", help="discard a previous run at OUT")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     p.add_argument("--progress", choices=["auto", "rich", "log", "quiet"], default="auto")
@@ -148,6 +153,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
     """The run's :class:`EvolveConfig` from the ``evolve`` options: the one place they meet."""
     from evolkit.engine.cache import default_cache_path
     from evolkit.engine.config import EvolveConfig
+    from evolkit.engine.failures_cli import failure_settings
 
     cache: Path | None
     if args.cache == "off":
@@ -175,6 +181,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
             tpm=args.tpm,
             cache=cache,
             **sampling,
+            **failure_settings(args),
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
@@ -222,10 +229,19 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
             progress="quiet" if args.quiet else args.progress,
             executor=executor,
         )
-    if not args.quiet:
+    from evolkit.engine.failures_cli import report_failures
+
+    if result.already_complete:
+        print(
+            f"already complete: {args.output} holds this run's {result.stats.rows} rows; "
+            "nothing was done (pass --overwrite to start again)",
+            file=sys.stderr,
+        )
+    elif not args.quiet:
         from evolkit.summary import render_stats
 
         _console().print(render_stats(result.stats, title=f"evolkit run → {args.output}"))
+    report_failures(result.stats)
     return 0
 
 
@@ -324,6 +340,13 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         _console().print(render_stats(stats, title=str(args.output)))
         if scores:
             _console().print(scores)
+        from evolkit.engine.failures_cli import report_failures
+        from evolkit.summary import run_status
+
+        status = run_status(args.output)
+        if status is not None and status != "complete":
+            print(f"warning: the run {status}; run the same command to resume", file=sys.stderr)
+        report_failures(stats)
     return 0
 
 
@@ -353,8 +376,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from evolkit.engine.failures_cli import sigterm_as_interrupt
+
     try:
-        code: int = args.func(args)
+        with sigterm_as_interrupt():
+            code: int = args.func(args)
         return code
     except EvolkitError as exc:
         # One unwrapped line, whatever the terminal width, so logs and scripts can grep it.

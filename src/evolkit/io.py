@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from evolkit._encoding import check_text_file
 from evolkit._types import Instruction
 from evolkit.data.layouts import RowMapper
 from evolkit.errors import ConfigError, SeedFileError
@@ -50,7 +51,7 @@ def iter_jsonl(
     raises :class:`SeedFileError` naming the file and line, with ``hint`` as the fix.
     """
     name = str(path)
-    with Path(path).open(encoding="utf-8") as fh:
+    with Path(path).open(encoding="utf-8-sig") as fh:  # a UTF-8 byte-order mark is skipped
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -111,9 +112,10 @@ def read_instructions(
     name = str(path)
     if not p.exists():
         raise SeedFileError(name, None, "file not found", "check the path")
+    check_text_file(p)
     if fmt == "json":
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
+            data = json.loads(p.read_text(encoding="utf-8-sig"))
         except json.JSONDecodeError as exc:
             raise SeedFileError(name, exc.lineno, f"invalid JSON: {exc.msg}") from None
         if not isinstance(data, list):
@@ -127,7 +129,7 @@ def read_instructions(
                 raise SeedFileError(name, None, f"item {index}: {exc}") from None
         return
     if fmt == "text":
-        with p.open(encoding="utf-8") as fh:
+        with p.open(encoding="utf-8-sig") as fh:  # a UTF-8 byte-order mark is skipped
             for line in fh:
                 if line.strip():
                     yield Instruction(text=line.rstrip("\n").strip())

@@ -10,7 +10,7 @@ from typing import Any
 from evolkit.engine.stats import RunStats
 from evolkit.errors import SeedFileError
 
-__all__ = ["load_stats", "render_stats", "report_path"]
+__all__ = ["load_stats", "render_stats", "report_path", "run_status"]
 
 
 def report_path(output: Path) -> Path:
@@ -18,6 +18,15 @@ def report_path(output: Path) -> Path:
     from evolkit.engine.workdir import summary_path
 
     return summary_path(output)
+
+
+def run_status(output: Path) -> str | None:
+    """``complete`` or ``stopped: <cause>`` from the run's report, if it has one."""
+    report = report_path(output)
+    if not report.exists():
+        return None
+    status = json.loads(report.read_text(encoding="utf-8")).get("status", "complete")
+    return str(status)
 
 
 def load_stats(output: Path) -> RunStats:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from evolkit._types import ChatMessage, Completion, Usage
+from evolkit.backends._classify import classify_provider_error, provider_error_types
 from evolkit.backends._litellm_import import import_litellm
 from evolkit.errors import ModelError
 
@@ -16,75 +16,9 @@ if TYPE_CHECKING:
 __all__ = ["LiteLLMBackend", "classify_error", "completion_from_response"]
 
 
-_CONNECTION_ERRORS = {
-    "APIConnectionError",
-    "ConnectError",
-    "RemoteProtocolError",
-    "ReadError",
-    "ServerDisconnectedError",
-    "ClientConnectionError",
-    "ClientOSError",
-    "ClientPayloadError",
-}
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    """The exceptions ``exc`` wraps (``__cause__``/``__context__``), nearest first."""
-    found: list[BaseException] = []
-    current = exc.__cause__ or exc.__context__
-    while current is not None and len(found) < 10 and all(current is not f for f in found):
-        found.append(current)
-        current = current.__cause__ or current.__context__
-    return found
-
-
-def _wrapped_kind(exc: BaseException, text: str) -> ModelError | None:
-    """litellm reports dropped connections and unparsable replies as a 500; find the real cause."""
-    for cause in _causes(exc):
-        name = type(cause).__name__
-        if name in _CONNECTION_ERRORS or isinstance(cause, ConnectionError):
-            return ModelError(f"connection failed: {text}", kind="connection", retryable=True)
-        if name == "JSONDecodeError":
-            return ModelError(f"malformed reply: {text}", kind="malformed", retryable=True)
-    if "'choices'" in text:
-        return ModelError(f"malformed reply: {text}", kind="malformed", retryable=True)
-    return None
-
-
-def classify_error(exc: BaseException) -> ModelError:
-    """Turn a litellm/openai/httpx exception into a :class:`ModelError` with a retry verdict."""
-    name = type(exc).__name__
-    status = getattr(exc, "status_code", None)
-    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else name
-    if isinstance(exc, ModelError):
-        return exc
-    if status == 429 or name == "RateLimitError":
-        return ModelError(f"rate limited: {text}", kind="rate_limit", retryable=True)
-    if name in {"Timeout", "APITimeoutError", "TimeoutError", "ReadTimeout"} or isinstance(
-        exc, TimeoutError
-    ):
-        return ModelError(f"timed out: {text}", kind="timeout", retryable=True)
-    if name in {"APIConnectionError", "ConnectError", "RemoteProtocolError", "ReadError"}:
-        return ModelError(f"connection failed: {text}", kind="connection", retryable=True)
-    wrapped = _wrapped_kind(exc, text)
-    if wrapped is not None:
-        return wrapped
-    if isinstance(status, int) and status >= 500:
-        return ModelError(f"server error {status}: {text}", kind="server_error", retryable=True)
-    if name in {"InternalServerError", "ServiceUnavailableError", "BadGatewayError"}:
-        return ModelError(f"server error: {text}", kind="server_error", retryable=True)
-    if name in {"AuthenticationError", "PermissionDeniedError"}:
-        return ModelError(
-            f"authentication failed: {text} (set the provider's API key, e.g. OPENAI_API_KEY)",
-            kind="auth",
-        )
-    if name in {"NotFoundError"}:
-        return ModelError(f"model not found: {text} (check --model)", kind="not_found")
-    if name in {"BadRequestError", "UnprocessableEntityError", "ContextWindowExceededError"}:
-        return ModelError(f"bad request: {text}", kind="bad_request")
-    if name in {"JSONDecodeError", "APIResponseValidationError"} or isinstance(exc, ValueError):
-        return ModelError(f"malformed reply: {text}", kind="malformed", retryable=True)
-    return ModelError(f"{name}: {text}", kind="error", retryable=True)
+#: Turn a litellm/openai/httpx exception into a :class:`ModelError` (by type; see
+#: :mod:`evolkit.backends._classify`).
+classify_error = classify_provider_error
 
 
 class LiteLLMBackend:
@@ -106,14 +40,17 @@ class LiteLLMBackend:
         kwargs = {**self.params, **params}
         kwargs.setdefault("num_retries", 0)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                response = await litellm.acompletion(
-                    model=self.model, messages=list(messages), **kwargs
-                )
-        except Exception as exc:
-            raise classify_error(exc) from exc
+            response = await litellm.acompletion(
+                model=self.model, messages=list(messages), **kwargs
+            )
+        except provider_error_types() as exc:
+            raise classify_provider_error(exc) from exc
         return completion_from_response(response, self.model)
+
+    def classify_error(self, exc: BaseException) -> ModelError:
+        """The :class:`ModelError` for an exception a litellm call raised (see
+        :func:`~evolkit.backends._classify.classify_provider_error`)."""
+        return classify_provider_error(exc)
 
     def batch_client(self) -> LiteLLMBatchClient:
         """The provider's batch API for this model (batch mode, ``--batch``)."""

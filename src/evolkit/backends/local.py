@@ -28,11 +28,12 @@ import attrs
 
 from evolkit._protocols import BackendHints
 from evolkit._types import ChatMessage, Completion
+from evolkit.backends._classify import classify_provider_error
 from evolkit.backends._gguf import require_chat_template
 from evolkit.backends._server import ServerProcess
 from evolkit.backends._weights import DEFAULT_EMBEDDED, EMBEDDED, EmbeddedModel, ensure_weights
 from evolkit.backends.openai_compat import OpenAICompatBackend
-from evolkit.errors import BackendError, ConfigError, missing_extra
+from evolkit.errors import BackendError, ConfigError, EvolkitError, ModelError, missing_extra
 
 __all__ = [
     "LOCAL_PREFIX",
@@ -135,7 +136,8 @@ class LocalBackend:
         self._progress = progress
         self._server: ServerProcess | None = None
         self._inner: OpenAICompatBackend | None = None
-        self._starting = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._start_error: EvolkitError | None = None
 
     def __repr__(self) -> str:
         return f"LocalBackend(model={self.model!r})"
@@ -170,10 +172,18 @@ class LocalBackend:
     def start_blocking(self) -> str:
         """Start the server if it is not running (blocking) and return its base address.
 
-        Calls that arrive together all wait for the one server the first of them starts.
+        Calls from many threads at once start one server: the others wait for it. A server
+        that failed to start is not tried again by every waiting call; the same error is
+        raised to each of them.
         """
-        with self._starting:
-            return self._start_locked()
+        with self._start_lock:
+            if self._start_error is not None:
+                raise self._start_error
+            try:
+                return self._start_locked()
+            except EvolkitError as exc:
+                self._start_error = exc
+                raise
 
     def _start_locked(self) -> str:
         server = self._server
@@ -225,12 +235,26 @@ class LocalBackend:
         completion = await (await self._transport(address)).complete(messages, **params)
         return attrs.evolve(completion, model=self.model)
 
+    def classify_error(self, exc: BaseException) -> ModelError:
+        """The :class:`ModelError` for an exception a call to the local server raised."""
+        if self._inner is not None:
+            return self._inner.classify_error(exc)
+        return classify_provider_error(exc)
+
     def close(self) -> None:
         """Stop the server (blocking, safe to call more than once)."""
         server, self._server = self._server, None
         self._inner = None
+        self._start_error = None
         if server is not None:
             server.stop()
+
+    async def release_connections(self) -> None:
+        """Close the pooled connections to the server opened on this event loop; the server
+        keeps running and the next call opens new ones."""
+        inner = self._inner
+        if inner is not None:
+            await inner.release_connections()
 
     async def aclose(self) -> None:
         """Close the connections to the server and stop it; safe to call more than once."""

@@ -1,6 +1,10 @@
-"""A response cache on disk, shared across runs, keyed by the exact request.
+"""A response cache on disk, shared across runs: off unless asked for, in the CLI and the API.
 
-SQLite in WAL mode; reads and writes run in a worker thread so the event loop never blocks.
+Keys are the run journal's keys (the request, the run's settings and the call's site: round,
+parent, stage, sample), so a reply is reused only by a run that would make exactly that call:
+another ``--seed``, other seeds or a second sample never share an answer. The cache holds at
+most ``max_entries`` replies; the oldest writes go first. SQLite in WAL mode; reads and writes
+run in a worker thread so the event loop never blocks.
 """
 
 from __future__ import annotations
@@ -13,7 +17,11 @@ from pathlib import Path
 
 from evolkit._types import Completion
 
-__all__ = ["ResponseCache", "default_cache_path"]
+__all__ = ["DEFAULT_MAX_ENTRIES", "ResponseCache", "default_cache_path"]
+
+#: Replies a cache keeps by default (about 1 GB at 5 kB a reply).
+DEFAULT_MAX_ENTRIES = 200_000
+_PRUNE_EVERY = 1000
 
 
 def default_cache_path() -> Path:
@@ -27,8 +35,10 @@ def default_cache_path() -> Path:
 class ResponseCache:
     """``get``/``put`` of completions by request key."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
         self.path = path
+        self.max_entries = max_entries
+        self._puts = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -50,6 +60,19 @@ class ResponseCache:
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO responses (key, completion) VALUES (?, ?)", (key, blob)
+            )
+            self._puts += 1
+            if self._puts % _PRUNE_EVERY == 1 or self.max_entries < _PRUNE_EVERY:
+                self._prune()
+
+    def _prune(self) -> None:
+        """Delete the oldest writes beyond ``max_entries`` (caller holds the lock)."""
+        count = int(self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+        if count > self.max_entries:
+            self._db.execute(
+                "DELETE FROM responses WHERE rowid IN "
+                "(SELECT rowid FROM responses ORDER BY rowid LIMIT ?)",
+                (count - self.max_entries,),
             )
 
     async def get(self, key: str) -> Completion | None:

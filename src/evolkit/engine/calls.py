@@ -12,13 +12,13 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from evolkit._protocols import Backend
+from evolkit._protocols import Backend, ErrorClassifier
 from evolkit._types import ChatMessage, Completion
-from evolkit.backends.litellm import classify_error
 from evolkit.engine.cache import ResponseCache
-from evolkit.engine.journal import Journal, request_key
+from evolkit.engine.failures import FailurePolicy, FailureTracker, PluginError, plugin_error
+from evolkit.engine.journal import CallSite, Journal, call_key
 from evolkit.engine.retry import RetryPolicy, retrying
-from evolkit.errors import ModelError
+from evolkit.errors import MODEL_ERROR_KINDS, EvolkitError, ModelError
 
 if TYPE_CHECKING:
     from evolkit.batch._batcher import Batcher
@@ -100,8 +100,13 @@ class CallRunner:
         backoff_max: float = 30.0,
         rpm: float | None = None,
         tpm: float | None = None,
+        run_id: str = "",
+        failures: FailureTracker | None = None,
     ) -> None:
         self.backend = backend
+        self.run_id = run_id
+        # Counting only unless a run plan sets the rules (CallRunner.from_plan).
+        self.failures = failures or FailureTracker(FailurePolicy(stops=False))
         self.concurrency = concurrency
         self.rpm = rpm
         self.tpm = tpm
@@ -114,6 +119,12 @@ class CallRunner:
         self._limiter = RateLimiter(rpm, tpm)
         self._jitter = random.Random()  # jitter only spaces retries; it never changes results
 
+    def key_for(
+        self, messages: Sequence[ChatMessage], params: Mapping[str, Any], site: CallSite | None
+    ) -> str:
+        """The journal and cache key of one call: the request and where it comes from."""
+        return call_key(self.backend.model, messages, params, self.run_id, site)
+
     @classmethod
     def from_plan(
         cls,
@@ -123,7 +134,17 @@ class CallRunner:
         cache: ResponseCache | None = None,
     ) -> CallRunner:
         """The runner for ``plan``: the one place the plan's call settings reach a runner."""
-        return cls.from_config(plan.config, backend, journal, cache)
+        runner = cls.from_config(plan.config, backend, journal, cache)
+        runner.run_id = plan.run_id
+        cfg = plan.config
+        runner.failures = FailureTracker(
+            FailurePolicy(
+                max_failure_rate=cfg.max_failure_rate,
+                breaker_calls=cfg.breaker_calls,
+                strict=cfg.strict,
+            )
+        )
+        return runner
 
     @classmethod
     def from_config(
@@ -150,11 +171,18 @@ class CallRunner:
         )
 
     async def call(
-        self, messages: Sequence[ChatMessage], params: Mapping[str, Any] | None = None
+        self,
+        messages: Sequence[ChatMessage],
+        params: Mapping[str, Any] | None = None,
+        site: CallSite | None = None,
     ) -> tuple[Completion, bool]:
-        """The completion for ``messages`` and whether it cost a model call just now."""
+        """The completion for ``messages`` and whether it cost a model call just now.
+
+        ``site`` names where the call comes from (round, parent, stage, sample): two calls
+        with the same request but different sites are two calls, with two answers.
+        """
         params = dict(params or {})
-        key = request_key(self.backend.model, messages, params)
+        key = self.key_for(messages, params, site)
         done = self.journal.get(key)
         if done is not None:
             self.counters.journal_hits += 1
@@ -165,7 +193,12 @@ class CallRunner:
                 self.counters.cache_hits += 1
                 await self.journal.append(key, cached)
                 return cached, False
-        completion = await self._paid(key, messages, params)
+        try:
+            completion = await self._paid(key, messages, params)
+        except (ModelError, PluginError) as error:
+            self.failures.failure(error)  # failures.py: may stop the run
+            raise
+        self.failures.success()
         if self.cache is not None:
             await self.cache.put(key, completion)
         return completion, True
@@ -222,9 +255,18 @@ class CallRunner:
             raise ModelError(
                 f"no reply within {self.timeout:g}s", kind="timeout", retryable=True
             ) from None
-        except (ModelError, asyncio.CancelledError):
-            raise
+        except (ModelError, asyncio.CancelledError, EvolkitError):
+            raise  # EvolkitError: a backend that cannot start, a stopped run
         except Exception as exc:
-            raise classify_error(exc) from exc
+            raise self._classify(exc) from exc
         await self._limiter.charge(completion.usage.completion_tokens)
         return completion
+
+    def _classify(self, exc: Exception) -> ModelError:
+        """A model fault as the backend classifies it; anything else is a programming error
+        in the backend, raised as :class:`PluginError` (never retried)."""
+        if isinstance(self.backend, ErrorClassifier):
+            error = self.backend.classify_error(exc)
+            if error.kind in MODEL_ERROR_KINDS:
+                return error
+        raise plugin_error(type(self.backend).__name__, exc) from exc

@@ -11,7 +11,16 @@ from attrs import field, frozen
 
 from evolkit.batch._types import BatchSettings, to_batch_settings
 
-__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_TIMEOUT", "EvolveConfig"]
+__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_TIMEOUT", "DUPLICATE_IDS", "EvolveConfig"]
+
+#: What to do with seed rows that share an ``id`` but differ: refuse (``error``), keep both
+#: with fresh content ids (``rename``), or keep the first (``drop``).
+DUPLICATE_IDS = ("error", "rename", "drop")
+
+
+def _fraction(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{attribute.name} must be between 0 and 1, got {value}")
 
 
 #: Calls in flight and seconds per call when neither the caller nor the backend's hints say.
@@ -92,6 +101,13 @@ class EvolveConfig:
     rpm: float | None = field(default=None, validator=_positive)
     tpm: float | None = field(default=None, validator=_positive)
     cache: Path | None = field(default=None, converter=attrs.converters.optional(Path))
+    # Failure behaviour (see evolkit.engine.failures and docs "When things go wrong").
+    max_failure_rate: float = field(default=0.5, validator=_fraction)
+    breaker_calls: int = field(default=20, validator=_positive)
+    strict: bool = False
+    max_reply_chars: int = field(default=100_000, validator=_positive)
+    max_instruction_chars: int = field(default=50_000, validator=_positive)
+    duplicate_ids: str = field(default="error", validator=attrs.validators.in_(DUPLICATE_IDS))
     batch: BatchSettings | None = field(default=None, converter=to_batch_settings)
     max_cost: float | None = field(default=None, validator=_positive)
 
@@ -117,4 +133,7 @@ class EvolveConfig:
             "respond_system": self.respond_system,
             "mutate_params": dict(self.mutate_params),
             "respond_params": dict(self.respond_params),
+            "max_reply_chars": self.max_reply_chars,
+            "max_instruction_chars": self.max_instruction_chars,
+            "duplicate_ids": self.duplicate_ids,
         }

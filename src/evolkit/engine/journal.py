@@ -22,9 +22,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from attrs import frozen
+
 from evolkit._types import ChatMessage, Completion
 
-__all__ = ["Journal", "request_key"]
+__all__ = ["CallSite", "Journal", "call_key", "request_key"]
 
 
 def request_key(model: str, messages: Sequence[ChatMessage], params: Mapping[str, Any]) -> str:
@@ -33,6 +35,35 @@ def request_key(model: str, messages: Sequence[ChatMessage], params: Mapping[str
         {"model": model, "messages": list(messages), "params": dict(params)},
         sort_keys=True,
         ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@frozen
+class CallSite:
+    """Where a call comes from: ``round``, the ``parent`` instruction's id, the ``stage``
+    (``"mutate"``, ``"respond"``, ``"seed"``, ``"filter:<name>"``…) and the ``sample`` index
+    (the n-th identical request made from that place)."""
+
+    round: int
+    parent: str
+    stage: str
+    sample: int = 0
+
+
+def call_key(
+    model: str,
+    messages: Sequence[ChatMessage],
+    params: Mapping[str, Any],
+    run: str,
+    site: CallSite | None,
+) -> str:
+    """The journal key of one call: the request (:func:`request_key`), the run's id and the
+    :class:`CallSite`. Two calls share an answer only when all of them match."""
+    where = None if site is None else [site.round, site.parent, site.stage, site.sample]
+    blob = json.dumps(
+        {"request": request_key(model, messages, params), "run": run, "site": where},
         separators=(",", ":"),
     )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()

@@ -109,6 +109,8 @@ class RunPlan:
     model: str
     workdir: Path = field(converter=Path)
     output: Path | None = None
+    #: The run's id (a digest of its settings and seeds): part of every call's journal key.
+    run_id: str = ""
 
     def __attrs_post_init__(self) -> None:
         if self.config.concurrency is None or self.config.timeout is None:

@@ -26,6 +26,8 @@ class RunResult:
     workdir: Path | None = None
     rows: tuple[Instruction, ...] | None = field(default=None, repr=False)
     drops: tuple[Drop, ...] | None = field(default=None, repr=False)
+    #: True when the run had finished before this call: nothing was done.
+    already_complete: bool = False
 
     def __iter__(self) -> Iterator[Instruction]:
         if self.rows is not None:

@@ -36,6 +36,8 @@ class RetryPolicy:
         return min(self.backoff_max, self.backoff * 2.0 ** (attempt - 1)) * (0.5 + jitter.random())
 
 
+#: The longest wait a provider's ``Retry-After`` may impose on one retry.
+MAX_RETRY_AFTER = 300.0
 _JITTER = random.Random()  # jitter only spaces retries; it never changes results
 
 
@@ -58,4 +60,7 @@ async def retrying(
             tries += 1
             if on_retry is not None:
                 on_retry(exc)
-            await asyncio.sleep(policy.delay(tries, jitter or _JITTER))
+            wait = policy.delay(tries, jitter or _JITTER)
+            if exc.retry_after is not None:  # the provider's Retry-After, when it is longer
+                wait = max(wait, min(exc.retry_after, MAX_RETRY_AFTER))
+            await asyncio.sleep(wait)

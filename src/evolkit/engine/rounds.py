@@ -36,7 +36,7 @@ class _Tally:
     """Items done, kept and dropped in the round under way."""
 
     def __init__(self) -> None:
-        self.done = self.kept = self.dropped = 0
+        self.done = self.kept = self.dropped = self.failed = 0
 
 
 class Rounds:
@@ -84,13 +84,16 @@ class Rounds:
         if not (cfg.respond and cfg.respond_seeds) or seed.response is not None:
             return seed, None
         try:
-            return attrs.evolve(seed, response=await self.ctx.respond_to(seed, 0, "seed")), None
+            response = await self.ctx.respond_to(seed, 0, "seed")
         except ModelError as exc:
             # A seed is never dropped: it stays, without a response, and the failure is listed
             # with the drops.
             return seed, Drop(
                 0, seed.id, "seed", "respond_seed", "model", f"model_error:{exc.kind}"
             )
+        if len(response) > cfg.max_reply_chars:
+            return seed, Drop(0, seed.id, "seed", "respond_seed", "engine", "reply_too_long")
+        return attrs.evolve(seed, response=response), None
 
     async def seed_round(self, total: int) -> None:
         """Round 0: the seeds, answered where they have no response yet."""
@@ -113,7 +116,10 @@ class Rounds:
                 self.ctx.dedupe.remember(seed)
                 tally.done += 1
                 tally.kept += 1
+                tally.failed += failure is not None and failure.reason.startswith("model_error:")
+                self.runner.failures.check_round(0, tally.failed, tally.done)  # may stop the run
                 self.progress.update(self.snapshot(0, total, tally))
+            self.runner.failures.check_round(0, tally.failed, tally.done, final=True)
         self.progress.end_round(self.snapshot(0, total, tally))
 
     async def evolve_round(self, round: int, total: int) -> None:
@@ -128,7 +134,9 @@ class Rounds:
             pool_in = self.wd.instructions(self.wd.pool(round - 1))
             async for outcome in self.executor.outcomes(self.ctx, round, pool_in):
                 self._record(outcome, tally, rows, pool, drops)
+                self.runner.failures.check_round(round, tally.failed, tally.done)  # may stop
                 self.progress.update(self.snapshot(round, total, tally))
+            self.runner.failures.check_round(round, tally.failed, tally.done, final=True)
         self.ctx.dedupe.close_round()
         self.progress.end_round(self.snapshot(round, total, tally))
 
@@ -156,3 +164,4 @@ class Rounds:
         pool.write(_line(outcome.parent.to_record()))
         self.stats.drop(drop)
         tally.dropped += 1
+        tally.failed += drop.reason.startswith("model_error:")

@@ -26,8 +26,11 @@ from evolkit.engine._loop import run_sync
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
 from evolkit.engine.config import EvolveConfig
+from evolkit.engine.duplicates import SeedDeduper
 from evolkit.engine.executor import Executor, LocalExecutor
+from evolkit.engine.failures import RunAborted
 from evolkit.engine.journal import Journal
+from evolkit.engine.lock import locked, sweep_temp_files
 from evolkit.engine.plan import (
     BackendSource,
     RunPlan,
@@ -35,8 +38,10 @@ from evolkit.engine.plan import (
     select_filters,
     select_mutators,
 )
+from evolkit.engine.preflight import check_output, check_size, disk_errors
 from evolkit.engine.progress import Progress, make_progress
 from evolkit.engine.result import RunResult
+from evolkit.engine.resume import finished_result, run_id, write_report
 from evolkit.engine.rounds import Rounds
 from evolkit.engine.stats import StatsBuilder
 from evolkit.engine.steps import RoundContext
@@ -63,24 +68,29 @@ class _SeedsWritten:
     duplicates: int
 
 
-def _write_seeds(seeds: Seeds | SeedSource, path: Path) -> _SeedsWritten:
+def _write_seeds(
+    seeds: Seeds | SeedSource, path: Path, cfg: EvolveConfig | None = None, label: str = "seeds"
+) -> _SeedsWritten:
     """Copy the seeds (duplicates removed) to ``path``; their digest, count and duplicates."""
+    cfg = cfg if cfg is not None else EvolveConfig()
     digest = hashlib.sha256()
     seen: set[str] = set()
-    duplicates = 0
+    dedupe = SeedDeduper(cfg.duplicate_ids, label)  # duplicates.py
     with atomic_writer(path) as fh:
-        for inst in _seed_stream(seeds):
-            if inst.id in seen:
-                duplicates += 1
+        for row, given in enumerate(_seed_stream(seeds), start=1):
+            check_size(label, row, given, cfg.max_instruction_chars)  # preflight.py
+            inst = dedupe.admit(row, given)
+            if inst is None:
                 continue
             seen.add(inst.id)
             seed = attrs.evolve(inst, parent_id=None, operator=None, round=0)
             line = json.dumps(seed.to_record(), ensure_ascii=False)
             digest.update(line.encode("utf-8"))
             fh.write(line + "\n")
+        dedupe.finish()
     if not seen:
         raise ConfigError("no seed instructions: the seed input is empty")
-    return _SeedsWritten(digest.hexdigest(), len(seen), duplicates)
+    return _SeedsWritten(digest.hexdigest(), len(seen), dedupe.dropped)
 
 
 def _build_config(config: EvolveConfig | None, settings: Mapping[str, Any]) -> EvolveConfig:
@@ -115,13 +125,15 @@ def _take_seeds(
     fields: Mapping[str, str] | Iterable[str] | None,
     layout: str | None,
     progress: str | Progress,
+    cfg: EvolveConfig | None = None,
 ) -> tuple[SeedSource, _SeedsWritten]:
     """Open the seeds in their layout and copy them into the work directory (which is removed
     again when the seeds are refused and the run made it)."""
     source = open_seeds(seeds, fields=fields, layout=layout)
     with remove_if_refused(wd.path):
         wd.ensure()
-        written = _write_seeds(source, wd.next_seeds)
+        label = str(seeds) if isinstance(seeds, (str, os.PathLike)) else "seeds"
+        written = _write_seeds(source, wd.next_seeds, cfg, label)
     if progress != "quiet":
         print(source.describe(), file=sys.stderr, flush=True)
     return source, written
@@ -148,11 +160,20 @@ async def _open_backend(
     source = BackendSource(model=model, params=params or {})
     built = source.build(plugins)
     if isinstance(built, contextlib.AbstractAsyncContextManager):
-        await stack.enter_async_context(built)
+        pass  # entered by _start_backend, once the run is known to need it
     elif isinstance(built, ClosableBackend):
         stack.push_async_callback(built.aclose)
     _release_at_end(stack, built)
     return built, attrs.evolve(source, instance=built)
+
+
+async def _start_backend(
+    stack: contextlib.AsyncExitStack[Any], backend: Backend, built_here: bool
+) -> None:
+    """Enter a backend the engine built (a local model's server starts here, once); called
+    after the finished-run check, so a finished run loads no model (resume.py)."""
+    if built_here and isinstance(backend, contextlib.AbstractAsyncContextManager):
+        await stack.enter_async_context(backend)
 
 
 def _release_at_end(stack: contextlib.AsyncExitStack[Any], backend: Backend) -> None:
@@ -289,11 +310,16 @@ def _finalise(rounds: Rounds, checkpoint: _Checkpoint, seeds: _SeedsWritten) -> 
         retries=counters.retries,
         call_failures=counters.failures,
         duplicate_seeds=seeds.duplicates,
+        **_failure_counts(rounds),
     )
     if plan.output is not None:
         from evolkit import __version__
 
-        report: dict[str, Any] = {"stats": final.to_json(), "settings": checkpoint.fingerprint}
+        report: dict[str, Any] = {
+            "status": "complete",
+            "stats": final.to_json(),
+            "settings": checkpoint.fingerprint,
+        }
         report.update(seeds=checkpoint.seeds, evolkit=__version__, **cost_report(rounds.runner))
         with atomic_writer(summary_path(plan.output)) as fh:
             json.dump(report, fh, indent=2)
@@ -328,7 +354,9 @@ async def aevolve(
     async with contextlib.AsyncExitStack() as stack:
         stack.enter_context(frozen_heap())
         wd, out_path = _prepare_workdir(stack, output)
-        seed_source, written = _take_seeds(wd, seeds, fields, layout, progress)
+        with remove_if_refused(wd.path):  # refused seeds leave no work directory behind
+            _guard_workdir(stack, wd, out_path)
+            seed_source, written = _take_seeds(wd, seeds, fields, layout, progress, cfg)
         opened, source = await _open_backend(stack, plugins, backend, model, model_params)
         plan = RunPlan(
             config=fit_to_backend(cfg, opened),
@@ -340,12 +368,39 @@ async def aevolve(
             output=out_path,
         )
         fingerprint = plan.fingerprint(written.digest)
+        plan = attrs.evolve(plan, run_id=run_id(fingerprint))
+        prior = wd.read_state()
         restored = _restore_state(wd, fingerprint, overwrite, cfg.rounds)
+        finished = None if overwrite else finished_result(prior, cfg.rounds, out_path, wd.path)
+        if finished is not None:
+            return finished
+        await _start_backend(stack, opened, backend is None)
         restored.stats.seeds = written.count
         checkpoint = _Checkpoint(plan, wd, fingerprint, restored, seed_source.to_json())
         run = await _open_rounds(stack, plan, opened, wd, restored.stats, progress, executor)
-        await _run_rounds(run, restored.completed, written.count, checkpoint)
+        try:
+            await _run_rounds(run, restored.completed, written.count, checkpoint)
+        except RunAborted as stopped:  # failures.py: the report says why, for `evolkit stats`
+            if out_path is not None:
+                partial = run.stats.snapshot(cfg.rounds, **_failure_counts(run))
+                write_report(out_path, f"stopped: {stopped.cause}", partial, fingerprint)
+            raise
         return _finalise(run, checkpoint, written)
+
+
+def _guard_workdir(stack: contextlib.AsyncExitStack[Any], wd: WorkDir, out: Path | None) -> None:
+    """Before any model call: a writable output (preflight.py), disk errors in one line, one
+    writer per output (lock.py), temp files of an interrupted run removed."""
+    if out is not None:
+        check_output(out, wd.path)
+    stack.enter_context(disk_errors(wd.path))
+    stack.enter_context(locked(wd.path, out))
+    sweep_temp_files(wd.path, out)
+
+
+def _failure_counts(rounds: Rounds) -> dict[str, Any]:
+    failures = rounds.runner.failures
+    return {"failures": dict(failures.causes), "failure_examples": dict(failures.examples)}
 
 
 def _fp_cmp(fp: Mapping[str, Any]) -> dict[str, Any]:

@@ -103,6 +103,9 @@ class RunStats:
     duplicate_seeds: int = 0
     seed_response_failures: int = 0
     elapsed_s: float = field(default=0.0, converter=float)
+    #: Calls that failed past their retries (and plugin errors), per cause, with one example.
+    failures: Mapping[str, int] = field(factory=dict)
+    failure_examples: Mapping[str, str] = field(factory=dict)
 
     @property
     def rows(self) -> int:

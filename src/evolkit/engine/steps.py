@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 from attrs import frozen
@@ -13,9 +15,14 @@ from evolkit._protocols import Filter, Mutator, PoolFilter
 from evolkit._types import ChatMessage, Completion, Instruction, Rejected
 from evolkit.engine.calls import CallRunner
 from evolkit.engine.dedupe import Dedupe
+from evolkit.engine.failures import PluginError, plugin_error
+from evolkit.engine.journal import CallSite, request_key
 from evolkit.engine.stats import Drop, StatsBuilder
-from evolkit.errors import ModelError
+from evolkit.errors import EvolkitError, ModelError
 from evolkit.filters._apply import apply_filter
+from evolkit.redact import redact
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from evolkit.engine.plan import RunPlan
@@ -61,16 +68,27 @@ class Outcome:
 
 
 class _AccountedBackend:
-    """What a filter sees as its backend: calls go through the run's runner and are counted."""
+    """What a filter sees as its backend: calls go through the run's runner and are counted.
 
-    def __init__(self, ctx: RoundContext, round: int, operator: str) -> None:
+    Each call is journaled under the filter's name and the index of the identical request it
+    repeats, so a filter that asks the same question k times (self-consistency) gets k calls.
+    """
+
+    def __init__(self, ctx: RoundContext, round: int, operator: str, parent: str) -> None:
         self._ctx = ctx
         self._round = round
         self._operator = operator
+        self._parent = parent
+        self._repeats: Counter[str] = Counter()
+        self.stage = "filter"
         self.model = ctx.runner.backend.model
 
     async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
-        return await self._ctx.call(messages, params, self._round, self._operator, "judge")
+        request = request_key(self.model, messages, params)
+        sample = self._repeats[request]
+        self._repeats[request] += 1
+        site = CallSite(self._round, self._parent, self.stage, sample)
+        return await self._ctx.call(messages, params, self._round, self._operator, "judge", site)
 
 
 class RoundContext:
@@ -88,6 +106,31 @@ class RoundContext:
         self.filters: Sequence[Filter] = [f for f in usable if not isinstance(f, PoolFilter)]
         # Pool rules (near duplicates) are checked in the run's ordered stream, not here.
         self.dedupe = Dedupe(f for f in usable if isinstance(f, PoolFilter))
+        self.max_reply_chars = plan.config.max_reply_chars
+
+    def guard(self, name: str, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)``; an exception from the plugin ``name`` becomes a counted
+        :class:`PluginError` (raised on with ``strict``)."""
+        try:
+            return fn(*args)
+        except (EvolkitError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            raise self._plugin_failure(name, exc) from exc
+
+    async def guard_async(self, name: str, awaitable: Awaitable[T]) -> T:
+        """:meth:`guard` for a coroutine (a filter's ``judge``)."""
+        try:
+            return await awaitable
+        except (EvolkitError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            raise self._plugin_failure(name, exc) from exc
+
+    def _plugin_failure(self, name: str, exc: Exception) -> PluginError:
+        error = plugin_error(name, exc)
+        self.runner.failures.failure(error)  # raises with --strict
+        return error
 
     @property
     def seed(self) -> int:
@@ -104,9 +147,11 @@ class RoundContext:
         round: int,
         operator: str,
         stage: str = "mutate",
+        site: CallSite | None = None,
     ) -> Completion:
-        """One call, counted under its round, operator and stage (mutate, respond, judge)."""
-        completion, _ = await self.runner.call(messages, params)
+        """One call, counted under its round, operator and stage (mutate, respond, judge);
+        ``site`` is where it comes from (part of its journal key)."""
+        completion, _ = await self.runner.call(messages, params, site)
         self.stats.add_usage(completion, round, operator, stage)
         return completion
 
@@ -118,13 +163,17 @@ class RoundContext:
         candidates = [(m, w) for m, w in self.mutators if w > 0 and m.applies_to(parent)]
         return draw_operator(candidates, rng)
 
-    async def respond_to(self, instruction: Instruction, round: int, operator: str) -> str:
+    async def respond_to(
+        self, instruction: Instruction, round: int, operator: str, parent: str | None = None
+    ) -> str:
+        stage = "seed" if round == 0 else "respond"
         completion = await self.call(
             response_messages(instruction, self.plan.config.respond_system),
             self.plan.config.respond_params,
             round,
             operator,
             "respond",
+            CallSite(round, parent if parent is not None else instruction.id, stage),
         )
         return completion.text.strip()
 
@@ -150,31 +199,44 @@ class RoundContext:
             return dropped("mutate", "engine", "no_applicable_operator", "none")
         name = mutator.name
         try:
-            messages = mutator.build_messages(parent, rng)
-            reply = await self.call(messages, self.plan.config.mutate_params, round, name)
+            messages = self.guard(name, mutator.build_messages, parent, rng)
+            site = CallSite(round, parent.id, "mutate")
+            params = self.plan.config.mutate_params
+            reply = await self.call(messages, params, round, name, "mutate", site)
+            parsed = self.guard(name, mutator.parse, reply.text, parent)
         except ModelError as exc:
-            return dropped("mutate", "model", f"model_error:{exc.kind}", name, str(exc))
-        try:
-            parsed = mutator.parse(reply.text, parent)
-        except Exception as exc:  # a bug in a third-party operator is a drop, not a crash
-            return dropped("parse", name, "operator_error", name, f"{type(exc).__name__}: {exc}")
+            return dropped("mutate", "model", f"model_error:{exc.kind}", name, redact(str(exc)))
+        except PluginError as exc:
+            return dropped("mutate", exc.name, exc.reason, name, str(exc))
         if isinstance(parsed, Rejected):
             return dropped("parse", name, parsed.reason, name, reply.text[:2000])
+        if len(parsed.text) + len(parsed.input) > self.plan.config.max_instruction_chars:
+            return dropped("parse", "engine", "instruction_too_long", name, parsed.text[:2000])
         child = parsed.evolved_from(parent, name, round)
         repeat = self.dedupe.repeat(child, parent.id)
         if repeat is not None:
             return Outcome(index, parent, None, repeat)
         if self.respond:
             try:
-                child = attrs.evolve(child, response=await self.respond_to(child, round, name))
+                response = await self.respond_to(child, round, name, parent.id)
             except ModelError as exc:
                 return dropped("respond", "model", f"model_error:{exc.kind}", name, child.text)
-        backend = _AccountedBackend(self, round, name)
+            except PluginError as exc:
+                return dropped("respond", exc.name, exc.reason, name, child.text)
+            if len(response) > self.max_reply_chars:
+                return dropped("respond", "engine", "reply_too_long", name, child.text)
+            child = attrs.evolve(child, response=response)
+        backend = _AccountedBackend(self, round, name, parent.id)
         for flt in self.filters:
+            backend.stage = f"filter:{flt.name}"
             try:
-                verdict = await apply_filter(flt, child, parent, backend, messages)
+                verdict = await self.guard_async(
+                    flt.name, apply_filter(flt, child, parent, backend, messages)
+                )
             except ModelError as exc:
                 return dropped("filter", flt.name, f"model_error:{exc.kind}", name, child.text)
+            except PluginError as exc:
+                return dropped("filter", exc.name, exc.reason, name, child.text)
             if not verdict.keep:
                 return dropped(
                     "filter", verdict.filter, verdict.reason, name, child.text, verdict.metadata

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from evolkit._types import Instruction
+from evolkit.engine.lock import LOCK_FILES
 from evolkit.engine.stats import Drop
 from evolkit.io import atomic_writer, iter_jsonl
 
@@ -152,5 +153,5 @@ class WorkDir:
         """Delete the run's files, except those named in ``keep``."""
         if self.path.exists():
             for child in self.path.iterdir():
-                if child.name not in keep:
+                if child.name not in keep and child.name not in LOCK_FILES:
                     os.unlink(child)

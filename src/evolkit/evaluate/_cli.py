@@ -82,6 +82,12 @@ def add_subcommand(subparsers: Any) -> None:
         help="backend option (vllm engine arg, hf device/dtype/static_cache/compile, litellm "
         "api_base…); VALUE is read as JSON when it parses",
     )
+    gsm8k.add_argument(
+        "--max-failure-rate",
+        type=float,
+        default=0.5,
+        help="fail (exit 2, no score) when more than this share of questions had failed calls",
+    )
     gsm8k.add_argument("-o", "--output", help="write per-question records to this JSONL file")
     gsm8k.add_argument("--summary", help="write the scores to this JSON file")
     gsm8k.set_defaults(func=run_gsm8k)
@@ -155,11 +161,14 @@ def run_gsm8k(args: argparse.Namespace) -> int:
             backend_options=dict(args.option),
             output=args.output,
         )
+    _refuse_if_calls_failed(result, args.max_failure_rate)
     console.print(result)
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
     if result.errors:
-        console.print(f"[yellow]warning:[/yellow] {result.errors} questions had failed calls")
+        import sys
+
+        print(f"warning: {result.errors} questions had failed calls", file=sys.stderr)
     if args.output:
         console.print(f"records written to {args.output}")
     if args.summary:
@@ -167,6 +176,21 @@ def run_gsm8k(args: argparse.Namespace) -> int:
 
         Path(args.summary).write_text(json.dumps(result.summary(), indent=2) + "\n")
     return 0
+
+
+def _refuse_if_calls_failed(result: Any, max_rate: float) -> None:
+    """An evaluation whose questions failed past ``max_rate`` has no score: say why instead."""
+    total = len(result.records)
+    if not total or result.errors / total <= max_rate:
+        return
+    example = next((r.errors[0] for r in result.records if r.errors), "unknown cause")
+    from evolkit.errors import EvolkitError
+
+    what = "every call" if result.errors >= total else f"{result.errors} of {total} questions"
+    raise EvolkitError(
+        f"{what} of the evaluation failed (more than --max-failure-rate {max_rate:g}), no "
+        f"score: {example}; fix the cause and run again"
+    )
 
 
 def run_contamination(args: argparse.Namespace) -> int:

@@ -14,11 +14,13 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from attrs import field, frozen
 
-from evolkit._protocols import Backend
+from evolkit._protocols import Backend, LoopBoundBackend
 from evolkit.engine._loop import run_sync
+from evolkit.engine.failures import FailurePolicy, FailureTracker
 from evolkit.engine.retry import RetryPolicy, retrying
 from evolkit.errors import ConfigError, ModelError
 from evolkit.evaluate._styles import Prompt
+from evolkit.redact import redact
 
 __all__ = [
     "BackendGenerator",
@@ -125,7 +127,11 @@ class BackendGenerator:
         return f"BackendGenerator({self.backend!r}, concurrency={self.concurrency})"
 
     async def _one(
-        self, prompt: Prompt, config: SamplingConfig, gate: asyncio.Semaphore
+        self,
+        prompt: Prompt,
+        config: SamplingConfig,
+        gate: asyncio.Semaphore,
+        failures: FailureTracker,
     ) -> tuple[str, str | None]:
         params: dict[str, Any] = {"max_tokens": config.max_new_tokens}
         params["temperature"] = config.temperature
@@ -140,22 +146,38 @@ class BackendGenerator:
             return truncate_at_stop(completion.text, config.stop)
 
         try:
-            return await retrying(attempt, self.retry), None
+            text = await retrying(attempt, self.retry)
         except ModelError as exc:
-            return "", str(exc)
+            failures.failure(exc)  # failures.py: stops an evaluation that cannot succeed
+            return "", redact(str(exc))
+        failures.success()
+        return text, None
 
     async def agenerate(
         self, prompts: Sequence[Prompt], config: SamplingConfig
     ) -> list[Generation]:
         """The asynchronous form of :meth:`generate`."""
         gate = asyncio.Semaphore(self.concurrency)
+        failures = FailureTracker(FailurePolicy(breaker_calls=max(20, self.concurrency)))
         tasks = [
-            [asyncio.ensure_future(self._one(prompt, config, gate)) for _ in range(config.samples)]
+            [
+                asyncio.ensure_future(self._one(prompt, config, gate, failures))
+                for _ in range(config.samples)
+            ]
             for prompt in prompts
         ]
+        try:
+            await asyncio.gather(*(task for group in tasks for task in group))
+        finally:
+            for group in tasks:
+                for task in group:
+                    task.cancel()
+            await asyncio.gather(*(t for g in tasks for t in g), return_exceptions=True)
+            if isinstance(self.backend, LoopBoundBackend):
+                await self.backend.release_connections()  # before this event loop ends
         generations = []
         for prompt, group in zip(prompts, tasks, strict=True):
-            results = [await task for task in group]
+            results = [task.result() for task in group]
             generations.append(
                 Generation(
                     prompt=prompt.display(),

@@ -27,7 +27,7 @@ from attrs import frozen
 from evolkit._types import ChatMessage, Completion, Instruction
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
-from evolkit.engine.journal import Journal, request_key
+from evolkit.engine.journal import CallSite, Journal
 from evolkit.engine.plan import RunPlan
 from evolkit.engine.stats import StatsBuilder
 from evolkit.engine.steps import Outcome, RoundContext
@@ -129,9 +129,10 @@ class _RecordingContext(RoundContext):
         round: int,
         operator: str,
         stage: str = "mutate",
+        site: CallSite | None = None,
     ) -> Completion:
-        completion = await super().call(messages, params, round, operator, stage)
-        key = request_key(self.runner.backend.model, messages, dict(params))
+        completion = await super().call(messages, params, round, operator, stage, site)
+        key = self.runner.key_for(messages, dict(params), site)
         _CALLS.get().append((key, completion, round, operator))
         return completion
 

@@ -17,15 +17,15 @@ import asyncio
 import contextlib
 import inspect
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from evolkit._types import ChatMessage, Completion
+from evolkit.backends._classify import classify_provider_error, provider_error_types
 from evolkit.backends._litellm_import import import_litellm
-from evolkit.backends.litellm import classify_error, completion_from_response
-from evolkit.errors import ConfigError
+from evolkit.backends.litellm import completion_from_response
+from evolkit.errors import ConfigError, ModelError
 from evolkit.scale._config import RouterConfig, load_router_config
 
 __all__ = ["ROUTER_CONFIG_ENV", "RouterBackend", "router_backend_factory"]
@@ -89,9 +89,7 @@ class RouterBackend:
             self._router_loop = loop
             litellm = import_litellm()
             settings = {**_DEFAULT_SETTINGS, **self.config.router_settings}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self._router = litellm.Router(model_list=self._deployments(), **settings)
+            self._router = litellm.Router(model_list=self._deployments(), **settings)
         return self._router
 
     async def aclose(self) -> None:
@@ -137,14 +135,14 @@ class RouterBackend:
         router = self.router
         kwargs = {**self.params, **params}
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                response = await router.acompletion(
-                    model=self.group, messages=list(messages), **kwargs
-                )
-        except Exception as exc:
-            raise classify_error(exc) from exc
+            response = await router.acompletion(model=self.group, messages=list(messages), **kwargs)
+        except provider_error_types() as exc:
+            raise classify_provider_error(exc) from exc
         return completion_from_response(response, self.model)
+
+    def classify_error(self, exc: BaseException) -> ModelError:
+        """The :class:`ModelError` for an exception a Router call raised."""
+        return classify_provider_error(exc)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

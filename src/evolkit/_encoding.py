@@ -1,0 +1,58 @@
+"""Refuse a text file that is not UTF-8 in one line that names the encoding found."""
+
+from __future__ import annotations
+
+import codecs
+import os
+from pathlib import Path
+
+from evolkit.errors import SeedFileError
+
+__all__ = ["check_text_file"]
+
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
+    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
+    (b"\xff\xfe", "UTF-16 (little-endian)"),
+    (b"\xfe\xff", "UTF-16 (big-endian)"),
+)
+_CONVERT = "convert it to UTF-8, e.g. `iconv -f {enc} -t UTF-8 IN > OUT`"
+
+
+def check_text_file(path: str | os.PathLike[str]) -> None:
+    """Refuse a file that is not UTF-8 text (a UTF-8 byte-order mark is fine), in one line."""
+    p = Path(path)
+    if not p.is_file():
+        return  # the reader reports a missing file
+    with p.open("rb") as fh:
+        head = fh.read(4)
+        for bom, name in _BOMS:
+            if head.startswith(bom):
+                enc = name.split(" ")[0]
+                raise SeedFileError(
+                    str(p), None, f"the file is {name} encoded", _CONVERT.format(enc=enc)
+                )
+        fh.seek(0)
+        offset, line = 0, 1
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        for block in iter(lambda: fh.read(1 << 16), b""):
+            if b"\x00" in block:
+                raise SeedFileError(
+                    str(p),
+                    line + block[: block.index(b"\x00")].count(b"\n"),
+                    "the file is binary (it holds NUL bytes), not text",
+                    "pass a .jsonl, .json or text file",
+                )
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                where = line + block[: exc.start].count(b"\n")
+                raise SeedFileError(
+                    str(p),
+                    where,
+                    f"not UTF-8 text (byte 0x{block[exc.start]:02x} at offset "
+                    f"{offset + exc.start}; likely Latin-1 or Windows-1252)",
+                    _CONVERT.format(enc="WINDOWS-1252"),
+                ) from None
+            offset += len(block)
+            line += block.count(b"\n")

@@ -1,0 +1,97 @@
+"""The command line's side of failure behaviour: flags, the failure summary, SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from evolkit.engine.config import DUPLICATE_IDS
+from evolkit.engine.stats import RunStats
+
+__all__ = ["add_failure_arguments", "failure_settings", "report_failures", "sigterm_as_interrupt"]
+
+
+def add_failure_arguments(p: Any) -> None:
+    """``--max-failure-rate``, ``--breaker-calls``, ``--strict``, size limits, duplicate ids."""
+    p.add_argument(
+        "--max-failure-rate",
+        type=float,
+        default=None,
+        help="stop when more than this share of a round's items fail (default 0.5)",
+    )
+    p.add_argument(
+        "--breaker-calls",
+        type=int,
+        default=None,
+        help="stop when this many failed calls in a row share one cause (default 20)",
+    )
+    p.add_argument(
+        "--strict", action="store_true", help="stop at the first plugin error (a bug, not a drop)"
+    )
+    p.add_argument(
+        "--max-reply-chars",
+        type=int,
+        default=None,
+        help="drop a reply longer than this (default 100000)",
+    )
+    p.add_argument(
+        "--max-instruction-chars",
+        type=int,
+        default=None,
+        help="drop an instruction longer than this (default 50000)",
+    )
+    p.add_argument(
+        "--duplicate-ids",
+        choices=DUPLICATE_IDS,
+        default=None,
+        help="seed rows sharing an id but differing: refuse (error, default), keep both with "
+        "fresh ids (rename), or keep the first (drop)",
+    )
+
+
+def failure_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`~evolkit.engine.config.EvolveConfig` settings the flags above give."""
+    names = (
+        "max_failure_rate",
+        "breaker_calls",
+        "max_reply_chars",
+        "max_instruction_chars",
+        "duplicate_ids",
+    )
+    settings = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    if getattr(args, "strict", False):
+        settings["strict"] = True
+    return settings
+
+
+def report_failures(stats: RunStats) -> None:
+    """Print the failure summary to stderr (even with ``-q``): count and example per cause."""
+    if not stats.failures:
+        return
+    total = sum(stats.failures.values())
+    print(f"warning: {total} calls failed past their retries:", file=sys.stderr)
+    for cause, count in sorted(stats.failures.items(), key=lambda kv: (-kv[1], kv[0])):
+        example = stats.failure_examples.get(cause, "")
+        print(f"  {count} x {cause}: {example}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Handle SIGTERM like Ctrl-C for the block: finished work is saved, exit 130."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,195 @@
+"""Every bad input is one line, exit 2, no traceback, and nothing paid for is lost."""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SEEDS = [f"Write a short poem about river number {i}." for i in range(5)]
+
+
+def one_line(err: list[str], *words: str) -> None:
+    assert len(err) == 1, err
+    assert err[0].startswith("error: ") and "Traceback" not in err[0]
+    for word in words:
+        assert word in err[0], (word, err[0])
+
+
+@pytest.fixture
+def text_seeds(tmp_path: Path) -> Path:
+    path = tmp_path / "seeds.txt"
+    path.write_text("\n".join(SEEDS) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ("\n".join(SEEDS).encode("utf-16"), ("UTF-16", "convert it to UTF-8")),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", ("binary",)),
+        ("Écris un poème sur la rivière.\n".encode("latin-1"), ("not UTF-8", ":1:")),
+    ],
+    ids=["utf-16", "binary", "latin-1"],
+)
+def test_undecodable_seed_files(
+    data: bytes,
+    words: tuple[str, ...],
+    tmp_path: Path,
+    server: Any,
+    good_key: str,
+    cli: Any,
+    evolve_argv: Any,
+) -> None:
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_bytes(data)
+    code, err, _ = cli(evolve_argv(seeds, tmp_path / "out.jsonl", server.url))
+    assert code == 2
+    one_line(err, str(seeds), *words)
+    assert server.posts == 0
+
+
+def test_utf8_byte_order_mark_is_accepted(
+    tmp_path: Path, server: Any, good_key: str, cli: Any, evolve_argv: Any
+) -> None:
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_bytes(
+        b"\xef\xbb\xbf" + "".join(json.dumps({"instruction": s}) + "\n" for s in SEEDS).encode()
+    )
+    out = tmp_path / "out.jsonl"
+    code, err, _ = cli(evolve_argv(seeds, out, server.url, "--rounds", "0"))
+    assert code == 0, err
+    assert sorted(json.loads(line)["instruction"] for line in out.read_text().splitlines()) == (
+        sorted(SEEDS)
+    )
+
+
+def test_output_that_is_a_directory_is_refused_before_any_call(
+    tmp_path: Path,
+    text_seeds: Path,
+    server: Any,
+    good_key: str,
+    cli: Any,
+    evolve_argv: Any,
+) -> None:
+    out = tmp_path / "data"
+    out.mkdir()
+    code, err, _ = cli(evolve_argv(text_seeds, out, server.url))
+    assert code == 2
+    one_line(err, "is a directory", "data.jsonl")
+    assert server.posts == 0
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "read-only-fs"])
+def test_unwritable_output_is_refused_before_any_call(
+    where: str,
+    tmp_path: Path,
+    text_seeds: Path,
+    server: Any,
+    good_key: str,
+    cli: Any,
+    evolve_argv: Any,
+) -> None:
+    if where == "under-a-file":
+        blocker = tmp_path / "notes.txt"
+        blocker.write_text("a file, not a folder")
+        out = blocker / "out.jsonl"
+    else:
+        out = Path("/proc/evolkit-test/out.jsonl")  # procfs: nothing can be created there
+    code, err, _ = cli(evolve_argv(text_seeds, out, server.url))
+    assert code == 2
+    one_line(err, "cannot write", "choose another output path")
+    assert server.posts == 0
+
+
+def test_full_disk_stops_cleanly_and_resumes(
+    tmp_path: Path,
+    text_seeds: Path,
+    server: Any,
+    good_key: str,
+    cli: Any,
+    evolve_argv: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from evolkit.engine.workdir import WorkDir
+
+    real = WorkDir.write_shuffled
+
+    def full(*args: Any) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(WorkDir, "write_shuffled", full)  # the disk fills at the final write
+    out = tmp_path / "out.jsonl"
+    code, err, _ = cli(evolve_argv(text_seeds, out, server.url))
+    assert code == 2
+    one_line(err, "disk is full", "free some space", "resume")
+    paid = server.answered
+    assert paid > 0
+
+    monkeypatch.setattr(WorkDir, "write_shuffled", real)
+    code, err, _ = cli(evolve_argv(text_seeds, out, server.url))
+    assert code == 0, err
+    assert server.answered == paid  # every call was kept: none made again
+    assert out.exists()
+
+
+def test_duplicate_ids_are_reported_with_rows_and_the_choice(
+    tmp_path: Path, server: Any, good_key: str, cli: Any, evolve_argv: Any
+) -> None:
+    seeds = tmp_path / "seeds.jsonl"
+    records = [
+        {"id": "a", "instruction": "Name three birds."},
+        {"id": "b", "instruction": "Name three trees."},
+        {"id": "a", "instruction": "Name three rivers."},
+        {"id": "b", "instruction": "Name three trees."},  # an exact repeat: dropped, counted
+    ]
+    seeds.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = tmp_path / "out.jsonl"
+    code, err, _ = cli(evolve_argv(seeds, out, server.url, "--rounds", "0"))
+    assert code == 2
+    one_line(err, "1 rows reuse the id", "'a' (rows 1 and 3)", "--duplicate-ids rename")
+    assert server.posts == 0
+
+    code, err, _ = cli(
+        evolve_argv(seeds, out, server.url, "--rounds", "0", "--duplicate-ids", "rename")
+    )
+    assert code == 0, err
+    texts = sorted(json.loads(line)["instruction"] for line in out.read_text().splitlines())
+    assert texts == ["Name three birds.", "Name three rivers.", "Name three trees."]
+
+    other = tmp_path / "first.jsonl"
+    code, err, _ = cli(
+        evolve_argv(seeds, other, server.url, "--rounds", "0", "--duplicate-ids", "drop")
+    )
+    assert code == 0, err
+    texts = sorted(json.loads(line)["instruction"] for line in other.read_text().splitlines())
+    assert texts == ["Name three birds.", "Name three trees."]
+
+
+def test_oversized_seed_and_reply_are_refused_or_dropped(
+    tmp_path: Path,
+    text_seeds: Path,
+    server: Any,
+    good_key: str,
+    cli: Any,
+    evolve_argv: Any,
+) -> None:
+    seeds = tmp_path / "big.txt"
+    seeds.write_text("Summarise this: " + "word " * 20_000 + "\n")
+    code, err, _ = cli(evolve_argv(seeds, tmp_path / "a.jsonl", server.url))
+    assert code == 2
+    one_line(err, ":1:", "longer than", "--max-instruction-chars")
+
+    server.reply_size = 5_000  # every answer is padded past the limit below
+    out = tmp_path / "b.jsonl"
+    argv = evolve_argv(
+        text_seeds, out, server.url, "--max-reply-chars", "2000", "--max-failure-rate", "1"
+    )
+    code, err, _ = cli(argv)
+    assert code == 0, err
+    report = json.loads(out.with_name(out.name + ".run.json").read_text())
+    reasons = report["stats"]["drop_reasons"]
+    assert reasons.get("reply_too_long", 0) + reasons.get("instruction_too_long", 0) >= 1
