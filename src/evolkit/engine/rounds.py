@@ -1,8 +1,9 @@
 """The rounds of one run: round 0 answers the seeds, each later round evolves the pool.
 
 :class:`Rounds` writes each round's kept rows, the pool carried to the next round and the drops
-to the work directory, de-duplicates within the round, counts everything and reports progress;
-the evolution of each pool item happens in the executor (:mod:`evolkit.engine.executor`).
+to the work directory, drops duplicates (:mod:`evolkit.engine.dedupe`), counts everything and
+reports progress; the evolution of each pool item happens in the executor
+(:mod:`evolkit.engine.executor`).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class Rounds:
         self.progress = progress
 
     def snapshot(self, round: int, total: int, tally: _Tally) -> Snapshot:
-        usage = self.stats.usage_round.get(round)
+        usage = self.stats.usage_per_round.get(round)
         return Snapshot(
             round=round,
             rounds=self.plan.config.rounds,
@@ -76,8 +77,7 @@ class Rounds:
         """Mark every row kept in rounds 0..``completed`` as seen (a resumed run)."""
         for r in range(completed + 1):
             for inst in self.wd.instructions(self.wd.rows(r)):
-                self.ctx.seen_before.add(inst.id)
-                self.ctx.remember(inst)
+                self.ctx.dedupe.remember(inst)
 
     async def _answer_seed(self, index: int, seed: Instruction) -> tuple[Instruction, Drop | None]:
         cfg = self.plan.config
@@ -113,8 +113,7 @@ class Rounds:
                 if failure is not None:
                     drops.write(_line(failure.to_record()))
                     self.stats.seed_response_failures += 1
-                self.ctx.seen_before.add(seed.id)
-                self.ctx.remember(seed)
+                self.ctx.dedupe.remember(seed)
                 tally.done += 1
                 tally.kept += 1
                 tally.failed += failure is not None and failure.reason.startswith("model_error:")
@@ -125,7 +124,6 @@ class Rounds:
 
     async def evolve_round(self, round: int, total: int) -> None:
         """Round ``round``: every pool item evolved once; survivors kept, parents carried on."""
-        seen_now: set[str] = set()
         tally = _Tally()
         self.progress.start_round(round, self.plan.config.rounds, total)
         with (
@@ -135,17 +133,16 @@ class Rounds:
         ):
             pool_in = self.wd.instructions(self.wd.pool(round - 1))
             async for outcome in self.executor.outcomes(self.ctx, round, pool_in):
-                self._record(outcome, seen_now, tally, rows, pool, drops)
+                self._record(outcome, tally, rows, pool, drops)
                 self.runner.failures.check_round(round, tally.failed, tally.done)  # may stop
                 self.progress.update(self.snapshot(round, total, tally))
             self.runner.failures.check_round(round, tally.failed, tally.done, final=True)
-        self.ctx.seen_before |= seen_now
+        self.ctx.dedupe.close_round()
         self.progress.end_round(self.snapshot(round, total, tally))
 
     def _record(
         self,
         outcome: Outcome,
-        seen_now: set[str],
         tally: _Tally,
         rows: IO[str],
         pool: IO[str],
@@ -154,12 +151,9 @@ class Rounds:
         """Write one outcome: a kept child to the rows and pool, else the drop and the parent."""
         tally.done += 1
         child, drop = outcome.child, outcome.drop
-        if child is not None and child.id in seen_now:
-            drop, child = _duplicate(outcome, child), None
-        elif child is not None and (near := self.ctx.pool_drop(outcome)) is not None:
-            drop, child = near, None
+        if child is not None and (dup := self.ctx.dedupe.admit(child, outcome.parent.id)):
+            drop, child = dup, None
         if child is not None:
-            seen_now.add(child.id)
             rows.write(_line(child.to_record()))
             pool.write(_line(child.to_record()))
             self.stats.keep(child.round, child.operator or "")
@@ -171,16 +165,3 @@ class Rounds:
         self.stats.drop(drop)
         tally.dropped += 1
         tally.failed += drop.reason.startswith("model_error:")
-
-
-def _duplicate(outcome: Outcome, child: Instruction) -> Drop:
-    """The drop of a child another item of the same round already produced."""
-    return Drop(
-        child.round,
-        outcome.parent.id,
-        child.operator or "",
-        "dedupe",
-        "engine",
-        "duplicate",
-        child.text,
-    )

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import typing
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
+import cattrs
 from attrs import field, frozen
 
 from evolkit._types import Completion, Usage
 
-__all__ = ["Drop", "RunStats", "StatsBuilder"]
+__all__ = ["Drop", "RunStats", "StatsBuilder", "json_path"]
 
 
 @frozen
@@ -44,20 +46,40 @@ class Drop:
         return cls(**{f.name: record[f.name] for f in attrs.fields(cls) if f.name in record})
 
 
-def _usage_dict(data: Mapping[str, Usage]) -> dict[str, dict[str, float]]:
-    return {
-        k: {
-            "prompt_tokens": u.prompt_tokens,
-            "completion_tokens": u.completion_tokens,
-            "cost": u.cost,
-        }
-        for k, u in sorted(data.items())
-    }
+def json_path(*path: str) -> dict[str, Any]:
+    """Field metadata: the field is written under ``path`` in the JSON (by default its name)."""
+    return {_JSON_PATH: path}
+
+
+_JSON_PATH = "evolkit_json_path"
+_converter = cattrs.Converter()
+
+
+# Mappings are written with string keys in key order (JSON keys are strings; a round's number
+# comes back as an int because the field says so).
+def _is_mapping(type_: Any) -> bool:
+    return typing.get_origin(type_) in (Mapping, dict)
+
+
+_converter.register_unstructure_hook_func(
+    _is_mapping, lambda m: {str(k): _converter.unstructure(v) for k, v in sorted(m.items())}
+)
+
+
+def _path(f: attrs.Attribute[Any]) -> tuple[str, ...]:
+    return tuple(f.metadata.get(_JSON_PATH, (f.name,)))
 
 
 @frozen(kw_only=True)
 class RunStats:
-    """A snapshot of a run's counts. ``to_json()`` is the machine-readable run report."""
+    """A snapshot of a run's counts. ``to_json()`` is the machine-readable run report.
+
+    Each count is declared once, here: :meth:`to_json`, :meth:`from_json` and
+    :class:`StatsBuilder`'s restore and snapshot follow the fields (cattrs), so a new count is
+    one field (plus, for a count the builder keeps, the builder attribute of the same name that
+    counts it). A field's JSON key is its name unless its metadata nests it (``calls.sent``);
+    a key missing from an older file reads as the field's default.
+    """
 
     seeds: int = 0
     rounds: int = 0
@@ -73,14 +95,14 @@ class RunStats:
     #: per ``"round/stage"`` (stage: mutate, respond, judge): calls made (journal hits too)
     calls_per_stage: Mapping[str, int] = field(factory=dict)
     usage_per_stage: Mapping[str, Usage] = field(factory=dict)
-    calls_sent: int = 0
-    journal_hits: int = 0
-    cache_hits: int = 0
-    retries: int = 0
-    call_failures: int = 0
+    calls_sent: int = field(default=0, metadata=json_path("calls", "sent"))
+    journal_hits: int = field(default=0, metadata=json_path("calls", "journal_hits"))
+    cache_hits: int = field(default=0, metadata=json_path("calls", "cache_hits"))
+    retries: int = field(default=0, metadata=json_path("calls", "retries"))
+    call_failures: int = field(default=0, metadata=json_path("calls", "failures"))
     duplicate_seeds: int = 0
     seed_response_failures: int = 0
-    elapsed_s: float = 0.0
+    elapsed_s: float = field(default=0.0, converter=float)
     #: Calls that failed past their retries (and plugin errors), per cause, with one example.
     failures: Mapping[str, int] = field(factory=dict)
     failure_examples: Mapping[str, str] = field(factory=dict)
@@ -105,107 +127,73 @@ class RunStats:
         return total
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "seeds": self.seeds,
-            "rounds": self.rounds,
-            "rows": self.rows,
-            "rows_per_round": {str(k): v for k, v in sorted(self.rows_per_round.items())},
-            "attempted_per_operator": dict(sorted(self.attempted_per_operator.items())),
-            "kept_per_operator": dict(sorted(self.kept_per_operator.items())),
-            "dropped_per_operator": dict(sorted(self.dropped_per_operator.items())),
-            "drop_reasons": dict(sorted(self.drop_reasons.items())),
-            "drops_per_stage": dict(sorted(self.drops_per_stage.items())),
-            "usage_per_model": _usage_dict(self.usage_per_model),
-            "usage_per_round": _usage_dict({str(k): v for k, v in self.usage_per_round.items()}),
-            "usage_per_operator": _usage_dict(self.usage_per_operator),
-            "calls_per_stage": dict(sorted(self.calls_per_stage.items())),
-            "usage_per_stage": _usage_dict(self.usage_per_stage),
-            "calls": {
-                "sent": self.calls_sent,
-                "journal_hits": self.journal_hits,
-                "cache_hits": self.cache_hits,
-                "retries": self.retries,
-                "failures": self.call_failures,
-            },
-            "duplicate_seeds": self.duplicate_seeds,
-            "seed_response_failures": self.seed_response_failures,
-            "elapsed_s": round(self.elapsed_s, 3),
-            "failures": dict(sorted(self.failures.items())),
-            "failure_examples": dict(sorted(self.failure_examples.items())),
-        }
+        """Every field under its JSON key, plus ``rows`` (the total, after ``rounds``)."""
+        data: dict[str, Any] = {}
+        for f in attrs.fields(attrs.resolve_types(type(self))):
+            value = getattr(self, f.name)
+            if f.name == "elapsed_s":
+                value = round(value, 3)
+            *parents, key = _path(f)
+            where = data
+            for parent in parents:
+                where = where.setdefault(parent, {})
+            where[key] = _converter.unstructure(value, f.type)
+            if f.name == "rounds":
+                data["rows"] = self.rows
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RunStats:
-        def usage(m: Mapping[str, Any]) -> dict[str, Usage]:
-            return {
-                k: Usage(int(v["prompt_tokens"]), int(v["completion_tokens"]), float(v["cost"]))
-                for k, v in m.items()
-            }
-
-        calls = data.get("calls", {})
-        return cls(
-            seeds=data["seeds"],
-            rounds=data["rounds"],
-            rows_per_round={int(k): v for k, v in data["rows_per_round"].items()},
-            attempted_per_operator=data["attempted_per_operator"],
-            kept_per_operator=data["kept_per_operator"],
-            dropped_per_operator=data["dropped_per_operator"],
-            drop_reasons=data["drop_reasons"],
-            drops_per_stage=data.get("drops_per_stage", {}),
-            usage_per_model=usage(data["usage_per_model"]),
-            usage_per_round={int(k): v for k, v in usage(data["usage_per_round"]).items()},
-            usage_per_operator=usage(data["usage_per_operator"]),
-            calls_per_stage=dict(data.get("calls_per_stage", {})),
-            usage_per_stage=usage(data.get("usage_per_stage", {})),
-            calls_sent=calls.get("sent", 0),
-            journal_hits=calls.get("journal_hits", 0),
-            cache_hits=calls.get("cache_hits", 0),
-            retries=calls.get("retries", 0),
-            call_failures=calls.get("failures", 0),
-            duplicate_seeds=data.get("duplicate_seeds", 0),
-            seed_response_failures=data.get("seed_response_failures", 0),
-            elapsed_s=data.get("elapsed_s", 0.0),
-            failures=data.get("failures", {}),
-            failure_examples=data.get("failure_examples", {}),
-        )
+        """The stats of a :meth:`to_json` dictionary (``rows`` and unknown keys are ignored)."""
+        flat: dict[str, Any] = {}
+        for f in attrs.fields(attrs.resolve_types(cls)):
+            value: Any = data
+            for key in _path(f):
+                value = (
+                    value.get(key, attrs.NOTHING) if isinstance(value, Mapping) else attrs.NOTHING
+                )
+            if value is not attrs.NOTHING:
+                flat[f.name] = value
+        return _converter.structure(flat, cls)
 
 
 class StatsBuilder:
-    """The mutable side: the engine feeds it outcomes in commit order."""
+    """The mutable side: the engine feeds it outcomes in commit order.
+
+    Its counts are named as :class:`RunStats`'s fields: :meth:`restore` and :meth:`snapshot`
+    copy every field the builder has an attribute for, and leave the others (the call
+    counts, passed to :meth:`snapshot`) to their callers.
+    """
 
     def __init__(self) -> None:
         self.seeds = 0
         self.seed_response_failures = 0
         self.rows_per_round: Counter[int] = Counter()
-        self.attempted: Counter[str] = Counter()
-        self.kept: Counter[str] = Counter()
-        self.dropped: Counter[str] = Counter()
-        self.reasons: Counter[str] = Counter()
-        self.stages: Counter[str] = Counter()
-        self.usage_model: dict[str, Usage] = {}
-        self.usage_round: dict[int, Usage] = {}
-        self.usage_operator: dict[str, Usage] = {}
-        self.calls_stage: Counter[str] = Counter()
-        self.usage_stage: dict[str, Usage] = {}
+        self.attempted_per_operator: Counter[str] = Counter()
+        self.kept_per_operator: Counter[str] = Counter()
+        self.dropped_per_operator: Counter[str] = Counter()
+        self.drop_reasons: Counter[str] = Counter()
+        self.drops_per_stage: Counter[str] = Counter()
+        self.usage_per_model: dict[str, Usage] = {}
+        self.usage_per_round: dict[int, Usage] = {}
+        self.usage_per_operator: dict[str, Usage] = {}
+        self.calls_per_stage: Counter[str] = Counter()
+        self.usage_per_stage: dict[str, Usage] = {}
+
+    def _kept_fields(self) -> list[str]:
+        return [f.name for f in attrs.fields(RunStats) if f.name in vars(self)]
 
     @classmethod
     def restore(cls, data: Mapping[str, Any]) -> StatsBuilder:
         """A builder holding the counts of a saved :meth:`RunStats.to_json`."""
         stats = RunStats.from_json(data)
         builder = cls()
-        builder.seeds = stats.seeds
-        builder.seed_response_failures = stats.seed_response_failures
-        builder.rows_per_round.update(stats.rows_per_round)
-        builder.attempted.update(stats.attempted_per_operator)
-        builder.kept.update(stats.kept_per_operator)
-        builder.dropped.update(stats.dropped_per_operator)
-        builder.reasons.update(stats.drop_reasons)
-        builder.stages.update(stats.drops_per_stage)
-        builder.usage_model.update(stats.usage_per_model)
-        builder.usage_round.update(stats.usage_per_round)
-        builder.usage_operator.update(stats.usage_per_operator)
-        builder.calls_stage.update(stats.calls_per_stage)
-        builder.usage_stage.update(stats.usage_per_stage)
+        for name in builder._kept_fields():
+            mine, saved = getattr(builder, name), getattr(stats, name)
+            if isinstance(mine, dict):
+                mine.update(saved)
+            else:
+                setattr(builder, name, saved)
         return builder
 
     def add_usage(
@@ -213,40 +201,29 @@ class StatsBuilder:
     ) -> None:
         model = completion.model or "unknown"
         usage = completion.usage
-        self.usage_model[model] = self.usage_model.get(model, Usage()) + usage
-        self.usage_round[round] = self.usage_round.get(round, Usage()) + usage
-        self.usage_operator[operator] = self.usage_operator.get(operator, Usage()) + usage
+        self.usage_per_model[model] = self.usage_per_model.get(model, Usage()) + usage
+        self.usage_per_round[round] = self.usage_per_round.get(round, Usage()) + usage
+        self.usage_per_operator[operator] = self.usage_per_operator.get(operator, Usage()) + usage
         where = f"{round}/{stage}"
-        self.calls_stage[where] += 1
-        self.usage_stage[where] = self.usage_stage.get(where, Usage()) + usage
+        self.calls_per_stage[where] += 1
+        self.usage_per_stage[where] = self.usage_per_stage.get(where, Usage()) + usage
 
     def keep(self, round: int, operator: str) -> None:
         self.rows_per_round[round] += 1
         if operator:
-            self.attempted[operator] += 1
-            self.kept[operator] += 1
+            self.attempted_per_operator[operator] += 1
+            self.kept_per_operator[operator] += 1
 
     def drop(self, drop: Drop) -> None:
-        self.attempted[drop.operator] += 1
-        self.dropped[drop.operator] += 1
-        self.reasons[drop.reason] += 1
-        self.stages[drop.stage] += 1
+        self.attempted_per_operator[drop.operator] += 1
+        self.dropped_per_operator[drop.operator] += 1
+        self.drop_reasons[drop.reason] += 1
+        self.drops_per_stage[drop.stage] += 1
 
     def snapshot(self, rounds: int, **calls: Any) -> RunStats:
-        return RunStats(
-            seeds=self.seeds,
-            rounds=rounds,
-            rows_per_round=dict(self.rows_per_round),
-            attempted_per_operator=dict(self.attempted),
-            kept_per_operator=dict(self.kept),
-            dropped_per_operator=dict(self.dropped),
-            drop_reasons=dict(self.reasons),
-            drops_per_stage=dict(self.stages),
-            usage_per_model=dict(self.usage_model),
-            usage_per_round=dict(self.usage_round),
-            usage_per_operator=dict(self.usage_operator),
-            calls_per_stage=dict(self.calls_stage),
-            usage_per_stage=dict(self.usage_stage),
-            seed_response_failures=self.seed_response_failures,
-            **calls,
-        )
+        """The counts now, with ``rounds`` and the counts in ``calls`` (``calls_sent``, ...)."""
+        copies: dict[str, Any] = {}
+        for name in self._kept_fields():
+            value = getattr(self, name)
+            copies[name] = dict(value) if isinstance(value, dict) else value
+        return RunStats(rounds=rounds, **copies, **calls)

@@ -14,6 +14,7 @@ from attrs import frozen
 from evolkit._protocols import Filter, Mutator, PoolFilter
 from evolkit._types import ChatMessage, Completion, Instruction, Rejected
 from evolkit.engine.calls import CallRunner
+from evolkit.engine.dedupe import Dedupe
 from evolkit.engine.failures import PluginError, plugin_error
 from evolkit.engine.journal import CallSite, request_key
 from evolkit.engine.stats import Drop, StatsBuilder
@@ -91,9 +92,10 @@ class _AccountedBackend:
 
 
 class RoundContext:
-    """Shared state of a run's rounds: the run plan, the call runner, the counts, and the ids
-    kept so far. Built from a :class:`~evolkit.engine.plan.RunPlan` in the driver and in each
-    worker alike, so every setting reaches every place an instruction is evolved."""
+    """Shared state of a run's rounds: the run plan, the call runner, the counts, and the
+    duplicate rules with the ids kept so far. Built from a
+    :class:`~evolkit.engine.plan.RunPlan` in the driver and in each worker alike, so every
+    setting reaches every place an instruction is evolved."""
 
     def __init__(self, plan: RunPlan, runner: CallRunner, stats: StatsBuilder) -> None:
         self.plan = plan
@@ -103,8 +105,7 @@ class RoundContext:
         usable = plan.active_filters
         self.filters: Sequence[Filter] = [f for f in usable if not isinstance(f, PoolFilter)]
         # Pool rules (near duplicates) are checked in the run's ordered stream, not here.
-        self.pool_indexes = [f.new_index() for f in usable if isinstance(f, PoolFilter)]
-        self.seen_before: set[str] = set()
+        self.dedupe = Dedupe(f for f in usable if isinstance(f, PoolFilter))
         self.max_reply_chars = plan.config.max_reply_chars
 
     def guard(self, name: str, fn: Callable[..., T], *args: Any) -> T:
@@ -153,31 +154,6 @@ class RoundContext:
         completion, _ = await self.runner.call(messages, params, site)
         self.stats.add_usage(completion, round, operator, stage)
         return completion
-
-    def remember(self, instruction: Instruction) -> None:
-        """Add a seed or a kept row to every pool rule's index."""
-        for index in self.pool_indexes:
-            index.add(instruction)
-
-    def pool_drop(self, outcome: Outcome) -> Drop | None:
-        """The drop of ``outcome``'s child by a pool rule, else None (the child is remembered)."""
-        child = outcome.child
-        assert child is not None
-        for index in self.pool_indexes:
-            verdict = index.check(child)
-            if not verdict.keep:
-                return Drop(
-                    child.round,
-                    outcome.parent.id,
-                    child.operator or "",
-                    "dedupe",
-                    verdict.filter,
-                    verdict.reason,
-                    child.text,
-                    metadata=verdict.metadata,
-                )
-        self.remember(child)
-        return None
 
     def rng(self, round: int, parent: Instruction) -> random.Random:
         """The generator for every random choice about ``parent`` in ``round``."""
@@ -237,8 +213,9 @@ class RoundContext:
         if len(parsed.text) + len(parsed.input) > self.plan.config.max_instruction_chars:
             return dropped("parse", "engine", "instruction_too_long", name, parsed.text[:2000])
         child = parsed.evolved_from(parent, name, round)
-        if child.id in self.seen_before:
-            return dropped("dedupe", "engine", "duplicate", name, child.text)
+        repeat = self.dedupe.repeat(child, parent.id)
+        if repeat is not None:
+            return Outcome(index, parent, None, repeat)
         if self.respond:
             try:
                 response = await self.respond_to(child, round, name, parent.id)

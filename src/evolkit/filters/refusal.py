@@ -1,5 +1,8 @@
 """The ``refusal`` filter: drop a candidate whose response shows the model could not answer it.
 
+The refusal phrases and their matcher live in :mod:`evolkit._refusal`, shared with the
+operators, which reject a rewrite that opens like a refusal.
+
 Evol-Instruct's rule is an apology in a response under 80 words. Auto Evol-Instruct
 (arXiv 2406.00770) also counts as failures the responses that ask for what is missing
 ("Please provide the equation", "Sure! What topic would you like?") and those that only
@@ -13,50 +16,13 @@ import re
 import attrs
 from attrs import field, frozen
 
+from evolkit._phrases import normalise_quotes
 from evolkit._protocols import Backend
+from evolkit._refusal import APOLOGY_WORDS, REFUSAL_PHRASES, find_refusal
 from evolkit._types import Instruction, Verdict
-from evolkit.filters._phrases import normalise_quotes, phrase_pattern
 from evolkit.filters.stopwords import english_stopwords, words
 
 __all__ = ["APOLOGY_WORDS", "REFUSAL_PHRASES", "RefusalFilter", "non_answer"]
-
-REFUSAL_PHRASES: tuple[str, ...] = (
-    "sorry",
-    "apologize",
-    "apologise",
-    "apologies",
-    "i cannot",
-    "i can't",
-    "i can not",
-    "i am unable",
-    "i'm unable",
-    "i am not able",
-    "i'm not able",
-    "i won't be able",
-    "i will not be able",
-    "i'm afraid i",
-    "i am afraid i",
-    "unable to help",
-    "unable to assist",
-    "unable to answer",
-    "unable to provide",
-    "cannot assist",
-    "can't assist",
-    "cannot help with",
-    "can't help with",
-    "as an ai",
-    "as a language model",
-    "i do not have access",
-    "i don't have access",
-    "i do not have the ability",
-    "i don't have the ability",
-)
-"""Apology and refusal phrases, matched as whole words and ignoring case."""
-
-APOLOGY_WORDS: tuple[str, ...] = ("sorry", "apologize", "apologise", "apologies", "apology")
-"""Phrases of :data:`REFUSAL_PHRASES` that an instruction asking for an apology makes normal."""
-
-_APOLOGY_ASKED = re.compile(r"\b(?:apolog\w*|sorry|regret\w*|condolences?)\b", re.IGNORECASE)
 
 _OPENER = (
     r"(?:(?:sure|certainly|of course|absolutely|okay|ok|alright|great|happy to help)[\s,.!:-]*)*"
@@ -109,10 +75,6 @@ _ACK_WORDS = frozenset(
 )
 
 
-def _key(phrase: str) -> str:
-    return " ".join(phrase.casefold().replace("-", " ").replace("_", " ").split())
-
-
 @frozen(kw_only=True)
 class RefusalFilter:
     """Drops a candidate the model could not answer: an apology in a short response.
@@ -147,14 +109,7 @@ class RefusalFilter:
 
         When ``instruction`` asks for an apology, :data:`APOLOGY_WORDS` do not count.
         """
-        pattern = phrase_pattern(self.phrases)
-        own = {_key(m.group(0)) for m in pattern.finditer(normalise_quotes(instruction))}
-        if _APOLOGY_ASKED.search(instruction):
-            own |= {_key(p) for p in APOLOGY_WORDS}
-        for match in pattern.finditer(normalise_quotes(response)):
-            if _key(match.group(0)) not in own:
-                return match.group(0)
-        return None
+        return find_refusal(response, self.phrases, instruction=instruction)
 
     async def judge(self, candidate: Instruction, parent: Instruction, backend: Backend) -> Verdict:
         """Drop a refusal or an empty response; keep everything else."""

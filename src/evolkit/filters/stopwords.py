@@ -9,9 +9,9 @@ from importlib import resources
 
 from attrs import field, frozen
 
+from evolkit._phrases import normalise_quotes
 from evolkit._protocols import Backend
 from evolkit._types import Instruction, Verdict
-from evolkit.filters._phrases import normalise_quotes
 
 __all__ = ["StopwordsFilter", "english_stopwords", "words"]
 

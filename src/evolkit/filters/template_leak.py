@@ -9,9 +9,9 @@ import attrs
 from attrs import field, frozen
 
 from evolkit._markers import INPUT_TAG, INSTRUCTION_TAG, JUDGE_TAGS, REWRITE_INPUT_TAG, REWRITE_TAG
+from evolkit._phrases import phrase_pattern
 from evolkit._protocols import Backend
 from evolkit._types import ChatMessage, Instruction, Verdict
-from evolkit.filters._phrases import phrase_pattern
 from evolkit.filters.stopwords import english_stopwords, words
 
 __all__ = [

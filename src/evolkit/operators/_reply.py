@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from evolkit._markers import INSTRUCTION_TAG, REWRITE_INPUT_TAG, REWRITE_TAG, between
+from evolkit._refusal import OPENING_REFUSALS, find_refusal
 
 __all__ = [
     "asks_for_something",
@@ -71,11 +72,6 @@ _ANSWER_OPENERS = re.compile(
     r"^\W*(?:sure|certainly|of course|absolutely|great question|here is the answer|"
     r"here's the answer|here is an answer|the answer is|answer\s*:|solution\s*:|"
     r"step 1\b|to solve|the solution is|in conclusion)",
-    re.IGNORECASE,
-)
-_REFUSAL_OPENERS = re.compile(
-    r"^\W*(?:i'?m sorry|i am sorry|sorry|i apologi[sz]e|i cannot|i can'?t|i can not|"
-    r"i am unable|i'm unable|as an ai|as a language model)\b",
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
@@ -184,8 +180,12 @@ def asks_for_something(text: str) -> bool:
 
 
 def looks_like_refusal(text: str) -> bool:
-    """Whether ``text`` opens like a refusal ("I'm sorry, but...", "As an AI...")."""
-    return bool(_REFUSAL_OPENERS.match(text))
+    """Whether ``text`` opens like a refusal ("I'm sorry, but...", "As an AI...").
+
+    The phrases are :data:`evolkit._refusal.OPENING_REFUSALS`, matched by the same
+    :func:`~evolkit._refusal.find_refusal` as the ``refusal`` filter's.
+    """
+    return find_refusal(text, OPENING_REFUSALS, opening=True) is not None
 
 
 def looks_like_answer(

@@ -48,7 +48,7 @@ class _Dispatch:
         self.ray = ray
         self.ctx = ctx
         self.round = round
-        self.seen = [ray.put(sorted(ctx.seen_before))]
+        self.seen = [ray.put(sorted(ctx.dedupe.seen_before))]
         self.source = enumerate(pool)
         self.exhausted = False
         self.waiting: list[_Chunk] = []  # chunks to (re)send

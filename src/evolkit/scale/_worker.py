@@ -249,7 +249,7 @@ class Worker:
 
             value = seen[0]
             ids = await value if isinstance(value, ray.ObjectRef) else value
-            ctx.seen_before = set(ids)
+            ctx.dedupe.seen_before = set(ids)
             self._seen_round = round
 
         async def one(index: int, parent: Instruction) -> ItemResult:

@@ -8,16 +8,14 @@ import asyncio
 import contextlib
 import json
 import os
-import selectors
 import signal
-import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from evolkit._child import ChildServer
 from evolkit.testing._faults import FAULT_KINDS, FaultPlan, ServerStats
 
 if TYPE_CHECKING:
@@ -26,12 +24,17 @@ if TYPE_CHECKING:
 __all__ = ["ServerProcess", "serve_main"]
 
 
-class ServerProcess:
+class ServerProcess(ChildServer):
     """``python -m evolkit.testing.server ARGS`` for the duration of a ``with`` block.
 
     ``url`` is the base URL the child printed; :meth:`snapshot` and :meth:`reset_stats` talk to
     its ``/_fake/stats`` and ``/_fake/reset`` routes. Leaving the block sends SIGTERM and waits.
+    Start and stop are :class:`evolkit._child.ChildServer`'s, as for the local model server.
     """
+
+    description = "the fake server"
+    stdin_eof_stops = False
+    grace = 10.0
 
     def __init__(
         self,
@@ -40,85 +43,36 @@ class ServerProcess:
         python: str | None = None,
         startup_timeout: float = 30.0,
     ) -> None:
+        super().__init__(startup_timeout=startup_timeout)
         self.args = list(args)
         self.python = python or sys.executable
-        self.startup_timeout = startup_timeout
-        self._proc: subprocess.Popen[str] | None = None
-        self._url: str | None = None
 
     def __repr__(self) -> str:
-        return f"ServerProcess({self._url or 'not started'})"
+        return f"ServerProcess({self.address or 'not started'})"
+
+    def command(self) -> list[str]:
+        return [self.python, "-m", "evolkit.testing.server", *self.args]
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    def ready_address(self, line: str) -> str | None:
+        return line if line.startswith("http") else None
 
     @property
     def url(self) -> str:
         """The base URL, e.g. ``http://127.0.0.1:41234/v1``."""
-        if self._url is None:
+        if self.address is None:
             raise RuntimeError("ServerProcess is not running; use it in a `with` block")
-        return self._url
+        return self.address
 
     @property
     def pid(self) -> int:
         """The child's process id."""
-        if self._proc is None:
+        pid = super().pid
+        if pid is None:
             raise RuntimeError("ServerProcess is not running")
-        return self._proc.pid
-
-    def start(self) -> None:
-        """Start the child and wait until it prints its URL."""
-        if self._proc is not None:
-            raise RuntimeError("ServerProcess is already running")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        proc = subprocess.Popen(
-            [self.python, "-m", "evolkit.testing.server", *self.args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        self._proc = proc
-        try:
-            self._url = self._read_url(proc)
-        except BaseException:
-            self.stop()
-            raise
-
-    def _read_url(self, proc: subprocess.Popen[str]) -> str:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + self.startup_timeout
-        with selectors.DefaultSelector() as selector:
-            selector.register(proc.stdout, selectors.EVENT_READ)
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(
-                        f"the fake server did not start within {self.startup_timeout} s"
-                    )
-                if selector.select(left):
-                    line = proc.stdout.readline().strip()
-                    if line.startswith("http"):
-                        return line
-                    if not line and proc.poll() is not None:
-                        raise RuntimeError(
-                            f"the fake server exited with code {proc.returncode} before starting"
-                        )
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM the child and wait for it (SIGKILL after ``timeout`` seconds)."""
-        proc, self._proc = self._proc, None
-        self._url = None
-        if proc is None:
-            return
-        try:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        finally:
-            if proc.stdout is not None:
-                proc.stdout.close()
+        return pid
 
     def __enter__(self) -> ServerProcess:
         self.start()

@@ -147,7 +147,7 @@ def load_model(config: TrainConfig, tokenizer: Any, attn_implementation: str, bf
     if config.qlora:
         from transformers import BitsAndBytesConfig
 
-        kwargs["quantization_config"] = BitsAndBytesConfig(  # type: ignore[no-untyped-call]
+        kwargs["quantization_config"] = BitsAndBytesConfig(  # type: ignore[no-untyped-call, unused-ignore]
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
@@ -174,7 +174,7 @@ def load_model(config: TrainConfig, tokenizer: Any, attn_implementation: str, bf
     if config.qlora:
         from peft import prepare_model_for_kbit_training
 
-        model = prepare_model_for_kbit_training(  # type: ignore[no-untyped-call]
+        model = prepare_model_for_kbit_training(  # type: ignore[no-untyped-call, unused-ignore]
             model, use_gradient_checkpointing=config.gradient_checkpointing
         )
     return model

@@ -13,7 +13,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 __all__ = ["ProgressDisplay", "TokensPerSecond"]
 
 
-class TokensPerSecond(TrainerCallback):
+class TokensPerSecond(TrainerCallback):  # type: ignore[misc, unused-ignore]
     """Adds ``tokens_per_second`` (per process, i.e. per GPU) to every log.
 
     Counts the non-padding tokens the trainer saw (``state.num_input_tokens_seen``, summed
@@ -51,7 +51,7 @@ class TokensPerSecond(TrainerCallback):
         self._time, self._tokens = now, seen
 
 
-class ProgressDisplay(TrainerCallback):
+class ProgressDisplay(TrainerCallback):  # type: ignore[misc, unused-ignore]
     """A rich progress bar with the step, the loss and tokens per second per GPU.
 
     Shown by the main process only; replaces the trainer's tqdm bar.

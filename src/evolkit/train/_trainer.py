@@ -173,7 +173,7 @@ def prepare(
 def _resume_point(config: TrainConfig) -> str | None:
     if not config.resume or not config.checkpoint_dir.is_dir():
         return None
-    last = get_last_checkpoint(str(config.checkpoint_dir))  # type: ignore[no-untyped-call]
+    last = get_last_checkpoint(str(config.checkpoint_dir))  # type: ignore[no-untyped-call, unused-ignore]
     return str(last) if last else None
 
 

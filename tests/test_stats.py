@@ -1,0 +1,111 @@
+"""Run statistics: the run.json / state.json layout, and counts declared once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from attrs import field, frozen
+
+from evolkit._types import Completion, Usage
+from evolkit.engine.stats import Drop, RunStats, StatsBuilder, json_path
+
+
+def _builder() -> StatsBuilder:
+    builder = StatsBuilder()
+    builder.seeds = 2
+    builder.seed_response_failures = 1
+    builder.keep(0, "")
+    builder.keep(1, "depth.deepen")
+    builder.drop(Drop(1, "p1", "breadth.mutate", "filter", "refusal", "refusal"))
+    for round in (1, 10):
+        builder.add_usage(Completion("x", Usage(3, 4, 0.5), "m"), round, "depth.deepen")
+    return builder
+
+
+CALLS = {
+    "calls_sent": 5,
+    "journal_hits": 1,
+    "retries": 2,
+    "call_failures": 1,
+    "elapsed_s": 1.5,
+    "failures": {"timeout": 1},
+    "failure_examples": {"timeout": "the call timed out after 60 s"},
+}
+
+# The layout that the report, the data card and `evolkit stats` read: keep it.
+LAYOUT = {
+    "seeds": 2,
+    "rounds": 1,
+    "rows": 2,
+    "rows_per_round": {"0": 1, "1": 1},
+    "attempted_per_operator": {"breadth.mutate": 1, "depth.deepen": 1},
+    "kept_per_operator": {"depth.deepen": 1},
+    "dropped_per_operator": {"breadth.mutate": 1},
+    "drop_reasons": {"refusal": 1},
+    "drops_per_stage": {"filter": 1},
+    "usage_per_model": {"m": {"prompt_tokens": 6, "completion_tokens": 8, "cost": 1.0}},
+    "usage_per_round": {
+        "1": {"prompt_tokens": 3, "completion_tokens": 4, "cost": 0.5},
+        "10": {"prompt_tokens": 3, "completion_tokens": 4, "cost": 0.5},
+    },
+    "usage_per_operator": {
+        "depth.deepen": {"prompt_tokens": 6, "completion_tokens": 8, "cost": 1.0}
+    },
+    "calls_per_stage": {"1/mutate": 1, "10/mutate": 1},
+    "usage_per_stage": {
+        "1/mutate": {"prompt_tokens": 3, "completion_tokens": 4, "cost": 0.5},
+        "10/mutate": {"prompt_tokens": 3, "completion_tokens": 4, "cost": 0.5},
+    },
+    "calls": {"sent": 5, "journal_hits": 1, "cache_hits": 0, "retries": 2, "failures": 1},
+    "duplicate_seeds": 0,
+    "seed_response_failures": 1,
+    "elapsed_s": 1.5,
+    "failures": {"timeout": 1},
+    "failure_examples": {"timeout": "the call timed out after 60 s"},
+}
+
+
+def test_the_json_layout_is_unchanged() -> None:
+    data = _builder().snapshot(1, **CALLS).to_json()
+    assert data == LAYOUT
+    assert list(data) == list(LAYOUT)  # key order too (diffs of run.json stay readable)
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_stats_round_trip_through_json_and_through_the_builder() -> None:
+    stats = _builder().snapshot(1, **CALLS)
+    assert RunStats.from_json(json.loads(json.dumps(stats.to_json()))) == stats
+    restored = StatsBuilder.restore(stats.to_json())
+    assert restored.snapshot(1, **CALLS) == stats
+    assert restored.usage_per_round[10] == Usage(3, 4, 0.5)  # round numbers come back as ints
+
+
+def test_an_older_file_without_the_newer_keys_reads_with_defaults() -> None:
+    old = {k: v for k, v in LAYOUT.items() if k not in {"drops_per_stage", "usage_per_stage"}}
+    old["calls"] = {"sent": 5}
+    stats = RunStats.from_json(old)
+    assert stats.drops_per_stage == {} and stats.usage_per_stage == {}
+    assert (stats.calls_sent, stats.retries) == (5, 0)
+    assert stats.rows == 2
+
+
+@frozen(kw_only=True)
+class _WithNewCounts(RunStats):
+    """RunStats with two new counts, declared as a new counter is: one field each."""
+
+    widgets_per_round: Mapping[int, Usage] = field(factory=dict)
+    calls_hedged: int = field(default=0, metadata=json_path("calls", "hedged"))
+
+
+def test_a_new_count_round_trips_with_no_other_edit() -> None:
+    stats = _WithNewCounts(
+        seeds=1, widgets_per_round={3: Usage(1, 2, 0.25)}, calls_hedged=4, calls_sent=9
+    )
+    data = json.loads(json.dumps(stats.to_json()))
+    assert data["widgets_per_round"] == {
+        "3": {"prompt_tokens": 1, "completion_tokens": 2, "cost": 0.25}
+    }
+    assert data["calls"]["hedged"] == 4 and data["calls"]["sent"] == 9
+    assert _WithNewCounts.from_json(data) == stats
+    assert RunStats.from_json(data) == RunStats(seeds=1, calls_sent=9)  # older readers skip it
