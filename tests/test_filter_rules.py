@@ -73,6 +73,42 @@ def test_template_leak_keeps_wording_the_parent_had() -> None:
     assert run_filter(TemplateLeakFilter(), child(text, parent), parent, prompt=prompt).keep
 
 
+BAKERY = Instruction(
+    text="A bakery sells muffins for $3 each. Maya buys 4 muffins. How much does she spend?"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{BAKERY.text} (Note: Maya buys 4 muffins, not 3 as originally stated.)",
+        f"{BAKERY.text} Answer the original question first, then give the change from $20.",
+        "Revised problem: a bakery sells muffins for $3 each; Maya buys 4. What does she pay?",
+    ],
+)
+def test_template_leak_drops_a_reference_to_the_replaced_version(text: str) -> None:
+    verdict = run_filter(TemplateLeakFilter(), child(text, BAKERY), BAKERY)
+    assert not verdict.keep and verdict.reason == "template_leak"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{BAKERY.text} The price was originally $4 but is now 25% lower; find the saving too.",
+        "Compare the original 1968 recipe for muffins with a modern one, in three sentences.",
+        f"{BAKERY.text} Give the answer in cents and explain each step.",
+    ],
+)
+def test_template_leak_keeps_other_uses_of_original(text: str) -> None:
+    assert run_filter(TemplateLeakFilter(), child(text, BAKERY), BAKERY).keep
+
+
+def test_template_leak_keeps_a_reference_the_parent_had() -> None:
+    parent = Instruction(text="Restate the original question in your own words: why is the sky blue?")
+    text = "Restate the original question in your own words, then answer it: why is the sky blue?"
+    assert run_filter(TemplateLeakFilter(), child(text, parent), parent).keep
+
+
 def test_template_leak_reads_a_third_party_operators_prompt() -> None:
     own = TemplateMutator(
         name="acme.harder",

@@ -31,8 +31,24 @@ LEAK_PHRASES: tuple[str, ...] = (
     "#given",
     "#rewritten",
     "#created",
+    # A rewrite that talks to the rewriter about the version it replaced is not standalone.
+    "as originally stated",
+    "originally stated",
+    "as originally given",
+    "as originally written",
+    "original problem",
+    "original question",
+    "original instruction",
+    "original prompt",
+    "rewritten problem",
+    "rewritten question",
+    "revised problem",
+    "revised question",
+    "revised instruction",
 )
-"""Words of rewrite templates that have no place in an instruction (matched ignoring case)."""
+"""Words of rewrite templates, and references to the version a rewrite replaced ("as
+originally stated", "the original question"), that have no place in an instruction (matched
+ignoring case)."""
 
 LEAK_TAGS: tuple[str, ...] = (
     INSTRUCTION_TAG,
