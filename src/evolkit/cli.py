@@ -125,6 +125,12 @@ def _add_evolve(sub: Any) -> None:
         default=None,
         help="seconds per call (default 120; a local model: 600)",
     )
+    p.add_argument(
+        "--no-hedge",
+        action="store_true",
+        help="never send a second try of a call far slower than the others, even on a spare "
+        "slot",
+    )
     p.add_argument("--rpm", type=float, default=None, help="request-per-minute limit")
     p.add_argument("--tpm", type=float, default=None, help="token-per-minute limit")
     p.add_argument(
@@ -179,6 +185,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
             timeout=args.timeout,
             rpm=args.rpm,
             tpm=args.tpm,
+            hedge=not args.no_hedge,
             cache=cache,
             **sampling,
             **failure_settings(args),

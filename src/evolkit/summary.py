@@ -88,6 +88,7 @@ def render_stats(stats: RunStats, title: str = "evolkit run") -> Any:
         f"{stats.rows} rows from {stats.seeds} seeds · {stats.rounds} rounds · "
         f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens · "
         f"${usage.cost:.4f} · {stats.calls_sent} calls sent, {stats.journal_hits} resumed, "
-        f"{stats.cache_hits} cached, {stats.retries} retries · {stats.elapsed_s:.1f}s"
+        f"{stats.cache_hits} cached, {stats.retries} retries, {stats.hedged} hedged · "
+        f"{stats.elapsed_s:.1f}s"
     )
     return Group(f"[bold]{title}[/]", Columns([rounds, ops, reasons]), footer)

@@ -16,6 +16,7 @@ from evolkit._protocols import Backend, ErrorClassifier
 from evolkit._types import ChatMessage, Completion
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.failures import FailurePolicy, FailureTracker, PluginError, plugin_error
+from evolkit.engine.hedge import Hedger
 from evolkit.engine.journal import CallSite, Journal, call_key
 from evolkit.engine.retry import RetryPolicy, retrying
 from evolkit.errors import MODEL_ERROR_KINDS, EvolkitError, ModelError
@@ -75,6 +76,7 @@ class CallCounters:
         self.retries = 0
         self.failures = 0
         self.in_flight = 0
+        self.hedged = 0  # second tries of late calls (hedge.py), counted in ``sent`` too
 
 
 class CallRunner:
@@ -102,6 +104,7 @@ class CallRunner:
         tpm: float | None = None,
         run_id: str = "",
         failures: FailureTracker | None = None,
+        hedge: bool = True,
     ) -> None:
         self.backend = backend
         self.run_id = run_id
@@ -118,6 +121,7 @@ class CallRunner:
         self._semaphore = asyncio.Semaphore(concurrency)
         self._limiter = RateLimiter(rpm, tpm)
         self._jitter = random.Random()  # jitter only spaces retries; it never changes results
+        self.hedger = Hedger() if hedge else None
 
     def key_for(
         self, messages: Sequence[ChatMessage], params: Mapping[str, Any], site: CallSite | None
@@ -168,6 +172,7 @@ class CallRunner:
             backoff_max=config.backoff_max,
             rpm=config.rpm,
             tpm=config.tpm,
+            hedge=config.hedge and config.batch is None and config.max_cost is None,
         )
 
     async def call(
@@ -241,16 +246,8 @@ class CallRunner:
         :class:`ModelError`."""
         try:
             async with self._semaphore:
-                prompt = estimate_tokens(messages) if self._limiter.tpm is not None else 0
-                await self._limiter.acquire(prompt)
-                self.counters.in_flight += 1
-                self.counters.sent += 1
-                try:
-                    completion = await asyncio.wait_for(
-                        self.backend.complete(messages, **params), self.timeout
-                    )
-                finally:
-                    self.counters.in_flight -= 1
+                await self._within_limits(messages)
+                completion = await asyncio.wait_for(self._answer(messages, params), self.timeout)
         except asyncio.TimeoutError:
             raise ModelError(
                 f"no reply within {self.timeout:g}s", kind="timeout", retryable=True
@@ -261,6 +258,37 @@ class CallRunner:
             raise self._classify(exc) from exc
         await self._limiter.charge(completion.usage.completion_tokens)
         return completion
+
+    async def _answer(self, messages: Sequence[ChatMessage], params: dict[str, Any]) -> Completion:
+        """The reply, from this slot's request or from a second try of it (hedge.py)."""
+        if self.hedger is None or self.budget is not None or self.batcher is not None:
+            return await self._request(messages, params)
+        return await self.hedger.first_answer(
+            lambda: self._request(messages, params),
+            lambda: self._second_try(messages, params),
+            spare=lambda: not self._semaphore.locked(),
+        )
+
+    async def _second_try(
+        self, messages: Sequence[ChatMessage], params: dict[str, Any]
+    ) -> Completion:
+        async with self._semaphore:
+            await self._within_limits(messages)
+            self.counters.hedged += 1
+            return await self._request(messages, params)
+
+    async def _within_limits(self, messages: Sequence[ChatMessage]) -> None:
+        prompt = estimate_tokens(messages) if self._limiter.tpm is not None else 0
+        await self._limiter.acquire(prompt)
+
+    async def _request(self, messages: Sequence[ChatMessage], params: dict[str, Any]) -> Completion:
+        """The request itself, counted as sent and in flight."""
+        self.counters.in_flight += 1
+        self.counters.sent += 1
+        try:
+            return await self.backend.complete(messages, **params)
+        finally:
+            self.counters.in_flight -= 1
 
     def _classify(self, exc: Exception) -> ModelError:
         """A model fault as the backend classifies it; anything else is a programming error

@@ -110,6 +110,8 @@ class EvolveConfig:
     duplicate_ids: str = field(default="error", validator=attrs.validators.in_(DUPLICATE_IDS))
     batch: BatchSettings | None = field(default=None, converter=to_batch_settings)
     max_cost: float | None = field(default=None, validator=_positive)
+    #: A second try for a call far slower than the run's others, on a spare slot (hedge.py).
+    hedge: bool = True
 
     def fitted(self, parallel: int | None = None, timeout: float | None = None) -> EvolveConfig:
         """This config with ``concurrency`` and ``timeout`` filled in where they are ``None``:

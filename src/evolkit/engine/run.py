@@ -309,6 +309,7 @@ def _finalise(rounds: Rounds, checkpoint: _Checkpoint, seeds: _SeedsWritten) -> 
         cache_hits=counters.cache_hits,
         retries=counters.retries,
         call_failures=counters.failures,
+        hedged=counters.hedged,
         duplicate_seeds=seeds.duplicates,
         **_failure_counts(rounds),
     )

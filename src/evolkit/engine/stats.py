@@ -100,6 +100,8 @@ class RunStats:
     cache_hits: int = field(default=0, metadata=json_path("calls", "cache_hits"))
     retries: int = field(default=0, metadata=json_path("calls", "retries"))
     call_failures: int = field(default=0, metadata=json_path("calls", "failures"))
+    #: Second tries of late calls on spare slots (engine/hedge.py); also in ``calls_sent``.
+    hedged: int = field(default=0, metadata=json_path("calls", "hedged"))
     duplicate_seeds: int = 0
     seed_response_failures: int = 0
     elapsed_s: float = field(default=0.0, converter=float)

@@ -264,7 +264,7 @@ class Worker:
     def _counter_delta(self, runner: CallRunner) -> dict[str, int]:
         now = {
             name: int(getattr(runner.counters, name))
-            for name in ("sent", "journal_hits", "cache_hits", "retries", "failures")
+            for name in ("sent", "journal_hits", "cache_hits", "retries", "failures", "hedged")
         }
         delta = {k: v - self._reported.get(k, 0) for k, v in now.items()}
         self._reported = now

@@ -1,0 +1,131 @@
+"""A late call gets a second try on a spare slot, and only then; the first answer wins."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+import evolkit
+from evolkit._types import ChatMessage, Completion
+from evolkit.engine.hedge import Hedger
+from evolkit.testing import FakeBackend
+
+SEEDS = [f"Describe step {i} of repairing a bicycle puncture." for i in range(30)]
+
+
+def trained(latency: float = 0.01) -> Hedger:
+    hedger = Hedger(min_samples=4)
+    for _ in range(4):
+        hedger.answered(latency)
+    return hedger
+
+
+async def test_a_late_call_with_a_spare_slot_is_answered_by_its_second_try() -> None:
+    first_cancelled = asyncio.Event()
+
+    async def stalls() -> str:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            first_cancelled.set()
+            raise
+        return "first"
+
+    async def answers() -> str:
+        await asyncio.sleep(0.01)
+        return "second"
+
+    start = time.monotonic()
+    assert await trained().first_answer(stalls, answers, spare=lambda: True) == "second"
+    assert time.monotonic() - start < 1.0
+    assert first_cancelled.is_set()  # the loser is cancelled, not left running
+
+
+async def test_no_second_try_without_a_spare_slot() -> None:
+    seconds: list[int] = []
+
+    async def stalls() -> str:
+        await asyncio.sleep(30)
+        return "first"
+
+    async def second() -> str:
+        seconds.append(1)
+        return "second"
+
+    race = trained().first_answer(stalls, second, spare=lambda: False)
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(race, 0.4)
+    assert seconds == []
+
+
+async def test_a_failed_first_try_fails_at_once_and_a_fast_one_is_never_doubled() -> None:
+    hedger = trained()
+    seconds: list[int] = []
+
+    async def second() -> str:
+        seconds.append(1)
+        return "second"
+
+    async def fails() -> str:
+        raise ValueError("bad request")
+
+    async def fast() -> str:
+        return "first"
+
+    with pytest.raises(ValueError, match="bad request"):
+        await hedger.first_answer(fails, second, spare=lambda: True)
+    assert await hedger.first_answer(fast, second, spare=lambda: True) == "first"
+    assert seconds == []
+
+
+def test_no_threshold_until_enough_calls_were_answered() -> None:
+    hedger = Hedger(min_samples=3, factor=3.0, floor=0.05)
+    hedger.answered(0.2)
+    hedger.answered(0.2)
+    assert hedger.threshold() is None
+    hedger.answered(0.2)
+    assert hedger.threshold() == pytest.approx(0.6)
+
+
+class StallsOnce(FakeBackend):
+    """Every call answers at once, except the first try of the ``stall_at``-th request."""
+
+    def __init__(self, stall_at: int) -> None:
+        super().__init__(record=False)
+        self.stall_at = stall_at
+        self.calls = 0
+
+    async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
+        self.calls += 1
+        if self.calls == self.stall_at:
+            await asyncio.sleep(60)
+        await asyncio.sleep(0.005)
+        return await super().complete(messages, **params)
+
+
+@pytest.mark.parametrize("hedge", [True, False])
+def test_a_run_answers_a_stalled_call_from_its_second_try(hedge: bool) -> None:
+    backend = StallsOnce(stall_at=len(SEEDS) * 3 - 2)  # near the end, when slots are spare
+    start = time.monotonic()
+    result = evolkit.evolve(
+        SEEDS, rounds=1, backend=backend, concurrency=4, timeout=3.0, backoff=0.0, hedge=hedge
+    )
+    wall = time.monotonic() - start
+    assert result.stats.call_failures == 0
+    if hedge:
+        assert result.stats.hedged == 1 and result.stats.retries == 0
+        assert wall < 2.5  # the stalled try was not waited out
+    else:
+        assert result.stats.hedged == 0 and result.stats.retries == 1
+        assert wall >= 3.0  # the timeout ran out, then the retry answered
+    assert result.stats.calls_sent == backend.calls
+
+
+def test_a_single_slot_run_never_sends_a_second_try() -> None:
+    backend = StallsOnce(stall_at=40)
+    result = evolkit.evolve(SEEDS, rounds=1, backend=backend, concurrency=1, timeout=0.5)
+    assert result.stats.hedged == 0 and result.stats.retries == 1
