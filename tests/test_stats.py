@@ -57,7 +57,14 @@ LAYOUT = {
         "1/mutate": {"prompt_tokens": 3, "completion_tokens": 4, "cost": 0.5},
         "10/mutate": {"prompt_tokens": 3, "completion_tokens": 4, "cost": 0.5},
     },
-    "calls": {"sent": 5, "journal_hits": 1, "cache_hits": 0, "retries": 2, "failures": 1},
+    "calls": {
+        "sent": 5,
+        "journal_hits": 1,
+        "cache_hits": 0,
+        "retries": 2,
+        "failures": 1,
+        "hedged": 0,
+    },
     "duplicate_seeds": 0,
     "seed_response_failures": 1,
     "elapsed_s": 1.5,
@@ -95,17 +102,17 @@ class _WithNewCounts(RunStats):
     """RunStats with two new counts, declared as a new counter is: one field each."""
 
     widgets_per_round: Mapping[int, Usage] = field(factory=dict)
-    calls_hedged: int = field(default=0, metadata=json_path("calls", "hedged"))
+    calls_throttled: int = field(default=0, metadata=json_path("calls", "throttled"))
 
 
 def test_a_new_count_round_trips_with_no_other_edit() -> None:
     stats = _WithNewCounts(
-        seeds=1, widgets_per_round={3: Usage(1, 2, 0.25)}, calls_hedged=4, calls_sent=9
+        seeds=1, widgets_per_round={3: Usage(1, 2, 0.25)}, calls_throttled=4, calls_sent=9
     )
     data = json.loads(json.dumps(stats.to_json()))
     assert data["widgets_per_round"] == {
         "3": {"prompt_tokens": 1, "completion_tokens": 2, "cost": 0.25}
     }
-    assert data["calls"]["hedged"] == 4 and data["calls"]["sent"] == 9
+    assert data["calls"]["throttled"] == 4 and data["calls"]["sent"] == 9
     assert _WithNewCounts.from_json(data) == stats
     assert RunStats.from_json(data) == RunStats(seeds=1, calls_sent=9)  # older readers skip it
