@@ -104,8 +104,8 @@ def test_template_leak_keeps_other_uses_of_original(text: str) -> None:
 
 
 def test_template_leak_keeps_a_reference_the_parent_had() -> None:
-    parent = Instruction(text="Restate the original question in your own words: why is the sky blue?")
-    text = "Restate the original question in your own words, then answer it: why is the sky blue?"
+    parent = Instruction(text="Restate the original question in your own words: why is it hot?")
+    text = "Restate the original question in your own words, then answer it: why is it hot?"
     assert run_filter(TemplateLeakFilter(), child(text, parent), parent).keep
 
 

@@ -40,7 +40,7 @@ async def test_a_late_call_with_a_spare_slot_is_answered_by_its_second_try() -> 
         return "second"
 
     start = time.monotonic()
-    assert await trained().first_answer(stalls, answers, spare=lambda: True) == "second"
+    assert await trained().first_answer(stalls, 30, answers, spare=lambda: True) == "second"
     assert time.monotonic() - start < 1.0
     assert first_cancelled.is_set()  # the loser is cancelled, not left running
 
@@ -56,9 +56,10 @@ async def test_no_second_try_without_a_spare_slot() -> None:
         seconds.append(1)
         return "second"
 
-    race = trained().first_answer(stalls, second, spare=lambda: False)
+    start = time.monotonic()
     with pytest.raises(asyncio.TimeoutError):
-        await asyncio.wait_for(race, 0.4)
+        await trained().first_answer(stalls, 0.4, second, spare=lambda: False)
+    assert 0.35 < time.monotonic() - start < 2.0  # the deadline, not the 30 s stall
     assert seconds == []
 
 
@@ -77,9 +78,18 @@ async def test_a_failed_first_try_fails_at_once_and_a_fast_one_is_never_doubled(
         return "first"
 
     with pytest.raises(ValueError, match="bad request"):
-        await hedger.first_answer(fails, second, spare=lambda: True)
-    assert await hedger.first_answer(fast, second, spare=lambda: True) == "first"
+        await hedger.first_answer(fails, 30, second, spare=lambda: True)
+    assert await hedger.first_answer(fast, 30, second, spare=lambda: True) == "first"
     assert seconds == []
+
+
+async def test_without_a_second_try_the_call_still_has_its_deadline() -> None:
+    async def stalls() -> str:
+        await asyncio.sleep(30)
+        return "first"
+
+    with pytest.raises(asyncio.TimeoutError):
+        await trained().first_answer(stalls, 0.2)
 
 
 def test_no_threshold_until_enough_calls_were_answered() -> None:

@@ -121,7 +121,8 @@ class CallRunner:
         self._semaphore = asyncio.Semaphore(concurrency)
         self._limiter = RateLimiter(rpm, tpm)
         self._jitter = random.Random()  # jitter only spaces retries; it never changes results
-        self.hedger = Hedger() if hedge else None
+        self.hedge = hedge
+        self.hedger = Hedger()
 
     def key_for(
         self, messages: Sequence[ChatMessage], params: Mapping[str, Any], site: CallSite | None
@@ -242,12 +243,18 @@ class CallRunner:
             raise
 
     async def _attempt(self, messages: Sequence[ChatMessage], params: dict[str, Any]) -> Completion:
-        """One try: a slot, the rate limits, the call within the timeout; any failure as a
-        :class:`ModelError`."""
+        """One try: a slot, the rate limits, the call within the timeout (a late one also
+        tried a second time on a spare slot, hedge.py); any failure as a :class:`ModelError`."""
+        hedging = self.hedge and self.budget is None and self.batcher is None
         try:
             async with self._semaphore:
                 await self._within_limits(messages)
-                completion = await asyncio.wait_for(self._answer(messages, params), self.timeout)
+                completion = await self.hedger.first_answer(
+                    lambda: self._request(messages, params),
+                    self.timeout,
+                    (lambda: self._second_try(messages, params)) if hedging else None,
+                    spare=lambda: not self._semaphore.locked(),
+                )
         except asyncio.TimeoutError:
             raise ModelError(
                 f"no reply within {self.timeout:g}s", kind="timeout", retryable=True
@@ -258,16 +265,6 @@ class CallRunner:
             raise self._classify(exc) from exc
         await self._limiter.charge(completion.usage.completion_tokens)
         return completion
-
-    async def _answer(self, messages: Sequence[ChatMessage], params: dict[str, Any]) -> Completion:
-        """The reply, from this slot's request or from a second try of it (hedge.py)."""
-        if self.hedger is None or self.budget is not None or self.batcher is not None:
-            return await self._request(messages, params)
-        return await self.hedger.first_answer(
-            lambda: self._request(messages, params),
-            lambda: self._second_try(messages, params),
-            spare=lambda: not self._semaphore.locked(),
-        )
 
     async def _second_try(
         self, messages: Sequence[ChatMessage], params: dict[str, Any]

@@ -10,6 +10,9 @@ The second try is made only on a slot that is free while no call waits for one, 
 run sends no extra call, and each call is doubled at most once. It is a paid call all the
 same: the runner counts it (``calls.hedged``), and ``hedge=False`` (``--no-hedge``) turns it
 off; a run with a spending cap or in batch mode never hedges.
+
+The race also keeps the call's timeout (one timer serves both), so a call costs no more
+bookkeeping than ``asyncio.wait_for`` did.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ T = TypeVar("T")
 
 
 class Hedger:
-    """Decides when a call is late and races a second try against it."""
+    """Decides when a call is late, and runs each call's tries against its deadline."""
 
     def __init__(
         self,
@@ -39,6 +42,7 @@ class Hedger:
         self.floor = floor
         self.min_samples = min_samples
         self._latencies: deque[float] = deque(maxlen=window)
+        self._answers = 0
         self._threshold: float | None = None
 
     def threshold(self) -> float | None:
@@ -46,22 +50,27 @@ class Hedger:
         return self._threshold
 
     def answered(self, seconds: float) -> None:
-        """Count the duration of one answered try."""
+        """Count the duration of one answered try (the threshold is updated every 32)."""
         self._latencies.append(seconds)
-        count = len(self._latencies)
-        if count >= self.min_samples and (self._threshold is None or count % 32 == 0):
-            p90 = sorted(self._latencies)[int(0.9 * (count - 1))]
+        self._answers += 1
+        if self._answers >= self.min_samples and (
+            self._threshold is None or self._answers % 32 == 0
+        ):
+            ordered = sorted(self._latencies)
+            p90 = ordered[int(0.9 * (len(ordered) - 1))]
             self._threshold = max(self.floor, self.factor * p90)
 
     async def first_answer(
         self,
         send: Callable[[], Awaitable[T]],
-        second: Callable[[], Awaitable[T]],
-        spare: Callable[[], bool],
+        timeout: float,
+        second: Callable[[], Awaitable[T]] | None = None,
+        spare: Callable[[], bool] = lambda: False,
     ) -> T:
-        """The answer of ``send()``, or of ``second()`` started once the first is late and
-        ``spare()`` says a slot is free; the first successful answer wins."""
-        race = _Race(self, send, second, spare)
+        """The answer of ``send()`` within ``timeout`` seconds (else ``asyncio.TimeoutError``);
+        with ``second``, the answer of ``second()`` instead if the first is late and
+        ``spare()`` says a slot is free when it is started. The first answer wins."""
+        race = _Race(self, send, timeout, second, spare)
         try:
             return await race.outcome
         finally:
@@ -69,42 +78,51 @@ class Hedger:
 
 
 class _Race(Generic[T]):
-    """One call's tries: a timer that starts the second, and the first answer."""
+    """One call's tries and one timer: for the second try, then for the deadline."""
 
     def __init__(
         self,
         hedger: Hedger,
         send: Callable[[], Awaitable[T]],
-        second: Callable[[], Awaitable[T]],
+        timeout: float,
+        second: Callable[[], Awaitable[T]] | None,
         spare: Callable[[], bool],
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.hedger, self.second, self.spare = hedger, second, spare
+        self.began = self.loop.time()
+        self.deadline = self.began + timeout
         self.outcome: asyncio.Future[T] = self.loop.create_future()
         self.tries: dict[asyncio.Future[T], float] = {}
-        self.timer: asyncio.TimerHandle | None = None
         self._start(send)
-        self._wait(hedger.threshold())
+        late = hedger.threshold()
+        first_look = self.began + (1.0 if late is None else late)  # no threshold yet: 1 s
+        self.timer = self._at(first_look if second is not None else self.deadline)
+
+    def _at(self, when: float) -> asyncio.TimerHandle:
+        return self.loop.call_at(min(when, self.deadline), self._wake)
 
     def _start(self, make: Callable[[], Awaitable[T]]) -> None:
         task = asyncio.ensure_future(make())
         self.tries[task] = self.loop.time()
         task.add_done_callback(self._settle)
 
-    def _wait(self, late: float | None) -> None:
-        delay = 1.0 if late is None else late  # no threshold yet: look again in a second
-        self.timer = self.loop.call_later(delay, self._late)
-
-    def _late(self) -> None:
-        if self.outcome.done() or not self.tries:
+    def _wake(self) -> None:
+        if self.outcome.done():
+            return
+        now = self.loop.time()
+        if now >= self.deadline:
+            self.outcome.set_exception(asyncio.TimeoutError())
             return
         late = self.hedger.threshold()
-        began = min(self.tries.values())
-        if late is not None and self.loop.time() - began >= late and self.spare():
-            self.timer = None
+        is_late = late is not None and now - self.began >= late
+        if self.second is not None and is_late and self.spare():
             self._start(self.second)
-        else:
-            self._wait(None if late is None else max(self.hedger.floor, late / 4))
+            self.second = None  # each call is doubled at most once
+            self.timer = self._at(self.deadline)
+            return
+        look = 1.0 if late is None else max(self.hedger.floor, late / 4)
+        self.timer = self._at(now + look)
 
     def _settle(self, task: asyncio.Future[T]) -> None:
         began = self.tries.pop(task)
@@ -118,8 +136,7 @@ class _Race(Generic[T]):
             self.outcome.set_exception(error)  # no other try is running: this one's error
 
     async def close(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
+        self.timer.cancel()
         pending = list(self.tries)
         for task in pending:
             task.cancel()
