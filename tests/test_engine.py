@@ -313,7 +313,7 @@ def test_backend_hints_fill_only_the_settings_left_open() -> None:
 
     fitted = fit_to_backend(EvolveConfig(), Slotted())
     assert (fitted.concurrency, fitted.timeout) == (4, 600.0)
-    given = EvolveConfig(concurrency=9, timeout=5.0)
+    given = EvolveConfig(concurrency=9, timeout=5.0, hedge=False)
     assert fit_to_backend(given, Slotted()) == given
     plain = fit_to_backend(EvolveConfig(), FakeBackend())
     assert (plain.concurrency, plain.timeout) == (16, 120.0)

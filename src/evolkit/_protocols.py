@@ -210,11 +210,13 @@ class BackendHints:
 
     ``parallel`` is how many calls it can answer at once (a local model's slots: the default
     concurrency); ``timeout`` is a per-call timeout that suits it (a slow CPU model needs a
-    patient one).
+    patient one); ``hedge=False`` says a second try of a late call would not help: it would
+    run on the same hardware as the first (a local model) and only slow it down.
     """
 
     parallel: int | None = field(default=None, validator=_positive_or_none)
     timeout: float | None = field(default=None, validator=_positive_or_none)
+    hedge: bool | None = None
 
 
 @runtime_checkable

@@ -126,10 +126,11 @@ def _add_evolve(sub: Any) -> None:
         help="seconds per call (default 120; a local model: 600)",
     )
     p.add_argument(
-        "--no-hedge",
-        action="store_true",
-        help="never send a second try of a call far slower than the others, even on a spare "
-        "slot",
+        "--hedge",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="send a call far slower than the others a second time when a slot is spare, first "
+        "answer wins (default: on, off for a local model)",
     )
     p.add_argument("--rpm", type=float, default=None, help="request-per-minute limit")
     p.add_argument("--tpm", type=float, default=None, help="token-per-minute limit")
@@ -185,7 +186,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
             timeout=args.timeout,
             rpm=args.rpm,
             tpm=args.tpm,
-            hedge=not args.no_hedge,
+            hedge=args.hedge,
             cache=cache,
             **sampling,
             **failure_settings(args),

@@ -139,3 +139,23 @@ def test_a_single_slot_run_never_sends_a_second_try() -> None:
     backend = StallsOnce(stall_at=40)
     result = evolkit.evolve(SEEDS, rounds=1, backend=backend, concurrency=1, timeout=0.5)
     assert result.stats.hedged == 0 and result.stats.retries == 1
+
+
+def test_a_backend_can_say_a_second_try_would_not_help_and_the_user_still_decides() -> None:
+    from evolkit._protocols import BackendHints
+    from evolkit.backends.local import LocalBackend
+    from evolkit.engine.config import EvolveConfig
+    from evolkit.engine.plan import fit_to_backend
+
+    class SameMachine(FakeBackend):
+        hints = BackendHints(hedge=False)
+
+    assert fit_to_backend(EvolveConfig(), SameMachine()).hedge is False
+    assert fit_to_backend(EvolveConfig(hedge=True), SameMachine()).hedge is True
+    assert fit_to_backend(EvolveConfig(), FakeBackend()).hedge is True
+    assert LocalBackend("local/smollm2-135m").hints.hedge is False  # no server is started
+
+    backend = StallsOnce(stall_at=len(SEEDS) * 3 - 2)
+    backend.hints = BackendHints(hedge=False)  # type: ignore[attr-defined]
+    result = evolkit.evolve(SEEDS, rounds=1, backend=backend, concurrency=4, timeout=1.0)
+    assert result.stats.hedged == 0 and result.stats.retries == 1

@@ -146,7 +146,7 @@ class LocalBackend:
     def hints(self) -> BackendHints:
         """Run defaults that suit a CPU model: as many calls in flight as it has slots, and a
         patient per-call timeout (see :class:`~evolkit._protocols.HintedBackend`)."""
-        return BackendHints(parallel=self.parallel, timeout=LOCAL_CALL_TIMEOUT)
+        return BackendHints(parallel=self.parallel, timeout=LOCAL_CALL_TIMEOUT, hedge=False)
 
     @property
     def address(self) -> str | None:

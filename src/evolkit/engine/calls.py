@@ -173,7 +173,7 @@ class CallRunner:
             backoff_max=config.backoff_max,
             rpm=config.rpm,
             tpm=config.tpm,
-            hedge=config.hedge and config.batch is None and config.max_cost is None,
+            hedge=bool(config.hedge) and config.batch is None and config.max_cost is None,
         )
 
     async def call(

@@ -110,17 +110,26 @@ class EvolveConfig:
     duplicate_ids: str = field(default="error", validator=attrs.validators.in_(DUPLICATE_IDS))
     batch: BatchSettings | None = field(default=None, converter=to_batch_settings)
     max_cost: float | None = field(default=None, validator=_positive)
-    #: A second try for a call far slower than the run's others, on a spare slot (hedge.py).
-    hedge: bool = True
+    #: A second try for a call far slower than the run's others, on a spare slot (hedge.py);
+    #: ``None``: on, unless the backend's hints say it would not help (a local model).
+    hedge: bool | None = None
 
-    def fitted(self, parallel: int | None = None, timeout: float | None = None) -> EvolveConfig:
-        """This config with ``concurrency`` and ``timeout`` filled in where they are ``None``:
-        from a backend's hints (its ``parallel`` slots, its ``timeout``), else the defaults.
-        Values the caller gave are kept."""
+    def fitted(
+        self,
+        parallel: int | None = None,
+        timeout: float | None = None,
+        hedge: bool | None = None,
+    ) -> EvolveConfig:
+        """This config with ``concurrency``, ``timeout`` and ``hedge`` filled in where they
+        are ``None``: from a backend's hints (its ``parallel`` slots, its ``timeout``, whether
+        a second try helps), else the defaults. Values the caller gave are kept."""
+        if self.hedge is not None:
+            hedge = self.hedge
         return attrs.evolve(
             self,
             concurrency=self.concurrency or parallel or DEFAULT_CONCURRENCY,
             timeout=self.timeout or timeout or DEFAULT_TIMEOUT,
+            hedge=True if hedge is None else hedge,
         )
 
     def fingerprint(self) -> dict[str, Any]:

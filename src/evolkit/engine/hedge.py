@@ -9,7 +9,8 @@ second time, and the first answer wins; the other try is cancelled.
 The second try is made only on a slot that is free while no call waits for one, so a busy
 run sends no extra call, and each call is doubled at most once. It is a paid call all the
 same: the runner counts it (``calls.hedged``), and ``hedge=False`` (``--no-hedge``) turns it
-off; a run with a spending cap or in batch mode never hedges.
+off. A backend whose second try would share the first's hardware (a local model) says so in
+its hints and is not hedged unless asked; a run with a spending cap or in batch mode never is.
 
 The race also keeps the call's timeout (one timer serves both), so a call costs no more
 bookkeeping than ``asyncio.wait_for`` did.

@@ -56,7 +56,7 @@ def fit_to_backend(config: EvolveConfig, backend: Backend) -> EvolveConfig:
     """``config`` with the settings left open (``None``) taken from the backend's hints."""
     if isinstance(backend, HintedBackend):
         hints = backend.hints
-        return config.fitted(hints.parallel, hints.timeout)
+        return config.fitted(hints.parallel, hints.timeout, hints.hedge)
     return config.fitted()
 
 
