@@ -173,7 +173,7 @@ class CallRunner:
             backoff_max=config.backoff_max,
             rpm=config.rpm,
             tpm=config.tpm,
-            hedge=bool(config.hedge) and config.batch is None and config.max_cost is None,
+            hedge=bool(config.hedge),  # never with a budget or a batcher: see _attempt
         )
 
     async def call(
