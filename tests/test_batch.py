@@ -116,7 +116,7 @@ def test_killed_after_submission_restart_sends_no_new_batch_for_it(tmp_path: Pat
     assert _rows(out) == _rows(online)
 
 
-def test_batch_mode_needs_a_batch_capable_backend(tmp_path: Path) -> None:
+def test_batch_mode_needs_a_batch_capable_backend() -> None:
     from evolkit.errors import ConfigError
     from evolkit.testing import FakeBackend
 

@@ -288,7 +288,7 @@ warnings.warn("the user's own warning", UserWarning)
 """
 
 
-def test_user_warnings_still_print_after_concurrent_litellm_calls(tmp_path: Path) -> None:
+def test_user_warnings_still_print_after_concurrent_litellm_calls() -> None:
     import os
     import subprocess
     import sys

@@ -50,7 +50,6 @@ def test_missing_key_stops_at_once_and_names_the_variable(
     evolve_argv: Any,
     monkeypatch: pytest.MonkeyPatch,
     good_key: str,
-    make_server: Any,
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     out = tmp_path / "out.jsonl"
@@ -101,11 +100,8 @@ def test_unknown_model_stops_at_once(
     tmp_path: Path,
     cli: Any,
     evolve_argv: Any,
-    monkeypatch: pytest.MonkeyPatch,
     good_key: str,
-    make_server: Any,
 ) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", good_key)
     out = tmp_path / "out.jsonl"
     code, err, elapsed = cli(evolve_argv(seeds, out, server.url, model="nosuch"))
     assert code == 2
@@ -119,16 +115,13 @@ def test_closed_port_stops_in_seconds(
     tmp_path: Path,
     cli: Any,
     evolve_argv: Any,
-    monkeypatch: pytest.MonkeyPatch,
     good_key: str,
-    make_server: Any,
 ) -> None:
     import socket
 
     with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    monkeypatch.setenv("OPENAI_API_KEY", good_key)
     out = tmp_path / "out.jsonl"
     code, err, elapsed = cli(evolve_argv(seeds, out, f"http://127.0.0.1:{port}/v1"))
     assert code == 2
@@ -142,11 +135,9 @@ def test_calls_failing_from_round_2_stop_the_run_and_resume(
     tmp_path: Path,
     cli: Any,
     evolve_argv: Any,
-    monkeypatch: pytest.MonkeyPatch,
     good_key: str,
     make_server: Any,
 ) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", good_key)
     one_round = tmp_path / "one.jsonl"
     code, _, _ = cli([*evolve_argv(seeds, one_round, server.url), "--rounds", "1"])
     assert code == 0
@@ -182,12 +173,9 @@ def test_calls_failing_from_round_2_stop_the_run_and_resume(
 def test_evaluation_whose_every_call_fails_prints_no_score(
     gsm8k_file: Path,
     server: Any,
-    tmp_path: Path,
     cli: Any,
-    evolve_argv: Any,
     monkeypatch: pytest.MonkeyPatch,
     good_key: str,
-    make_server: Any,
 ) -> None:
     data = gsm8k_file
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-key-00000000000")
@@ -220,11 +208,8 @@ def test_provider_error_echoing_the_key_is_redacted_on_disk(
     tmp_path: Path,
     cli: Any,
     evolve_argv: Any,
-    monkeypatch: pytest.MonkeyPatch,
     good_key: str,
-    make_server: Any,
 ) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", good_key)
     out = tmp_path / "out.jsonl"
     code, _, _ = cli([*evolve_argv(seeds, out, server.url), "--rounds", "0"])
     assert code == 0
