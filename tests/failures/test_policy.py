@@ -299,3 +299,27 @@ def test_user_warnings_still_print_after_concurrent_litellm_calls() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "UserWarning: the user's own warning" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("headers", "wait"),
+    [
+        ({"retry-after": "3"}, 3.0),
+        ({"Retry-After": "2"}, 2.0),
+        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
+        ({"retry-after": "soon"}, None),  # unreadable: no wait, and no crash
+        ({"retry-after-ms": "x"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_is_read_in_one_place_and_never_raises(
+    headers: dict[str, str], wait: float | None
+) -> None:
+    from evolkit.backends._classify import retry_after_header, retry_after_seconds
+
+    class Refused(Exception):
+        def __init__(self) -> None:
+            self.response = type("Response", (), {"headers": headers})()
+
+    assert retry_after_header(headers) == wait
+    assert retry_after_seconds(Refused()) == wait

@@ -22,7 +22,12 @@ from typing import Any
 from evolkit.errors import ModelError
 from evolkit.redact import redact
 
-__all__ = ["classify_provider_error", "provider_error_types", "retry_after_seconds"]
+__all__ = [
+    "classify_provider_error",
+    "provider_error_types",
+    "retry_after_header",
+    "retry_after_seconds",
+]
 
 _FIXES = {
     "auth": "set the provider's API key (e.g. OPENAI_API_KEY) or pass api_key; check it is valid",
@@ -68,29 +73,42 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return found
 
 
+def retry_after_header(headers: Any) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date) in a
+    response's ``headers``; ``None`` when neither is there or readable."""
+    try:
+        millis = headers.get("retry-after-ms")
+        raw = headers.get("retry-after") or headers.get("Retry-After")
+    except (AttributeError, TypeError):
+        return None
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000.0)
+        except (TypeError, ValueError):
+            pass
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except (TypeError, ValueError):
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(str(raw))
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
 def retry_after_seconds(exc: BaseException) -> float | None:
-    """The wait a provider asked for (``retry-after-ms`` or ``Retry-After``), if any."""
+    """The wait a provider asked for, read from the headers of ``exc`` or of an exception
+    it wraps, if any."""
     for item in _chain(exc):
         headers: Any = getattr(getattr(item, "response", None), "headers", None)
         if headers is None:
             headers = getattr(item, "litellm_response_headers", None)
-        if headers is None:
-            continue
-        try:
-            millis = headers.get("retry-after-ms")
-            if millis is not None:
-                return max(0.0, float(millis) / 1000.0)
-            raw = headers.get("retry-after")
-        except (AttributeError, TypeError, ValueError):
-            continue
-        if raw is None:
-            continue
-        try:
-            return max(0.0, float(raw))
-        except ValueError:
-            when = email.utils.parsedate_to_datetime(str(raw))
-            if when is not None:
-                return max(0.0, when.timestamp() - time.time())
+        wait = retry_after_header(headers) if headers is not None else None
+        if wait is not None:
+            return wait
     return None
 
 

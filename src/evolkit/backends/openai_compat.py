@@ -16,23 +16,22 @@ where this spends about a tenth of that (``benchmarks/engine_throughput.py``).
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import functools
 import json
 import os
-import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from evolkit._protocols import BackendHints
 from evolkit._types import ChatMessage, Completion, Usage
+from evolkit.backends._classify import retry_after_header
 from evolkit.errors import BackendError, ModelError
 
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["PREFIX", "OpenAICompatBackend", "classify_response", "is_openai_compatible"]
+__all__ = ["PREFIX", "OpenAICompatBackend", "classify_response"]
 
 PREFIX = "openai-compatible/"
 DEFAULT_TIMEOUT = 600.0  # litellm's default per-call timeout
@@ -51,33 +50,6 @@ _TRANSPORT = {
     "drop_params",
     "custom_llm_provider",
 }
-
-
-def is_openai_compatible(model: str) -> bool:
-    """Whether the lean backend handles ``model`` (``openai-compatible/<model>``)."""
-    return model.startswith(PREFIX)
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date), if any."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000.0)
-        except ValueError:
-            pass
-    raw = headers.get("Retry-After")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _error_text(body: bytes) -> str:
@@ -101,7 +73,7 @@ def classify_response(status: int, body: bytes, headers: Mapping[str, str]) -> M
             kind="rate_limit",
             retryable=True,
             status=status,
-            retry_after=_retry_after(headers),
+            retry_after=retry_after_header(headers),
         )
     if status in (401, 403):
         return ModelError(
