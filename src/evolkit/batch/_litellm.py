@@ -137,10 +137,8 @@ class LiteLLMBatchClient:
         return (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
     async def _call(self, fn: Callable[..., Awaitable[T]], **kwargs: Any) -> T:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return await fn(custom_llm_provider=self.provider, **self.connection, **kwargs)
+        try:  # litellm's own warnings are filtered once, where it is imported
+            return await fn(custom_llm_provider=self.provider, **self.connection, **kwargs)
         except ModelError:
             raise
         except Exception as exc:

@@ -173,7 +173,7 @@ class CallRunner:
             backoff_max=config.backoff_max,
             rpm=config.rpm,
             tpm=config.tpm,
-            hedge=bool(config.hedge),  # never with a budget or a batcher: see _attempt
+            hedge=bool(config.hedge),  # never with a budget: see _attempt
         )
 
     async def call(
@@ -245,7 +245,7 @@ class CallRunner:
     async def _attempt(self, messages: Sequence[ChatMessage], params: dict[str, Any]) -> Completion:
         """One try: a slot, the rate limits, the call within the timeout (a late one also
         tried a second time on a spare slot, hedge.py); any failure as a :class:`ModelError`."""
-        hedging = self.hedge and self.budget is None and self.batcher is None
+        hedging = self.hedge and self.budget is None  # batched calls never come here
         try:
             async with self._semaphore:
                 await self._within_limits(messages)

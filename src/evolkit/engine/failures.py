@@ -132,9 +132,3 @@ class FailureTracker:
             cause,
         )
 
-    def summary_lines(self) -> list[str]:
-        """One line per cause: count and one example message."""
-        return [
-            f"{count} failed: {cause}: {self.examples.get(cause, '')}"
-            for cause, count in self.causes.most_common()
-        ]
