@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from evolkit import Instruction, Verdict
+from evolkit._filter_call import apply_filter
 from evolkit._plugins import default_plugins
 from evolkit._protocols import Backend, ClosableBackend, Filter, PoolFilter
-from evolkit.filters._apply import apply_filter
 from evolkit.filters.refilter import NoModel, calls_model, operator_prompt
 
 CASES = Path(__file__).with_name("eliminator_cases.jsonl")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 from attrs import frozen
 
+from evolkit._filter_call import apply_filter
 from evolkit._protocols import Filter, Mutator, PoolFilter
 from evolkit._types import ChatMessage, Completion, Instruction, Rejected
 from evolkit.engine.calls import CallRunner
@@ -19,7 +20,6 @@ from evolkit.engine.failures import PluginError, plugin_error
 from evolkit.engine.journal import CallSite, request_key
 from evolkit.engine.stats import Drop, StatsBuilder
 from evolkit.errors import EvolkitError, ModelError
-from evolkit.filters._apply import apply_filter
 from evolkit.redact import redact
 
 T = TypeVar("T")

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 from attrs import frozen
 
+from evolkit._filter_call import apply_filter
 from evolkit._protocols import (
     Backend,
     Filter,
@@ -29,7 +30,6 @@ from evolkit._protocols import (
 )
 from evolkit._types import ChatMessage, Completion, Instruction, Verdict
 from evolkit.errors import ConfigError
-from evolkit.filters._apply import apply_filter
 
 __all__ = [
     "NoModel",

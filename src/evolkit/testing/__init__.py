@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 
 import attrs
 
+from evolkit._filter_call import apply_filter
 from evolkit._protocols import Backend, Filter, Mutator
 from evolkit._types import ChatMessage, Instruction, Rejected, Verdict
-from evolkit.filters._apply import apply_filter
 from evolkit.testing._fake import FakeBackend, default_reply
 
 __all__ = [

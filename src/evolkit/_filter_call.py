@@ -1,4 +1,8 @@
-"""Calling one filter on one candidate, with the prompt that made it where the filter reads it."""
+"""Calling one filter on one candidate, with the prompt that made it where the filter reads it.
+
+Outside the ``filters`` package so that the engine reaches it without loading every built-in
+filter at ``import evolkit``.
+"""
 
 from __future__ import annotations
 
