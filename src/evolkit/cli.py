@@ -158,17 +158,11 @@ def _add_evolve(sub: Any) -> None:
 
 def _config_from_args(args: argparse.Namespace) -> Any:
     """The run's :class:`EvolveConfig` from the ``evolve`` options: the one place they meet."""
-    from evolkit.engine.cache import default_cache_path
+    from evolkit.engine.cache import cache_path
     from evolkit.engine.config import EvolveConfig
     from evolkit.engine.failures_cli import failure_settings
 
-    cache: Path | None
-    if args.cache == "off":
-        cache = None
-    elif args.cache == "default":
-        cache = default_cache_path()
-    else:
-        cache = Path(args.cache)
+    cache = cache_path(args.cache)
     sampling: dict[str, Any] = {}
     if args.temperature is not None:
         sampling["mutate_params"] = {"temperature": args.temperature, "max_tokens": 512}

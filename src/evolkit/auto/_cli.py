@@ -59,17 +59,10 @@ def add_subcommand(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _cache(value: str) -> Path | None:
-    from evolkit.engine.cache import default_cache_path
-
-    if value == "off":
-        return None
-    return default_cache_path() if value == "default" else Path(value)
-
-
 def run(args: argparse.Namespace) -> int:
     from evolkit.auto import Method, optimize
     from evolkit.auto._render import render_result
+    from evolkit.engine.cache import cache_path
 
     def log(line: str) -> None:
         if not args.quiet:
@@ -97,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         timeout=args.timeout,
         retries=args.retries,
-        cache=_cache(args.cache),
+        cache=cache_path(args.cache),
     )
     print(render_result(result))
     return 0

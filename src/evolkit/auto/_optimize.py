@@ -264,7 +264,7 @@ async def aoptimize(
         return OptimizeResult(
             method=method,
             steps=tuple(views),
-            usage=_add_usage(optimizer.usage, *(s.usage for s in evolver.stats)),
+            usage=sum((s.usage for s in evolver.stats), optimizer.usage),
             calls_sent=runner.counters.sent + sum(s.calls_sent for s in evolver.stats),
             elapsed_s=time.monotonic() - started,
             output=out_path,
@@ -314,14 +314,6 @@ def _optimizer_runner(
         stack.callback(cache.close)
     optimizer = attrs.evolve(cfg, concurrency=plan.candidates)
     return CallRunner.from_config(optimizer, backend, journal, cache)
-
-
-def _add_usage(*usages: Usage) -> Usage:
-    return Usage(
-        sum(u.prompt_tokens for u in usages),
-        sum(u.completion_tokens for u in usages),
-        sum(u.cost for u in usages),
-    )
 
 
 def optimize(

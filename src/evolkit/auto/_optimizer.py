@@ -38,12 +38,7 @@ class Optimizer:
             {"role": "user", "content": user},
         ]
         completion, _ = await self.runner.call(messages, self.params)
-        u = completion.usage
-        self.usage = Usage(
-            self.usage.prompt_tokens + u.prompt_tokens,
-            self.usage.completion_tokens + u.completion_tokens,
-            self.usage.cost + u.cost,
-        )
+        self.usage += completion.usage
         return completion.text.strip()
 
     async def analyse(self, method: Method, trajectories: Sequence[Trajectory]) -> str:

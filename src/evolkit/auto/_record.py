@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +82,3 @@ def write_trajectory(path: Path, method: Method, steps: Sequence[StepView]) -> N
 def read_trajectory(path: str | os.PathLike[str]) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
     return data
-
-
-def failure_table(steps: Sequence[Mapping[str, Any]]) -> list[tuple[int, list[float], int]]:
-    """(step, failure rate per candidate, chosen index) for each step of a trajectory JSON."""
-    return [
-        (int(s["step"]), [float(c["failure_rate"]) for c in s["candidates"]], int(s["chosen"]))
-        for s in steps
-    ]

@@ -32,6 +32,14 @@ def default_cache_path() -> Path:
     return user_cache_dir() / "responses.sqlite"
 
 
+def cache_path(choice: str) -> Path | None:
+    """The cache a ``--cache`` option names: ``off`` (none), ``default``
+    (:func:`default_cache_path`) or a file."""
+    if choice == "off":
+        return None
+    return default_cache_path() if choice == "default" else Path(choice)
+
+
 class ResponseCache:
     """``get``/``put`` of completions by request key."""
 

@@ -33,11 +33,14 @@ def _bag(instruction: Instruction) -> Counter[str]:
     return Counter(words(f"{instruction.text}\n{instruction.input}"))
 
 
-def similarity(candidate: Instruction, parent: Instruction) -> float:
-    """Dice similarity of the two word bags, from 0 (nothing shared) to 1 (same words)."""
-    a, b = _bag(parent), _bag(candidate)
+def _dice(a: Counter[str], b: Counter[str]) -> float:
     total = a.total() + b.total()
     return 1.0 if total == 0 else 2 * (a & b).total() / total
+
+
+def similarity(candidate: Instruction, parent: Instruction) -> float:
+    """Dice similarity of the two word bags, from 0 (nothing shared) to 1 (same words)."""
+    return _dice(_bag(parent), _bag(candidate))
 
 
 def new_words(candidate: Instruction, parent: Instruction) -> list[str]:
@@ -61,8 +64,9 @@ class NearCopyFilter:
 
     def is_near_copy(self, candidate: Instruction, parent: Instruction) -> bool:
         """Whether ``candidate`` is ``parent`` with at most a word or two changed."""
-        brought = new_words(candidate, parent)
-        if len(brought) > self.max_new_words or similarity(candidate, parent) < self.threshold:
+        mine, theirs = _bag(candidate), _bag(parent)
+        brought = list((mine - theirs).elements())
+        if len(brought) > self.max_new_words or _dice(mine, theirs) < self.threshold:
             return False
         return len(brought) <= 1 or all(w in english_stopwords() for w in brought)
 

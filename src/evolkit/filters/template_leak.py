@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 
@@ -95,6 +96,12 @@ COMMON_INSTRUCTION_WORDS: frozenset[str] = frozenset(
 of a copy ("the answer must include" is an ordinary requirement, not a leak)."""
 
 
+@functools.lru_cache(maxsize=1)
+def _not_evidence() -> frozenset[str]:
+    """Stop words and :data:`COMMON_INSTRUCTION_WORDS`: words no copy is recognised by."""
+    return english_stopwords() | COMMON_INSTRUCTION_WORDS
+
+
 def word_runs(texts: Iterable[str], length: int) -> set[tuple[str, ...]]:
     """Every run of ``length`` consecutive words in ``texts`` (as :func:`words` reads words)."""
     runs: set[tuple[str, ...]] = set()
@@ -169,7 +176,7 @@ class TemplateLeakFilter:
         prompt_runs = word_runs(_prompt_parts(prompt, parent), n)
         own = word_runs([candidate.text, candidate.input], n)
         had = word_runs([parent.text, parent.input], n)
-        stop = english_stopwords() | COMMON_INSTRUCTION_WORDS
+        stop = _not_evidence()
         copied = [
             run
             for run in (own & prompt_runs) - had

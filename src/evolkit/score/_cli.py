@@ -96,14 +96,6 @@ def add_subcommand(subparsers: Any) -> None:
     _add_select(subparsers)
 
 
-def _cache(text: str) -> Path | None:
-    from evolkit.engine.cache import default_cache_path
-
-    if text == "off":
-        return None
-    return default_cache_path() if text == "default" else Path(text)
-
-
 def run_score(args: argparse.Namespace) -> int:
     """Run ``evolkit score``."""
     from rich.console import Console
@@ -135,6 +127,7 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace, progress: Any) -> Any:
+    from evolkit.engine.cache import cache_path
     from evolkit.score import score
 
     return score(
@@ -148,7 +141,7 @@ def _score(args: argparse.Namespace, progress: Any) -> Any:
         retries=args.retries,
         rpm=args.rpm,
         tpm=args.tpm,
-        cache=_cache(args.cache),
+        cache=cache_path(args.cache),
         progress=progress,
     )
 
