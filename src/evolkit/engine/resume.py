@@ -17,6 +17,7 @@ from typing import Any
 
 from evolkit.engine.result import RunResult
 from evolkit.engine.stats import RunStats
+from evolkit.engine.workdir import summary_path
 from evolkit.errors import ConfigError
 from evolkit.io import atomic_writer
 
@@ -50,7 +51,7 @@ def finished_result(
         )
     if completed < rounds or output is None:
         return None
-    report = output.with_name(output.name + ".run.json")
+    report = summary_path(output)
     if not (output.is_file() and report.is_file()):
         return None
     try:
@@ -69,5 +70,5 @@ def finished_result(
 
 def write_report(output: Path, status: str, stats: RunStats, settings: Mapping[str, Any]) -> None:
     """``OUT.run.json``: ``status`` (``complete`` or ``stopped: <cause>``), counts, settings."""
-    with atomic_writer(output.with_name(output.name + ".run.json")) as fh:
+    with atomic_writer(summary_path(output)) as fh:
         json.dump({"status": status, "stats": stats.to_json(), "settings": settings}, fh, indent=2)

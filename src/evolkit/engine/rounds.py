@@ -107,8 +107,9 @@ class Rounds:
             window = item_window(self.plan.config)
             answered = ordered_map(self.wd.instructions(self.wd.seeds), self._answer_seed, window)
             async for seed, failure in answered:
-                rows.write(_line(seed.to_record()))
-                pool.write(_line(seed.to_record()))
+                line = _line(seed.to_record())  # a seed is both a row and the next pool
+                rows.write(line)
+                pool.write(line)
                 self.stats.keep(0, "")
                 if failure is not None:
                     drops.write(_line(failure.to_record()))
@@ -154,8 +155,9 @@ class Rounds:
         if child is not None and (dup := self.ctx.dedupe.admit(child, outcome.parent.id)):
             drop, child = dup, None
         if child is not None:
-            rows.write(_line(child.to_record()))
-            pool.write(_line(child.to_record()))
+            line = _line(child.to_record())
+            rows.write(line)
+            pool.write(line)
             self.stats.keep(child.round, child.operator or "")
             tally.kept += 1
             return

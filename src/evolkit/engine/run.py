@@ -192,11 +192,15 @@ class _Restored:
 
 
 def _restore_state(
-    wd: WorkDir, fingerprint: Mapping[str, Any], overwrite: bool, rounds: int
+    wd: WorkDir,
+    state: Mapping[str, Any] | None,
+    fingerprint: Mapping[str, Any],
+    overwrite: bool,
+    rounds: int,
 ) -> _Restored:
-    """Check a previous run in ``wd`` against this one and pick up where it stopped (or, with
-    ``overwrite``, discard it); then make this run's seeds the work directory's seeds."""
-    state = wd.read_state()
+    """Check a previous run in ``wd`` (its ``state``) against this one and pick up where it
+    stopped (or, with ``overwrite``, discard it); then make this run's seeds the work
+    directory's seeds."""
     if state is not None and (
         overwrite
         or state.get("version") != STATE_VERSION
@@ -371,7 +375,7 @@ async def aevolve(
         fingerprint = plan.fingerprint(written.digest)
         plan = attrs.evolve(plan, run_id=run_id(fingerprint))
         prior = wd.read_state()
-        restored = _restore_state(wd, fingerprint, overwrite, cfg.rounds)
+        restored = _restore_state(wd, prior, fingerprint, overwrite, cfg.rounds)
         finished = None if overwrite else finished_result(prior, cfg.rounds, out_path, wd.path)
         if finished is not None:
             return finished
