@@ -27,6 +27,7 @@ from evolkit.batch._store import BatchStore, StoredJob
 from evolkit.batch._types import BatchClient, BatchJob, BatchResult, BatchSettings
 from evolkit.engine.calls import CallCounters
 from evolkit.engine.journal import Journal
+from evolkit.engine.retry import RetryPolicy, retrying
 from evolkit.errors import BackendError, ModelError
 
 __all__ = ["BatchView", "Batcher"]
@@ -243,17 +244,12 @@ class Batcher:
     # -- plumbing --------------------------------------------------------------------------
 
     async def _retrying(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """``fn(*args)``, tried again after a retryable error (the provider's batch endpoints
-        are called rarely, so a plain doubling wait from ``poll`` seconds suffices)."""
-        attempt = 0
-        while True:
-            try:
-                return await fn(*args)
-            except ModelError as exc:
-                if not exc.retryable or attempt >= self.retries:
-                    raise
-                attempt += 1
-                await asyncio.sleep(min(self.settings.poll_max, self.settings.poll * 2**attempt))
+        """``fn(*args)`` through the engine's one retry loop, the waits doubling from twice
+        ``poll`` seconds up to ``poll_max`` (the batch endpoints are called rarely)."""
+        policy = RetryPolicy(
+            retries=self.retries, backoff=2 * self.settings.poll, backoff_max=self.settings.poll_max
+        )
+        return await retrying(lambda: fn(*args), policy)
 
     def _spawn(self, work: Awaitable[None], keys: Sequence[str]) -> None:
         async def guarded() -> None:
