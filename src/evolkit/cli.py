@@ -215,7 +215,10 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
     if args.dry_run:
         settings = {f.name: getattr(config, f.name) for f in attrs.fields(type(config))}
         return run_dry(args, params, {**settings, "plugins": plugins})
-    config = attrs.evolve(config, **cost_settings(args))
+    try:
+        config = attrs.evolve(config, **cost_settings(args))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     executor = scale_setup(args, params)
     with executor if executor is not None else contextlib.nullcontext():
         result = evolve(
@@ -387,6 +390,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EvolkitError as exc:
         # One unwrapped line, whatever the terminal width, so logs and scripts can grep it.
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path a command could not read or write that no check foresaw
+        where = f"{exc.filename}: " if exc.filename else ""
+        reason = exc.strerror or str(exc)
+        print(f"error: {where}{reason}: check the path and its permissions", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

@@ -21,6 +21,7 @@ from typing import IO, Any, Literal
 from evolkit._encoding import check_text_file
 from evolkit._types import Instruction
 from evolkit.data.layouts import RowMapper
+from evolkit.engine.preflight import refuse_directory
 from evolkit.errors import ConfigError, SeedFileError
 
 __all__ = [
@@ -68,6 +69,7 @@ def iter_jsonl(
 def atomic_writer(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; on success fsync it and rename it into place."""
     target = Path(path)
+    refuse_directory(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:

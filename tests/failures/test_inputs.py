@@ -193,3 +193,31 @@ def test_oversized_seed_and_reply_are_refused_or_dropped(
     report = json.loads(out.with_name(out.name + ".run.json").read_text())
     reasons = report["stats"]["drop_reasons"]
     assert reasons.get("reply_too_long", 0) + reasons.get("instruction_too_long", 0) >= 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["filter", "{data}", "-o", "{dir}"], ("is a directory",)),
+        (["filter", "{data}", "-o", "{tmp}/f.jsonl", "--verdicts", "{dir}"], ("is a directory",)),
+        (["filter", "{dir}", "-o", "{tmp}/f.jsonl"], ("Is a directory",)),
+        (["score", "{data}", "-o", "{dir}", "--scores", "complexity"], ("is a directory",)),
+        (["select", "{data}", "-o", "{dir}", "--budget", "2"], ("is a directory",)),
+        (["export", "{data}", "{dir}", "--format", "alpaca"], ("is a directory",)),
+        (["stats", "{dir}"], ("Is a directory",)),
+        (["evolve", "{data}", "-o", "{tmp}/o.jsonl", "--model", "fake/x", "--cache", "{dir}", "-q"],
+         ("response cache", "--cache off")),
+        (["evolve", "{data}", "-o", "{tmp}/o.jsonl", "--model", "fake/x", "--max-cost", "-1", "-q"],
+         ("max_cost",)),
+    ],
+)
+def test_other_commands_refuse_a_bad_path_or_setting_in_one_line(
+    argv: list[str], words: tuple[str, ...], tmp_path: Path, text_seeds: Path, cli: Any
+) -> None:
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    given = {"data": str(text_seeds), "dir": str(folder), "tmp": str(tmp_path)}
+    code, err, _ = cli([part.format(**given) for part in argv])
+    assert code == 2
+    one_line(err, *words)
+    assert list(folder.iterdir()) == []  # nothing was written into the directory

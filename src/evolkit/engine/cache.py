@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from evolkit._types import Completion
+from evolkit.errors import ConfigError
 
 __all__ = ["DEFAULT_MAX_ENTRIES", "ResponseCache", "default_cache_path"]
 
@@ -47,10 +48,16 @@ class ResponseCache:
         self.path = path
         self.max_entries = max_entries
         self._puts = 0
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(
+                f"cannot open the response cache {path} ({exc}): pass a file path to --cache, "
+                "or --cache off"
+            ) from None
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, completion TEXT NOT NULL)"

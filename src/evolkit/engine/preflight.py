@@ -17,7 +17,14 @@ from pathlib import Path
 from evolkit._types import Instruction
 from evolkit.errors import ConfigError, EvolkitError, SeedFileError
 
-__all__ = ["DiskFullError", "check_output", "check_size", "disk_errors"]
+__all__ = [
+    "DiskFullError",
+    "check_output",
+    "check_output_file",
+    "check_size",
+    "disk_errors",
+    "refuse_directory",
+]
 
 
 class DiskFullError(EvolkitError):
@@ -49,15 +56,26 @@ def _probe_writable(folder: Path, what: str) -> None:
         ) from None
 
 
-def check_output(output: Path, workdir: Path) -> None:
-    """Refuse an output path that is a directory or that cannot be written."""
+def refuse_directory(output: Path) -> None:
+    """Refuse an output file path that names a directory."""
     if output.is_dir():
         raise ConfigError(
             f"output {output} is a directory: pass a file path such as {output / 'data.jsonl'}"
         )
+
+
+def check_output_file(output: Path) -> None:
+    """Refuse an output file path that is a directory or that cannot be written: a command
+    that pays for model calls checks its outputs with this before it makes any."""
+    refuse_directory(output)
     if output.exists() and not os.access(output, os.W_OK):
         raise ConfigError(f"output {output} is not writable: choose another output path")
     _probe_writable(output.parent if str(output.parent) else Path("."), "the output")
+
+
+def check_output(output: Path, workdir: Path) -> None:
+    """Refuse an output path or work directory that is a directory or cannot be written."""
+    check_output_file(output)
     if workdir.exists() and not workdir.is_dir():
         raise ConfigError(f"{workdir} exists and is not a directory: remove it or pass another -o")
     _probe_writable(workdir, "the run's work directory")

@@ -16,6 +16,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -84,7 +91,7 @@ def add_subcommand(subparsers: Any) -> None:
     )
     gsm8k.add_argument(
         "--max-failure-rate",
-        type=float,
+        type=_fraction,
         default=0.5,
         help="fail (exit 2, no score) when more than this share of questions had failed calls",
     )

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from evolkit.evaluate._cli import _positive_int
+
 __all__ = ["add_subcommand", "run"]
 
 
@@ -29,7 +31,9 @@ def add_subcommand(subparsers: Any) -> None:
     )
     p.add_argument("--model", default=None, help="model for the model-based rules (off without)")
     p.add_argument("--api-base", default=None, help="endpoint for the model")
-    p.add_argument("--concurrency", type=int, default=8, help="model calls in flight (8)")
+    p.add_argument(
+        "--concurrency", type=_positive_int, default=8, help="model calls in flight (8)"
+    )
     p.add_argument(
         "--verdicts", type=Path, default=None, help="verdicts file (default: OUT.verdicts.jsonl)"
     )
@@ -60,6 +64,11 @@ def run(args: argparse.Namespace) -> int:
         params = {"api_base": args.api_base} if args.api_base else {}
         backend = plugins.backends().create(args.model, params)
     mutators = {name: plugins.mutators().get(name) for name in plugins.mutators()}
+    from evolkit.engine.preflight import check_output_file
+
+    verdicts_path = args.verdicts or args.output.with_name(args.output.name + ".verdicts.jsonl")
+    for path in (args.output, verdicts_path):
+        check_output_file(path)  # before any model call
     rows = list(read_instructions(args.input))
     try:
         results = refilter(
@@ -69,7 +78,6 @@ def run(args: argparse.Namespace) -> int:
         held: object = backend
         if isinstance(held, ClosableBackend):
             run_sync(held.aclose())
-    verdicts_path = args.verdicts or args.output.with_name(args.output.name + ".verdicts.jsonl")
     with atomic_writer(args.output) as out, atomic_writer(verdicts_path) as log:
         for result in results:
             log.write(json.dumps(result.to_record(), ensure_ascii=False) + "\n")

@@ -32,7 +32,9 @@ from evolkit.engine.config import DEFAULT_CONCURRENCY, EvolveConfig
 from evolkit.engine.journal import Journal
 from evolkit.engine.ordered import ordered_map
 from evolkit.engine.plan import fit_to_backend
+from evolkit.engine.preflight import check_output_file
 from evolkit.engine.run import _build_config, _open_backend
+from evolkit.engine.workdir import WorkDir
 from evolkit.errors import ModelError
 from evolkit.io import atomic_writer
 from evolkit.score._rows import RowFile
@@ -200,6 +202,7 @@ async def ascore(
     cfg = _build_config(None, settings)
     source = Path(data)
     target = Path(output) if output is not None else source
+    check_output_file(target)  # before any call is paid for
     async with contextlib.AsyncExitStack() as stack:
         rows = stack.enter_context(RowFile(source))
         runner_backend: Backend = _NoModel()
@@ -207,7 +210,7 @@ async def ascore(
             runner_backend, _ = await _open_backend(stack, plugins, backend, model, model_params)
         cfg = fit_to_backend(cfg, runner_backend)
         window = (cfg.concurrency or DEFAULT_CONCURRENCY) * 4
-        runner = _runner(stack, runner_backend, source.with_name(source.name + ".evolkit"), cfg)
+        runner = _runner(stack, runner_backend, WorkDir.for_output(source).path, cfg)
         for scorer in chosen:
             if isinstance(scorer, PreparedScorer):
                 await asyncio.to_thread(scorer.prepare, iter(rows))
