@@ -8,7 +8,7 @@ from pathlib import Path
 
 from evolkit.errors import SeedFileError
 
-__all__ = ["check_text_file"]
+__all__ = ["check_text_file", "undecodable"]
 
 _BOMS = (
     (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
@@ -56,3 +56,14 @@ def check_text_file(path: str | os.PathLike[str]) -> None:
                 ) from None
             offset += len(block)
             line += block.count(b"\n")
+
+
+def undecodable(path: str | os.PathLike[str]) -> SeedFileError:
+    """The one-line error for a file a UTF-8 reader failed on: which encoding it holds.
+
+    Readers call this only once decoding failed, so a good file is never read twice."""
+    try:
+        check_text_file(path)
+    except SeedFileError as exc:
+        return exc
+    return SeedFileError(str(path), None, "not UTF-8 text", _CONVERT.format(enc="ENCODING"))

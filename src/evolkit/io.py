@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from evolkit._encoding import check_text_file
+from evolkit._encoding import check_text_file, undecodable
 from evolkit._types import Instruction
 from evolkit.data.layouts import RowMapper
 from evolkit.engine.preflight import refuse_directory
@@ -53,16 +53,19 @@ def iter_jsonl(
     """
     name = str(path)
     with Path(path).open(encoding="utf-8-sig") as fh:  # a UTF-8 byte-order mark is skipped
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SeedFileError(name, number, f"invalid JSON: {exc.msg}", hint) from None
-            if objects and not isinstance(value, dict):
-                raise SeedFileError(name, number, "each line must be a JSON object", hint)
-            yield number, value
+        try:
+            for number, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise SeedFileError(name, number, f"invalid JSON: {exc.msg}", hint) from None
+                if objects and not isinstance(value, dict):
+                    raise SeedFileError(name, number, "each line must be a JSON object", hint)
+                yield number, value
+        except UnicodeDecodeError:
+            raise undecodable(path) from None
 
 
 @contextlib.contextmanager

@@ -221,3 +221,23 @@ def test_other_commands_refuse_a_bad_path_or_setting_in_one_line(
     assert code == 2
     one_line(err, *words)
     assert list(folder.iterdir()) == []  # nothing was written into the directory
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["report", "{data}"],
+        ["score", "{data}", "--scores", "complexity"],
+        ["select", "{data}", "-o", "{tmp}/x.jsonl", "--budget", "2"],
+        ["stats", "{data}"],
+    ],
+)
+def test_every_reader_names_the_encoding_of_a_utf16_file(
+    argv: list[str], tmp_path: Path, cli: Any
+) -> None:
+    data = tmp_path / "rows.jsonl"
+    rows = "".join(json.dumps({"id": str(i), "instruction": s}) + "\n" for i, s in enumerate(SEEDS))
+    data.write_bytes(rows.encode("utf-16"))
+    code, err, _ = cli([part.format(data=data, tmp=tmp_path) for part in argv])
+    assert code == 2
+    one_line(err, "UTF-16", "convert it to UTF-8")

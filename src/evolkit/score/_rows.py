@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from evolkit._encoding import undecodable
 from evolkit._types import Instruction
 from evolkit.errors import SeedFileError
 
@@ -28,7 +29,11 @@ class RowFile:
         self._handle: IO[bytes] = self.path.open("rb")
         self.offsets: dict[str, int] = {}
         self._order: list[int] = []
-        self._index()
+        try:
+            self._index()
+        except BaseException:
+            self._handle.close()  # a file that cannot be read is not left open
+            raise
 
     def _index(self) -> None:
         position = 0
@@ -42,6 +47,8 @@ class RowFile:
     def _parse(self, line: bytes, number: int | None = None) -> Instruction:
         try:
             return Instruction.from_record(json.loads(line))
+        except UnicodeDecodeError:
+            raise undecodable(self.path) from None
         except (ValueError, TypeError) as exc:
             raise SeedFileError(
                 str(self.path), number, f"not an evolkit row: {exc}", "pass a data set (.jsonl)"
