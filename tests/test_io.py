@@ -85,3 +85,21 @@ def test_json_must_be_array(tmp_path: Path) -> None:
 def test_missing_file() -> None:
     with pytest.raises(SeedFileError, match="not found"):
         list(read_instructions("/nonexistent/seeds.jsonl"))
+
+
+def test_written_files_get_the_umask_mode_and_a_rewrite_keeps_its_mode(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from evolkit.io import atomic_writer
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    fresh = tmp_path / "fresh.jsonl"
+    with atomic_writer(fresh) as fh:
+        fh.write("{}\n")
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask  # not mkstemp's 0600
+    fresh.chmod(0o640)
+    with atomic_writer(fresh) as fh:
+        fh.write("{}\n")
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o640

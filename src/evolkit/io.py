@@ -11,8 +11,10 @@ temporary file, fsync, then rename.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -68,9 +70,26 @@ def iter_jsonl(
             raise undecodable(path) from None
 
 
+@functools.lru_cache(maxsize=1)
+def _new_file_mode() -> int:
+    """The mode ``open()`` gives a new file under this process's umask (read once)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _mode_for(target: Path) -> int:
+    """A rewritten file keeps its mode; a new one gets the umask's (not mkstemp's 0600)."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        return _new_file_mode()
+
+
 @contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
-    """Open a temporary file beside ``path``; on success fsync it and rename it into place."""
+    """Open a temporary file beside ``path``; on success fsync it and rename it into place
+    with the mode an ordinary write would have given it."""
     target = Path(path)
     refuse_directory(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +99,7 @@ def atomic_writer(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _mode_for(target))
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
