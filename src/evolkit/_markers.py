@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from evolkit._types import Instruction
 
 __all__ = [
     "INPUT_TAG",
@@ -11,6 +15,7 @@ __all__ = [
     "REWRITE_TAG",
     "SCORE_FORM",
     "between",
+    "described",
     "wrap",
 ]
 
@@ -41,3 +46,10 @@ def between(tag: str, text: str) -> str | None:
     if opened:
         return opened.group(1).strip()
     return None
+
+
+def described(instruction: Instruction) -> str:
+    """An instruction with its input, as the judge prompts show it to the model."""
+    if instruction.input.strip():
+        return f"{instruction.text}\n\nInput:\n{instruction.input}"
+    return instruction.text

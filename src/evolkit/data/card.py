@@ -86,6 +86,7 @@ def _yaml(info: RunInfo, rows: int, license: str | None) -> str:
     from huggingface_hub import DatasetCardData
 
     from evolkit.data.export import hf_features
+    from evolkit.data.sources import HUB_PREFIX, parse_hub_spec
 
     source = info.seeds.get("source", "")
     data = DatasetCardData(
@@ -93,8 +94,8 @@ def _yaml(info: RunInfo, rows: int, license: str | None) -> str:
         task_categories=["text-generation"],
         tags=["evol-instruct", "synthetic", "evolkit"],
         size_categories=[_size_category(rows)],
-        source_datasets=[source[len("hf://") :].split(":")[0].split("@")[0]]
-        if str(source).startswith("hf://")
+        source_datasets=[parse_hub_spec(source).repo]
+        if str(source).startswith(HUB_PREFIX)
         else None,
         configs=[
             {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}

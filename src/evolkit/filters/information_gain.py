@@ -18,7 +18,7 @@ from typing import Any, Literal
 import attrs
 from attrs import field, frozen
 
-from evolkit._markers import JUDGE_TAGS, wrap
+from evolkit._markers import JUDGE_TAGS, described, wrap
 from evolkit._protocols import Backend
 from evolkit._types import ChatMessage, Instruction, Verdict
 
@@ -127,12 +127,6 @@ def read_judgement(reply: str) -> Judgement:
     return labels.pop() if len(labels) == 1 else "unclear"
 
 
-def _describe(instruction: Instruction) -> str:
-    if instruction.input.strip():
-        return f"{instruction.text}\n\nInput:\n{instruction.input}"
-    return instruction.text
-
-
 @frozen(kw_only=True)
 class InformationGainFilter:
     """Asks the model whether the evolved instruction differs from its parent.
@@ -166,7 +160,7 @@ class InformationGainFilter:
             )
             messages.append(ChatMessage(role="assistant", content=_LABELS[example.equal]))
         messages.append(
-            ChatMessage(role="user", content=self._ask(_describe(parent), _describe(candidate)))
+            ChatMessage(role="user", content=self._ask(described(parent), described(candidate)))
         )
         return messages
 

@@ -19,6 +19,7 @@ from attrs import frozen
 
 from evolkit._types import Instruction, lineage_of
 from evolkit.report._metrics import complexity, distinct_n, word_count
+from evolkit.score._diversity import embedding_text
 
 __all__ = ["QualitySummary", "RoundQuality", "quality_summary"]
 
@@ -152,11 +153,11 @@ def _embedding_measures(
     needed = {roots.get(inst.id) for insts in per_round.values() for inst in insts}
     seeds = {inst.id: inst for inst in rows if inst.round == 0 and inst.id in needed}
     seed_ids = sorted(seeds)
-    seed_vectors = embed([_full_text(seeds[i]) for i in seed_ids]) if seed_ids else None
+    seed_vectors = embed([embedding_text(seeds[i]) for i in seed_ids]) if seed_ids else None
     seed_index = {sid: k for k, sid in enumerate(seed_ids)}
     out: dict[int, tuple[float | None, float | None]] = {}
     for number, insts in per_round.items():
-        vectors = embed([_full_text(i) for i in insts])
+        vectors = embed([embedding_text(i) for i in insts])
         n = len(insts)
         diversity: float | None = None
         if n >= 2:
@@ -173,10 +174,6 @@ def _embedding_measures(
             drift = fmean(distances) if distances else None
         out[number] = (diversity, drift)
     return out
-
-
-def _full_text(inst: Instruction) -> str:
-    return f"{inst.text}\n{inst.input}" if inst.input.strip() else inst.text
 
 
 def quality_summary(
@@ -223,7 +220,7 @@ def quality_summary(
         model = EMBEDDING_MODEL
     result = []
     for number, items in per_round.items():
-        texts = [_full_text(i) for i in items]
+        texts = [embedding_text(i) for i in items]
         diversity, drift = measured.get(number, (None, None))
         result.append(
             RoundQuality(

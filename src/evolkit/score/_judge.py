@@ -15,7 +15,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from evolkit._markers import wrap
+from evolkit._markers import described, wrap
 from evolkit._protocols import Backend
 from evolkit._types import ChatMessage, Instruction, ScoreFailure, ScoreItem
 
@@ -134,13 +134,6 @@ def parse_chain_scores(reply: str, count: int) -> list[float] | ScoreFailure:
     return [scores[i] for i in range(1, count + 1)]
 
 
-def describe(instruction: Instruction) -> str:
-    """An instruction with its input, as the judge prompts show it."""
-    if instruction.input.strip():
-        return f"{instruction.text}\n\nInput:\n{instruction.input}"
-    return instruction.text
-
-
 def _messages(content: str) -> list[ChatMessage]:
     return [
         {"role": "system", "content": JUDGE_SYSTEM},
@@ -162,7 +155,7 @@ class DifficultyScorer:
     needs_model: bool = True
 
     def messages(self, item: ScoreItem) -> list[ChatMessage]:
-        return _messages(self.template.format(instruction=wrap("instruction", describe(item.row))))
+        return _messages(self.template.format(instruction=wrap("instruction", described(item.row))))
 
     async def score(self, item: ScoreItem, backend: Backend) -> float | ScoreFailure:
         reply = await backend.complete(self.messages(item), **self.params)
@@ -182,7 +175,7 @@ class QualityScorer:
         row = item.row
         return _messages(
             self.template.format(
-                instruction=wrap("instruction", describe(row)),
+                instruction=wrap("instruction", described(row)),
                 response=wrap("response", row.response or ""),
             )
         )
@@ -218,7 +211,7 @@ class ChainComplexityScorer:
     def messages(self, item: ScoreItem) -> list[ChatMessage]:
         chain = self.chain(item)
         versions = "\n\n".join(
-            f"[{i}]\n{wrap('instruction', describe(inst))}" for i, inst in enumerate(chain, 1)
+            f"[{i}]\n{wrap('instruction', described(inst))}" for i, inst in enumerate(chain, 1)
         )
         form = "\n".join(f"[{i}] Score: N" for i in range(1, len(chain) + 1))
         return _messages(self.template.format(count=len(chain), versions=versions, form=form))
