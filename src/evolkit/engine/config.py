@@ -11,7 +11,13 @@ from attrs import field, frozen
 
 from evolkit.batch._types import BatchSettings, to_batch_settings
 
-__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_TIMEOUT", "DUPLICATE_IDS", "EvolveConfig"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_TIMEOUT",
+    "DUPLICATE_IDS",
+    "EvolveConfig",
+    "split_names",
+]
 
 #: What to do with seed rows that share an ``id`` but differ: refuse (``error``), keep both
 #: with fresh content ids (``rename``), or keep the first (``drop``).
@@ -52,7 +58,8 @@ def _weights(value: Mapping[str, float] | Sequence[str] | str | None) -> dict[st
     return out
 
 
-def _names(value: Sequence[str] | str | None) -> tuple[str, ...] | None:
+def split_names(value: Sequence[str] | str | None) -> tuple[str, ...] | None:
+    """Names given as a list or as one comma-separated string (``"a, b"``), blanks dropped."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -84,7 +91,7 @@ class EvolveConfig:
     seed: int = 0
     concurrency: int | None = field(default=None, validator=_positive)
     operators: dict[str, float] | None = field(default=None, converter=_weights)
-    filters: tuple[str, ...] | None = field(default=None, converter=_names)
+    filters: tuple[str, ...] | None = field(default=None, converter=split_names)
     respond: bool = True
     respond_seeds: bool = True
     respond_system: str | None = None

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from evolkit.engine.config import split_names
 from evolkit.evaluate._cli import _positive_int
 
 __all__ = ["add_subcommand", "run"]
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     plugins = default_plugins()
     registry = plugins.filters()
-    names = registry.defaults() if args.filters is None else _names(args.filters)
+    names = registry.defaults() if args.filters is None else list(split_names(args.filters) or ())
     if not names:
         raise ConfigError("--filters names no filter: give at least one, e.g. --filters near_copy")
     chosen = [registry.get(n) for n in names]
@@ -92,7 +93,3 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"not run (they ask the model; pass --model): {', '.join(skipped)}")
     console.print(f"wrote {args.output} and {verdicts_path}")
     return 0
-
-
-def _names(text: str) -> list[str]:
-    return [n.strip() for n in text.split(",") if n.strip()]

@@ -17,6 +17,7 @@ from evolkit._plugins import Plugins
 from evolkit._protocols import Backend
 from evolkit._registry import FilterRegistry
 from evolkit._types import Instruction, Verdict
+from evolkit.engine.config import split_names
 from evolkit.evaluate._benchmarks import Benchmark
 from evolkit.evaluate._contamination import NgramIndex, load_test_set
 from evolkit.hookspecs import hookimpl
@@ -78,8 +79,7 @@ def with_decontamination(
     """
     flt = DecontaminationFilter(benchmark, n=n, layout=layout, text_field=text_field)
     base = plugins if plugins is not None else Plugins.load()
-    if isinstance(filters, str):
-        filters = [f.strip() for f in filters.split(",") if f.strip()]
-    names = list(filters) if filters is not None else base.filters().defaults()
+    given = split_names(filters)
+    names = list(given) if given is not None else base.filters().defaults()
     base.register(_DecontaminationPlugin(flt), name="decontaminate")
     return base, [*(n for n in names if n != flt.name), flt.name]

@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from evolkit.engine.config import split_names
 from evolkit.evaluate._cli import _positive_int
 
 __all__ = ["add_subcommand", "run_score", "run_select"]
 
 
 def _names(text: str) -> list[str]:
-    names = [part.strip() for part in text.split(",") if part.strip()]
+    names = list(split_names(text) or ())
     if not names:
         raise argparse.ArgumentTypeError("name at least one")
     return names

@@ -28,7 +28,7 @@ from evolkit._types import ChatMessage, Completion, Instruction, ScoreFailure, S
 from evolkit.engine._loop import run_sync
 from evolkit.engine.cache import ResponseCache
 from evolkit.engine.calls import CallRunner
-from evolkit.engine.config import DEFAULT_CONCURRENCY, EvolveConfig
+from evolkit.engine.config import DEFAULT_CONCURRENCY, EvolveConfig, split_names
 from evolkit.engine.journal import Journal
 from evolkit.engine.ordered import ordered_map
 from evolkit.engine.plan import fit_to_backend
@@ -54,8 +54,7 @@ def score_report_path(output: str | os.PathLike[str]) -> Path:
 def select_scorers(plugins: Plugins, names: Sequence[str] | str | None) -> list[Scorer]:
     """Scorers by name (``"difficulty,quality"``); None: the registered defaults."""
     registry = plugins.scorers()
-    if isinstance(names, str):
-        names = [n.strip() for n in names.split(",") if n.strip()]
+    names = split_names(names)
     wanted = registry.defaults() if names is None else list(dict.fromkeys(names))
     return [registry.get(name) for name in wanted]
 
