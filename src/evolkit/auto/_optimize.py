@@ -33,10 +33,8 @@ from evolkit.auto._optimizer import Optimizer
 from evolkit.auto._record import StepView, method_diff, trajectory_path, write_trajectory
 from evolkit.auto._subruns import Evolver
 from evolkit.engine._loop import run_sync
-from evolkit.engine.cache import ResponseCache
-from evolkit.engine.calls import CallRunner
+from evolkit.engine.calls import CallRunner, open_stores
 from evolkit.engine.config import EvolveConfig
-from evolkit.engine.journal import Journal
 from evolkit.engine.plan import fit_to_backend
 from evolkit.engine.progress import Progress
 from evolkit.engine.run import _open_backend
@@ -307,11 +305,7 @@ def _optimizer_runner(
     plan: _Plan,
 ) -> CallRunner:
     """The optimizer's calls: their own journal in the work directory, the run's cache."""
-    journal = Journal(workdir / "optimizer.journal.sqlite")
-    stack.push_async_callback(journal.aclose)
-    cache = ResponseCache(cfg.cache) if cfg.cache is not None else None
-    if cache is not None:
-        stack.callback(cache.close)
+    journal, cache = open_stores(stack, workdir / "optimizer.journal.sqlite", cfg.cache)
     optimizer = attrs.evolve(cfg, concurrency=plan.candidates)
     return CallRunner.from_config(optimizer, backend, journal, cache)
 

@@ -8,8 +8,10 @@ and retries with exponential backoff and jitter, then journals the result before
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evolkit._protocols import Backend, ErrorClassifier
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from evolkit.engine.config import EvolveConfig
     from evolkit.engine.plan import RunPlan
 
-__all__ = ["CallCounters", "CallRunner", "RateLimiter"]
+__all__ = ["CallCounters", "CallRunner", "RateLimiter", "open_stores"]
 
 
 class RateLimiter:
@@ -77,6 +79,18 @@ class CallCounters:
         self.failures = 0
         self.in_flight = 0
         self.hedged = 0  # second tries of late calls (hedge.py), counted in ``sent`` too
+
+
+def open_stores(
+    stack: contextlib.AsyncExitStack, journal_path: Path, cache_path: Path | None
+) -> tuple[Journal, ResponseCache | None]:
+    """A runner's journal and (when one is asked for) response cache, closed with ``stack``."""
+    journal = Journal(journal_path)
+    stack.push_async_callback(journal.aclose)
+    cache = ResponseCache(cache_path) if cache_path is not None else None
+    if cache is not None:
+        stack.callback(cache.close)
+    return journal, cache
 
 
 class CallRunner:

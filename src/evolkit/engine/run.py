@@ -23,13 +23,11 @@ from evolkit.cost._controls import attach_cost_controls, cost_report, item_windo
 from evolkit.data.sources import SeedSource, open_seeds, remove_if_refused
 from evolkit.engine._heap import frozen_heap
 from evolkit.engine._loop import run_sync
-from evolkit.engine.cache import ResponseCache
-from evolkit.engine.calls import CallRunner
+from evolkit.engine.calls import CallRunner, open_stores
 from evolkit.engine.config import EvolveConfig
 from evolkit.engine.duplicates import SeedDeduper
 from evolkit.engine.executor import Executor, LocalExecutor
 from evolkit.engine.failures import RunAborted
-from evolkit.engine.journal import Journal
 from evolkit.engine.lock import locked, sweep_temp_files
 from evolkit.engine.plan import (
     BackendSource,
@@ -240,11 +238,7 @@ async def _open_rounds(
 ) -> Rounds:
     """The journal, cache, call runner (with batch mode and the budget where asked for), round
     context and progress display of the run."""
-    journal = Journal(wd.journal)
-    stack.push_async_callback(journal.aclose)
-    cache = ResponseCache(plan.config.cache) if plan.config.cache is not None else None
-    if cache is not None:
-        stack.callback(cache.close)
+    journal, cache = open_stores(stack, wd.journal, plan.config.cache)
     runner = CallRunner.from_plan(plan, backend, journal, cache)
     ctx = RoundContext(plan, runner, stats)
     reporter = make_progress(progress) if isinstance(progress, str) else progress

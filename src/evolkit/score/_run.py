@@ -26,10 +26,8 @@ from evolkit._plugins import Plugins, default_plugins
 from evolkit._protocols import Backend, PreparedScorer, Scorer
 from evolkit._types import ChatMessage, Completion, Instruction, ScoreFailure, ScoreItem, Usage
 from evolkit.engine._loop import run_sync
-from evolkit.engine.cache import ResponseCache
-from evolkit.engine.calls import CallRunner
+from evolkit.engine.calls import CallRunner, open_stores
 from evolkit.engine.config import DEFAULT_CONCURRENCY, EvolveConfig, split_names
-from evolkit.engine.journal import Journal
 from evolkit.engine.ordered import ordered_map
 from evolkit.engine.plan import fit_to_backend
 from evolkit.engine.preflight import check_output_file
@@ -122,11 +120,7 @@ def _runner(
 ) -> CallRunner:
     """The engine's call runner over a journal in ``workdir``, as an evolution run builds it."""
     workdir.mkdir(parents=True, exist_ok=True)
-    journal = Journal(workdir / JOURNAL_NAME)
-    stack.push_async_callback(journal.aclose)
-    cache = ResponseCache(cfg.cache) if cfg.cache is not None else None
-    if cache is not None:
-        stack.callback(cache.close)
+    journal, cache = open_stores(stack, workdir / JOURNAL_NAME, cfg.cache)
     return CallRunner.from_config(cfg, backend, journal, cache)
 
 
