@@ -241,3 +241,30 @@ def test_every_reader_names_the_encoding_of_a_utf16_file(
     code, err, _ = cli([part.format(data=data, tmp=tmp_path) for part in argv])
     assert code == 2
     one_line(err, "UTF-16", "convert it to UTF-8")
+
+
+def test_filter_with_a_dead_server_ends_in_one_line(
+    tmp_path: Path, cli: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import gc
+    import socket
+
+    from evolkit import Instruction
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    seeds = [Instruction(text=s) for s in SEEDS]
+    children = [
+        Instruction(text=f"{s.text} Rhyme every line.", parent_id=s.id, operator="x", round=1)
+        for s in seeds
+    ]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r.to_record()) + "\n" for r in [*seeds, *children]))
+    argv = ["filter", str(data), "-o", str(tmp_path / "f.jsonl"), "--filters", "information_gain"]
+    argv += ["--model", "openai-compatible/m", "--api-base", f"http://127.0.0.1:{port}/v1"]
+    code, err, _ = cli(argv)
+    gc.collect()  # an HTTP session left open is reported when it is collected
+    assert code == 2
+    one_line(err, "connection failed")
+    assert "Unclosed client session" not in caplog.text

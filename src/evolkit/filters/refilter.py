@@ -23,6 +23,7 @@ from evolkit._filter_call import apply_filter
 from evolkit._protocols import (
     Backend,
     Filter,
+    LoopBoundBackend,
     ModelJudge,
     Mutator,
     PoolFilter,
@@ -135,7 +136,15 @@ async def arefilter(
             prompt = operator_prompt(mutator, parent)
             return await _judge_row(row, parent, per_row, model, prompt)
 
-    results = await asyncio.gather(*(judge(r) for r in ordered))
+    tasks = [asyncio.ensure_future(judge(r)) for r in ordered]
+    try:
+        results = await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:  # one failed: the others stop before the connections close
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if isinstance(model, LoopBoundBackend):
+            await model.release_connections()  # before this event loop ends
     out: list[RowVerdicts] = []
     for result in results:
         if result.kept:
