@@ -241,8 +241,26 @@ def test_growth_drops_outside_the_band() -> None:
     assert run_filter(flt, big, VACCINES).reason == "growth_too_large"
 
 
-def test_growth_records_where_a_kept_row_falls() -> None:
+def test_growth_default_band_is_what_each_prompt_asks() -> None:
     flt = GrowthFilter()
+    nine = child(VACCINES.text + " Explain memory B cells and why boosters are needed.", VACCINES)
+    ten = child(
+        VACCINES.text + " Explain memory B cells and why boosters are often needed.", VACCINES
+    )
+    assert run_filter(flt, nine, VACCINES).metadata == {"added_words": 9}
+    assert run_filter(flt, ten, VACCINES).keep
+    twenty_one = child(VACCINES.text + " " + " ".join(["and"] * 21), VACCINES)
+    assert run_filter(flt, twenty_one, VACCINES).reason == "growth_too_large"
+    # Changing the data grows the input: the instruction text may stay as it was.
+    same = attrs_op(
+        child(VACCINES.text + " Use the data below.", VACCINES), "depth.complicate_input"
+    )
+    assert run_filter(flt, same, VACCINES).keep
+    assert flt.band("depth.concretize") == (10, 20)
+
+
+def test_growth_records_where_a_kept_row_falls() -> None:
+    flt = GrowthFilter(bands={"depth.": (5, 30)})
     within = child(
         VACCINES.text + " Explain memory B cells and why boosters are needed for some vaccines.",
         VACCINES,
@@ -251,16 +269,17 @@ def test_growth_records_where_a_kept_row_falls() -> None:
     assert verdict.keep and verdict.metadata == {"growth": {"added_words": 12, "target": "within"}}
     below = child(VACCINES.text + " Mention memory cells and boosters.", VACCINES)
     assert run_filter(flt, below, VACCINES).metadata["growth"]["target"] == "below"
+    assert not run_filter(GrowthFilter(), below, VACCINES).keep
 
 
 def test_growth_applies_to_depth_operators_only_and_is_configurable() -> None:
     same = child("Describe how the measles vaccine trains the immune system.", VACCINES)
-    assert run_filter(GrowthFilter(), attrs_op(same, "depth.concretize"), VACCINES).keep
     assert run_filter(GrowthFilter(), attrs_op(same, "breadth.mutate"), VACCINES).reason == (
         "not_depth"
     )
-    strict = GrowthFilter(bands={"depth.": (10, 20)})
-    assert not run_filter(strict, attrs_op(same, "depth.concretize"), VACCINES).keep
+    assert not run_filter(GrowthFilter(), attrs_op(same, "depth.concretize"), VACCINES).keep
+    loose = GrowthFilter(bands={"depth.": (0, 30)})
+    assert run_filter(loose, attrs_op(same, "depth.concretize"), VACCINES).keep
     with pytest.raises(ValueError, match="more than"):
         GrowthFilter(bands={"depth.": (20, 10)})
 

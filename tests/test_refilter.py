@@ -93,16 +93,22 @@ def evolved(i: int, text: str, output: str = "A full and careful answer.", **kw:
 DATA = [
     PARENT,
     evolved(1, "Describe how vaccines train the immune system."),
-    evolved(2, "Describe how vaccines train the immune system. Ask why, not only what."),
+    evolved(
+        2,
+        "Describe how vaccines train the immune system and how long their protection lasts in adults."
+        " Ask why, not only what.",
+    ),
     evolved(3, "Not Equal"),
     evolved(
         4,
-        "Describe how mRNA vaccines train the immune system, and why some need a booster dose.",
+        "Describe how mRNA vaccines train the immune system, and why some of them need a booster"
+        " dose after a year.",
         output="Please provide the vaccine you mean.",
     ),
     evolved(
         5,
-        "Describe how mRNA vaccines train the immune system, and why memory B cells fade.",
+        "Describe how mRNA vaccines train the immune system, and why memory B cells fade over the"
+        " months after a dose.",
         output="mRNA vaccines carry instructions for a spike protein; the body learns it.",
     ),
 ]
@@ -125,7 +131,7 @@ def test_filter_an_evolkit_file_without_a_model(
         assert reason in printed
     assert "not run (they ask the model; pass --model): information_gain" in printed
     assert [r["id"] for r in rows_of(out)] == ["p1", "c5"]
-    assert rows_of(out)[1]["metadata"]["growth"] == {"added_words": 7, "target": "below"}
+    assert rows_of(out)[1]["metadata"]["growth"] == {"added_words": 13, "target": "within"}
     verdicts = {r["id"]: r for r in rows_of(tmp_path / "kept.jsonl.verdicts.jsonl")}
     assert [(v["filter"], v["reason"]) for v in verdicts["p1"]["verdicts"]] == [
         ("refusal", "no_response"),

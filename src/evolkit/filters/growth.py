@@ -13,7 +13,9 @@ gained and
 
 ``bands`` maps an operator name, or a prefix of names ending in ``.``, to ``(least, most)``
 added words; the longest matching key wins. Operators that match no key (breadth, math,
-plugins' own) are kept without a growth record.
+plugins' own) are kept without a growth record. By default each band is what the operator's
+prompt asks for: 10 to 20 words, or at most 20 for ``depth.complicate_input``, whose data
+grows instead. A looser band keeps more rows, and the record says where each one fell.
 """
 
 from __future__ import annotations
@@ -32,13 +34,12 @@ TARGET_BAND = (10, 20)
 """The words an in-depth step should add, as the method's prompts ask."""
 
 DEFAULT_BANDS: Mapping[str, tuple[int, int]] = {
-    "depth.": (5, 30),
-    # Replacing a general idea with a specific one may keep the length; changing the data
-    # grows the input, not the instruction.
-    "depth.concretize": (0, 30),
-    "depth.complicate_input": (0, 30),
+    "depth.": TARGET_BAND,
+    # Changing the data grows the input, not the instruction; its prompt allows at most 20
+    # more words of instruction text.
+    "depth.complicate_input": (0, TARGET_BAND[1]),
 }
-"""Added words a depth rewrite may have before it is dropped: looser than the target."""
+"""Added words a depth rewrite may have before it is dropped: what each operator's prompt asks."""
 
 
 def _bands(value: Mapping[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
