@@ -95,8 +95,8 @@ DATA = [
     evolved(1, "Describe how vaccines train the immune system."),
     evolved(
         2,
-        "Describe how vaccines train the immune system and how long their protection lasts in adults."
-        " Ask why, not only what.",
+        "Describe how vaccines train the immune system and how long their protection lasts"
+        " in adults. Ask why, not only what.",
     ),
     evolved(3, "Not Equal"),
     evolved(
