@@ -197,3 +197,13 @@ def test_filter_with_no_filters_is_an_error(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "data.jsonl", DATA)
     assert main(["filter", str(src), "-o", str(tmp_path / "o.jsonl"), "--filters", ","]) == 2
     assert main(["filter", str(src), "-o", str(tmp_path / "o.jsonl"), "--filters", "nope"]) == 2
+
+
+def test_filter_of_an_empty_file_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = write_jsonl(tmp_path / "empty.jsonl", [])
+    out = tmp_path / "o.jsonl"
+    assert main(["filter", str(src), "-o", str(out)]) == 2
+    assert "the file has no rows" in capsys.readouterr().err
+    assert not out.exists()

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from evolkit._plugins import default_plugins
     from evolkit._protocols import Backend, ClosableBackend
     from evolkit.engine._loop import run_sync
-    from evolkit.errors import ConfigError
+    from evolkit.errors import ConfigError, SeedFileError
     from evolkit.filters.refilter import calls_model, drop_counts, refilter
     from evolkit.io import atomic_writer, read_instructions
 
@@ -60,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
     chosen = [registry.get(n) for n in names]
     skipped = [f.name for f in chosen if calls_model(f) and args.model is None]
     filters = [f for f in chosen if f.name not in skipped]
+    rows = list(read_instructions(args.input))
+    if not rows:
+        raise SeedFileError(str(args.input), None, "the file has no rows", "nothing to judge")
     backend: Backend | None = None
     if args.model is not None:
         params = {"api_base": args.api_base} if args.api_base else {}
@@ -70,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
     verdicts_path = args.verdicts or args.output.with_name(args.output.name + ".verdicts.jsonl")
     for path in (args.output, verdicts_path):
         check_output_file(path)  # before any model call
-    rows = list(read_instructions(args.input))
     try:
         results = refilter(
             rows, filters, backend=backend, mutators=mutators, concurrency=args.concurrency
