@@ -181,17 +181,20 @@ def test_timeout_is_a_retryable_failure() -> None:
     assert result.stats.retries == 1
 
 
+SUNSET = "Describe a sunset over the sea in detail, naming three colours you see and the hour."
+
+
 def test_duplicates_are_dropped() -> None:
     def same(messages: Sequence[ChatMessage]) -> str:
         if f"<{REWRITE_TAG}>" in messages[-1]["content"]:
-            return f"<{REWRITE_TAG}>Describe a sunset over the sea in detail.</{REWRITE_TAG}>"
+            return f"<{REWRITE_TAG}>{SUNSET}</{REWRITE_TAG}>"
         return default_reply(messages)
 
     result = evolkit.evolve(
         ["Describe a sunset.", "Describe a sunrise."], rounds=2, backend=FakeBackend(same)
     )
     texts = [r.text for r in result]
-    assert texts.count("Describe a sunset over the sea in detail.") == 1
+    assert texts.count(SUNSET) == 1
     # round 1: the second copy; round 2: the sunrise again (the sunset child is "unchanged")
     assert result.stats.drop_reasons["duplicate"] == 2
 

@@ -44,11 +44,20 @@ def _pick(seed_text: str, n: int) -> int:
     return int.from_bytes(hashlib.blake2b(seed_text.encode(), digest_size=4).digest(), "big") % n
 
 
+def _additions(prompt: str) -> str:
+    """Two different requirements from ``_ADDITIONS``, picked by hashing ``prompt``."""
+    n = len(_ADDITIONS)
+    first = _pick(prompt, n)
+    second = (first + 1 + _pick(prompt[::-1], n - 1)) % n
+    return f"{_ADDITIONS[first]} {_ADDITIONS[second]}"
+
+
 def default_reply(messages: Sequence[ChatMessage]) -> str:
     """The default fake model: rewrites, judges and answers in a deterministic way.
 
-    - a rewrite request (the prompt mentions ``<rewrite>``) gets the instruction back with one
-      extra requirement, chosen by hashing the whole prompt;
+    - a rewrite request (the prompt mentions ``<rewrite>``) gets the instruction back with two
+      extra requirements, chosen by hashing the whole prompt: 11 to 17 words, inside the 10 to
+      20 the depth prompts ask for;
     - an equality judgement (``<first>`` and ``<second>``) gets ``Not Equal``;
     - a score request (it asks for ``Score: N``) gets a score that grows with the length of
       what is scored: one ``[i] Score: N`` line per version for a lineage, else ``Score: N``;
@@ -58,8 +67,7 @@ def default_reply(messages: Sequence[ChatMessage]) -> str:
     user = messages[-1]["content"] if messages else ""
     if f"<{REWRITE_TAG}>" in prompt:
         original = between(INSTRUCTION_TAG, user) or user.strip()
-        addition = _ADDITIONS[_pick(prompt, len(_ADDITIONS))]
-        return wrap(REWRITE_TAG, f"{original} {addition}")
+        return wrap(REWRITE_TAG, f"{original} {_additions(prompt)}")
     if all(f"<{tag}>" in user for tag in JUDGE_TAGS):
         return "Not Equal"
     if SCORE_FORM in user:
