@@ -228,6 +228,74 @@ def test_near_copy_never_drops_a_candidate_that_adds_a_sentence(
     )
 
 
+# --- near_copy: a breadth rewrite must be a new instruction ------------------------------------
+
+TAP = Instruction(text="Draft a polite email asking a landlord to repair a leaking kitchen tap.")
+
+
+@pytest.mark.parametrize(
+    ("text", "shared"),
+    [
+        ("Draft a polite email asking a landlord to repair a broken kitchen faucet.", 0.85),
+        ("Write a polite email asking a landlord to repair a broken toilet.", 0.72),
+        ("Write a polite email to a landlord asking them to repair a leaking kitchen tap.", 0.86),
+    ],
+)
+def test_a_breadth_rewrite_too_close_to_its_parent_is_not_new(text: str, shared: float) -> None:
+    verdict = run_filter(NearCopyFilter(), child(text, TAP, "breadth.mutate"), TAP)
+    assert verdict == Verdict.dropped("near_copy", "not_new", {"similarity": shared})
+
+
+@pytest.mark.parametrize(
+    ("text", "parent"),
+    [
+        # the parent's frame, a new request: 0.54, under the threshold
+        ("Draft a polite email asking your building's board to allow a rooftop beehive.", TAP),
+        # a short parent: a new topic shares four of its five words, fewer than six
+        ("Write a haiku about a night market.", Instruction(text="Write a haiku about autumn.")),
+        ("Explain how a phage therapy targets resistant bacteria.", TAP),
+    ],
+)
+def test_a_new_breadth_rewrite_is_kept(text: str, parent: Instruction) -> None:
+    assert run_filter(NearCopyFilter(), child(text, parent, "breadth.mutate"), parent).keep
+
+
+def test_the_new_task_rule_is_for_breadth_operators_and_is_configurable() -> None:
+    faucet = "Draft a polite email asking a landlord to repair a broken kitchen faucet."
+    as_depth = child(faucet, TAP, "depth.concretize")
+    assert run_filter(NearCopyFilter(), as_depth, TAP).keep  # growth judges depth rewrites
+    as_breadth = child(faucet, TAP, "breadth.mutate")
+    assert run_filter(NearCopyFilter(new_task={}), as_breadth, TAP).keep
+    assert run_filter(NearCopyFilter(new_task={"breadth.": 0.9}), as_breadth, TAP).keep
+    # the parent kept whole with a sentence added brings too many new words: the judge decides
+    longer = child(TAP.text + " Mention the date the leak started.", TAP, "breadth.mutate")
+    assert run_filter(NearCopyFilter(), longer, TAP).keep
+    assert not run_filter(NearCopyFilter(max_swapped=6), longer, TAP).keep
+    mine = child(faucet, TAP, "mine.wide")
+    assert not run_filter(NearCopyFilter(new_task={"mine.": 0.6}), mine, TAP).keep
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        NearCopyFilter(new_task={"breadth.": 1.5})
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    parent=_words,
+    edit=_words,
+    seps=st.lists(st.sampled_from([" ", "  ", "\n", "\t", " \n "]), min_size=1, max_size=4),
+    upper=st.lists(st.booleans(), min_size=1, max_size=4),
+)
+def test_the_new_task_rule_ignores_whitespace_and_case(
+    parent: list[str], edit: list[str], seps: list[str], upper: list[bool]
+) -> None:
+    flt = NearCopyFilter()
+    op = "breadth.mutate"
+    p = Instruction(text=" ".join(parent))
+    c = Instruction(text=" ".join(parent[1:] + edit[:3]), operator=op)
+    p2 = Instruction(text=_respace(parent, seps, upper))
+    c2 = Instruction(text=_respace(parent[1:] + edit[:3], seps[::-1], upper[::-1]), operator=op)
+    assert flt.too_close(c, p) == flt.too_close(c2, p2)
+
+
 # --- growth -----------------------------------------------------------------------------------
 
 VACCINES = Instruction(text="Describe how vaccines train the immune system.")

@@ -26,6 +26,7 @@ from attrs import field, frozen
 
 from evolkit._protocols import Backend
 from evolkit._types import Instruction, Verdict
+from evolkit.filters._by_operator import for_operator
 from evolkit.filters.stopwords import words
 
 __all__ = ["DEFAULT_BANDS", "TARGET_BAND", "GrowthFilter"]
@@ -68,12 +69,7 @@ class GrowthFilter:
 
     def band(self, operator: str | None) -> tuple[int, int] | None:
         """The band of ``operator``: its own entry, else its longest matching prefix."""
-        if operator is None:
-            return None
-        if operator in self.bands:
-            return self.bands[operator]
-        prefixes = [k for k in self.bands if k.endswith(".") and operator.startswith(k)]
-        return self.bands[max(prefixes, key=len)] if prefixes else None
+        return for_operator(self.bands, operator)
 
     async def judge(self, candidate: Instruction, parent: Instruction, backend: Backend) -> Verdict:
         """Drop a depth rewrite outside its band; record the growth of one inside it."""
