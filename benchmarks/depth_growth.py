@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -22,18 +23,20 @@ import attrs
 
 from evolkit import Instruction
 from evolkit.backends.local import LocalBackend
+from evolkit.errors import EvolkitError
 from evolkit.filters.growth import TARGET_BAND
 from evolkit.filters.stopwords import words
 from evolkit.io import read_instructions
-from evolkit.operators import TemplateMutator, _builtin
+from evolkit.operators import (
+    ADD_CONSTRAINTS,
+    CONCRETIZE,
+    DEEPEN,
+    INCREASE_REASONING,
+    TemplateMutator,
+)
 
 SHIPPED_RULE = "- Add only 10 to 20 words."
-OPERATORS = (
-    _builtin.ADD_CONSTRAINTS,
-    _builtin.DEEPEN,
-    _builtin.CONCRETIZE,
-    _builtin.INCREASE_REASONING,
-)
+OPERATORS = (ADD_CONSTRAINTS, DEEPEN, CONCRETIZE, INCREASE_REASONING)
 PARAMS = {"temperature": 0.7, "max_tokens": 512}
 
 
@@ -88,4 +91,8 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except EvolkitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -180,6 +180,10 @@ _word = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8)
 _words = st.lists(_word, min_size=1, max_size=30)
 
 
+_separators = st.lists(st.sampled_from([" ", "  ", "\n", "\t", " \n "]), min_size=1, max_size=4)
+_casing = st.lists(st.booleans(), min_size=1, max_size=4)
+
+
 def _respace(words: list[str], seps: list[str], upper: list[bool]) -> str:
     out = []
     for i, w in enumerate(words):
@@ -189,12 +193,7 @@ def _respace(words: list[str], seps: list[str], upper: list[bool]) -> str:
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    parent=_words,
-    edit=_words,
-    seps=st.lists(st.sampled_from([" ", "  ", "\n", "\t", " \n "]), min_size=1, max_size=4),
-    upper=st.lists(st.booleans(), min_size=1, max_size=4),
-)
+@given(parent=_words, edit=_words, seps=_separators, upper=_casing)
 def test_near_copy_ignores_whitespace_and_case(
     parent: list[str], edit: list[str], seps: list[str], upper: list[bool]
 ) -> None:
@@ -278,12 +277,7 @@ def test_the_new_task_rule_is_for_breadth_operators_and_is_configurable() -> Non
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    parent=_words,
-    edit=_words,
-    seps=st.lists(st.sampled_from([" ", "  ", "\n", "\t", " \n "]), min_size=1, max_size=4),
-    upper=st.lists(st.booleans(), min_size=1, max_size=4),
-)
+@given(parent=_words, edit=_words, seps=_separators, upper=_casing)
 def test_the_new_task_rule_ignores_whitespace_and_case(
     parent: list[str], edit: list[str], seps: list[str], upper: list[bool]
 ) -> None:

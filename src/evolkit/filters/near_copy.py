@@ -92,30 +92,37 @@ class NearCopyFilter:
 
     def is_near_copy(self, candidate: Instruction, parent: Instruction) -> bool:
         """Whether ``candidate`` is ``parent`` with at most a word or two changed."""
+        return self._near_copy(_bag(candidate), _bag(parent))
+
+    def too_close(self, candidate: Instruction, parent: Instruction) -> float | None:
+        """The similarity of an in-breadth ``candidate`` that is too close to be a new task."""
+        return self._too_close(candidate.operator, _bag(candidate), _bag(parent))
+
+    async def judge(self, candidate: Instruction, parent: Instruction, backend: Backend) -> Verdict:
+        """Drop a near copy of ``parent``, or a breadth rewrite too close to it; keep the rest."""
         mine, theirs = _bag(candidate), _bag(parent)
+        if self._near_copy(mine, theirs):
+            return Verdict.dropped(self.name, "no_information_gain")
+        shared = self._too_close(candidate.operator, mine, theirs)
+        if shared is not None:
+            return Verdict.dropped(self.name, "not_new", {"similarity": shared})
+        return Verdict.kept(self.name)
+
+    def _near_copy(self, mine: Counter[str], theirs: Counter[str]) -> bool:
         brought = list((mine - theirs).elements())
         if len(brought) > self.max_new_words or _dice(mine, theirs) < self.threshold:
             return False
         return len(brought) <= 1 or all(w in english_stopwords() for w in brought)
 
-    def too_close(self, candidate: Instruction, parent: Instruction) -> float | None:
-        """The similarity of an in-breadth ``candidate`` that is too close to be a new task."""
-        least = for_operator(self.new_task, candidate.operator)
+    def _too_close(
+        self, operator: str | None, mine: Counter[str], theirs: Counter[str]
+    ) -> float | None:
+        least = for_operator(self.new_task, operator)
         if least is None:
             return None
-        mine, theirs = _bag(candidate), _bag(parent)
         shared = _dice(mine, theirs)
         if shared < least or (mine & theirs).total() < self.min_shared:
             return None
         if (mine - theirs).total() > self.max_swapped:
             return None
         return round(shared, 2)
-
-    async def judge(self, candidate: Instruction, parent: Instruction, backend: Backend) -> Verdict:
-        """Drop a near copy of ``parent``, or a breadth rewrite too close to it; keep the rest."""
-        if self.is_near_copy(candidate, parent):
-            return Verdict.dropped(self.name, "no_information_gain")
-        shared = self.too_close(candidate, parent)
-        if shared is not None:
-            return Verdict.dropped(self.name, "not_new", {"similarity": shared})
-        return Verdict.kept(self.name)
