@@ -43,7 +43,12 @@ from evolkit.filters.refilter import NoModel, calls_model, operator_prompt
 CASES = Path(__file__).with_name("eliminator_cases.jsonl")
 
 # The filter that should drop a case labelled with this rule.
-RULE_FILTER = {"asks_for_information": "refusal", "acknowledgement_only": "refusal"}
+RULE_FILTER = {
+    "asks_for_information": "refusal",
+    "acknowledgement_only": "refusal",
+    "answer_in_instruction": "one_task",
+    "piled_tasks": "one_task",
+}
 
 
 def load(path: Path) -> list[dict[str, Any]]:

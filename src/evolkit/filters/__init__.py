@@ -2,7 +2,10 @@
 
 - ``not_instruction``: the rewrite is empty, a bare verdict or label, or a fragment.
 - ``near_copy``: the rewrite is its parent with a word or two changed (no model call).
-- ``growth``: an in-depth rewrite grew too little or too much; records the growth.
+- ``growth``: records how many words an in-depth rewrite added; drops only a runaway (more
+  than 60 words and four times its parent). ``growth.band`` (not on by default) drops a depth
+  rewrite outside the 10 to 20 words its prompt asks for.
+- ``one_task``: the rewrite pastes its own answer, or piles unrelated tasks together.
 - ``template_leak``: the instruction copies the operator's prompt wording, or template tags.
 - ``refusal``: the response apologises or declines, asks for missing information or only
   acknowledges, and is short; or is empty.
@@ -33,6 +36,7 @@ from evolkit.filters.information_gain import (
 from evolkit.filters.instruction_form import InstructionFormFilter
 from evolkit.filters.near_copy import NearCopyFilter
 from evolkit.filters.near_duplicate import NearDuplicateFilter
+from evolkit.filters.one_task import OneTaskFilter
 from evolkit.filters.refusal import REFUSAL_PHRASES, RefusalFilter
 from evolkit.filters.stopwords import StopwordsFilter, english_stopwords
 from evolkit.filters.template_leak import LEAK_PHRASES, LEAK_TAGS, TemplateLeakFilter
@@ -49,6 +53,7 @@ __all__ = [
     "JudgeExample",
     "NearCopyFilter",
     "NearDuplicateFilter",
+    "OneTaskFilter",
     "RefusalFilter",
     "StopwordsFilter",
     "TemplateLeakFilter",
@@ -65,6 +70,7 @@ def builtin_filters() -> tuple[Any, ...]:
         InstructionFormFilter(),
         NearCopyFilter(),
         GrowthFilter(),
+        OneTaskFilter(),
         TemplateLeakFilter(),
         RefusalFilter(),
         StopwordsFilter(),
@@ -75,9 +81,12 @@ def builtin_filters() -> tuple[Any, ...]:
 
 @hookimpl
 def evolkit_register_filters(registry: FilterRegistry) -> None:
-    """Register the built-in filters, all used by default: local rules first, the judge last."""
+    """Register the built-in filters (local rules first, the judge last) and ``growth.band``."""
     # Typed loosely: mypy reads a frozen attrs field as read-only, while the Filter protocol
     # declares ``name``/``needs_response`` as plain attributes; at run time they satisfy it.
     filters: tuple[Any, ...] = builtin_filters()
     for item in filters:
         registry.add(item, default=True)
+    # The strict band the depth prompts ask for, by name only (``--filters growth.band``).
+    band: Any = GrowthFilter.band_filter()
+    registry.add(band, default=False)

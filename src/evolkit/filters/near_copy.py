@@ -10,6 +10,10 @@ matter. A candidate is a near copy when both hold:
   most ``max_new_words`` (2) that are all stop words ("which" for "that", "from the largest
   to the smallest"; not "without sorted()").
 
+An in-depth rewrite that brings no content word its parent lacks (compared on their first five
+letters, a plural ``s`` aside: "In Python, how do lists and tuples differ?" for "What is the
+difference between a list and a tuple in Python?") asks nothing new and is dropped the same way.
+
 So a rewrite that adds a sentence of three words or more is never a near copy, and neither is
 one that drops most of the parent's words. A near copy is dropped as ``no_information_gain``,
 the reason the model judge gives, before the judge is asked.
@@ -39,7 +43,7 @@ from evolkit._types import Instruction, Verdict
 from evolkit.filters._by_operator import for_operator
 from evolkit.filters.stopwords import english_stopwords, words
 
-__all__ = ["NEW_TASK", "NearCopyFilter", "new_words", "similarity"]
+__all__ = ["NEW_TASK", "NearCopyFilter", "content_words", "new_words", "similarity"]
 
 
 def _bag(instruction: Instruction) -> Counter[str]:
@@ -59,6 +63,13 @@ def similarity(candidate: Instruction, parent: Instruction) -> float:
 def new_words(candidate: Instruction, parent: Instruction) -> list[str]:
     """The words of ``candidate`` beyond those of ``parent`` (a word twice counts twice)."""
     return sorted((_bag(candidate) - _bag(parent)).elements())
+
+
+def content_words(instruction: Instruction) -> set[str]:
+    """The content words of text and input, cut to five letters and without a plural ``s``."""
+    stop = english_stopwords()
+    found = words(f"{instruction.text}\n{instruction.input}")
+    return {w.removesuffix("s")[:5] for w in found if w not in stop and (len(w) > 2 or w.isdigit())}
 
 
 def _ratio(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -89,6 +100,7 @@ class NearCopyFilter:
     new_task: Mapping[str, float] = field(default=NEW_TASK, converter=_ratios)
     min_shared: int = field(default=6, validator=attrs.validators.ge(1))
     max_swapped: int = field(default=4, validator=attrs.validators.ge(0))
+    depth: tuple[str, ...] = field(default=("depth.",), converter=tuple)
 
     def is_near_copy(self, candidate: Instruction, parent: Instruction) -> bool:
         """Whether ``candidate`` is ``parent`` with at most a word or two changed."""
@@ -101,12 +113,18 @@ class NearCopyFilter:
     async def judge(self, candidate: Instruction, parent: Instruction, backend: Backend) -> Verdict:
         """Drop a near copy of ``parent``, or a breadth rewrite too close to it; keep the rest."""
         mine, theirs = _bag(candidate), _bag(parent)
-        if self._near_copy(mine, theirs):
+        if self._near_copy(mine, theirs) or self._nothing_new(candidate, parent):
             return Verdict.dropped(self.name, "no_information_gain")
         shared = self._too_close(candidate.operator, mine, theirs)
         if shared is not None:
             return Verdict.dropped(self.name, "not_new", {"similarity": shared})
         return Verdict.kept(self.name)
+
+    def _nothing_new(self, candidate: Instruction, parent: Instruction) -> bool:
+        keys = dict.fromkeys(self.depth, True)
+        if for_operator(keys, candidate.operator) is None:
+            return False
+        return not content_words(candidate) - content_words(parent)
 
     def _near_copy(self, mine: Counter[str], theirs: Counter[str]) -> bool:
         brought = list((mine - theirs).elements())
