@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,11 +15,13 @@ from evolkit.filters import (
     InstructionFormFilter,
     NearCopyFilter,
     NearDuplicateFilter,
+    OneTaskFilter,
     RefusalFilter,
     TemplateLeakFilter,
+    builtin_filters,
 )
 from evolkit.operators import ADD_CONSTRAINTS, BREADTH_MUTATE, TemplateMutator
-from evolkit.testing import run_filter
+from evolkit.testing import FakeBackend, run_filter
 
 
 def child(text: str, parent: Instruction, operator: str = "depth.add_constraints") -> Instruction:
@@ -295,34 +298,52 @@ def test_the_new_task_rule_ignores_whitespace_and_case(
 VACCINES = Instruction(text="Describe how vaccines train the immune system.")
 
 
-def test_growth_drops_outside_the_band() -> None:
+def test_growth_measures_and_keeps_any_one_task_growth_by_default() -> None:
     flt = GrowthFilter()
+    for extra in ("in children", " ".join(["and"] * 45), "Explain memory B cells and boosters."):
+        verdict = run_filter(flt, child(f"{VACCINES.text} {extra}", VACCINES), VACCINES)
+        assert verdict.keep and "added_words" in verdict.metadata["growth"]
     small = child("Describe how vaccines train the human immune system.", VACCINES)
-    big = child(VACCINES.text + " " + " ".join(["and"] * 45), VACCINES)
-    assert run_filter(flt, small, VACCINES).reason == "growth_too_small"
-    assert run_filter(flt, big, VACCINES).reason == "growth_too_large"
+    assert run_filter(flt, small, VACCINES).metadata == {
+        "growth": {"added_words": 1, "target": "below"}
+    }
 
 
-def test_growth_default_band_is_what_each_prompt_asks() -> None:
+def test_growth_drops_only_a_runaway() -> None:
     flt = GrowthFilter()
+    runaway = child(VACCINES.text + " " + " ".join(["word"] * 61), VACCINES)
+    verdict = run_filter(flt, runaway, VACCINES)
+    assert verdict.reason == "runaway_growth"
+    assert verdict.metadata == {"added_words": 61, "parent_words": 7}
+    sixty = child(VACCINES.text + " " + " ".join(["word"] * 60), VACCINES)
+    assert run_filter(flt, sixty, VACCINES).keep
+    # 61 more words on a long parent is not four times its length.
+    long_parent = Instruction(text=" ".join(["base"] * 30))
+    grown = child(long_parent.text + " " + " ".join(["word"] * 61), long_parent)
+    assert run_filter(flt, grown, long_parent).keep
+
+
+def test_growth_band_is_the_strict_band_by_name() -> None:
+    flt = GrowthFilter.band_filter()
+    assert flt.name == "growth.band"
     nine = child(VACCINES.text + " Explain memory B cells and why boosters are needed.", VACCINES)
     ten = child(
         VACCINES.text + " Explain memory B cells and why boosters are often needed.", VACCINES
     )
-    assert run_filter(flt, nine, VACCINES).metadata == {"added_words": 9}
+    assert run_filter(flt, nine, VACCINES).reason == "growth_too_small"
     assert run_filter(flt, ten, VACCINES).keep
     twenty_one = child(VACCINES.text + " " + " ".join(["and"] * 21), VACCINES)
     assert run_filter(flt, twenty_one, VACCINES).reason == "growth_too_large"
-    # Changing the data grows the input: the instruction text may stay as it was.
     same = attrs_op(
         child(VACCINES.text + " Use the data below.", VACCINES), "depth.complicate_input"
     )
     assert run_filter(flt, same, VACCINES).keep
     assert flt.band("depth.concretize") == (10, 20)
+    assert GrowthFilter().band("depth.concretize") is None
 
 
 def test_growth_records_where_a_kept_row_falls() -> None:
-    flt = GrowthFilter(bands={"depth.": (5, 30)})
+    flt = GrowthFilter()
     within = child(
         VACCINES.text + " Explain memory B cells and why boosters are needed for some vaccines.",
         VACCINES,
@@ -331,7 +352,6 @@ def test_growth_records_where_a_kept_row_falls() -> None:
     assert verdict.keep and verdict.metadata == {"growth": {"added_words": 12, "target": "within"}}
     below = child(VACCINES.text + " Mention memory cells and boosters.", VACCINES)
     assert run_filter(flt, below, VACCINES).metadata["growth"]["target"] == "below"
-    assert not run_filter(GrowthFilter(), below, VACCINES).keep
 
 
 def test_growth_applies_to_depth_operators_only_and_is_configurable() -> None:
@@ -339,16 +359,100 @@ def test_growth_applies_to_depth_operators_only_and_is_configurable() -> None:
     assert run_filter(GrowthFilter(), attrs_op(same, "breadth.mutate"), VACCINES).reason == (
         "not_depth"
     )
-    assert not run_filter(GrowthFilter(), attrs_op(same, "depth.concretize"), VACCINES).keep
-    loose = GrowthFilter(bands={"depth.": (0, 30)})
-    assert run_filter(loose, attrs_op(same, "depth.concretize"), VACCINES).keep
+    assert run_filter(GrowthFilter(), attrs_op(same, "depth.concretize"), VACCINES).keep
+    strict = GrowthFilter(bands={"depth.": (5, 30)})
+    assert not run_filter(strict, attrs_op(same, "depth.concretize"), VACCINES).keep
     with pytest.raises(ValueError, match="more than"):
         GrowthFilter(bands={"depth.": (20, 10)})
 
 
-def attrs_op(instruction: Instruction, operator: str) -> Instruction:
-    import attrs
+ONE_PLUS_ONE = Instruction(text="1+1=?")
+FIGURE_1 = [
+    # WizardLM (arXiv 2304.12244), Figure 1: the evolutions of "1+1=?".
+    ("depth.add_constraints", "How to prove 1 + 1 = 2 in the Goldbach Conjecture?"),
+    ("depth.deepen", "In what situation does 1+1 not equal to 2?"),
+    ("depth.concretize", "What is the value of x, if x^3 + 2x + 3 = 7?"),
+    (
+        "depth.increase_reasoning",
+        "If you have one apple and someone gives you another banana, how many fruits do you have?",
+    ),
+    ("breadth.mutate", "What is the speed of light in a vacuum?"),
+]
 
+
+@pytest.mark.parametrize(("operator", "text"), FIGURE_1)
+def test_the_papers_figure_1_evolutions_are_kept_by_every_default_rule(
+    operator: str, text: str
+) -> None:
+    candidate = attrs_op(child(text, ONE_PLUS_ONE), operator)
+    candidate = attrs.evolve(candidate, response="A worked answer with its reasoning and result.")
+    judge = FakeBackend(replies=["Not Equal"] * 2)
+    for flt in builtin_filters():
+        assert run_filter(flt, candidate, ONE_PLUS_ONE, judge).keep, flt.name
+
+
+CAT = Instruction(text="Write a limerick.")
+
+
+@pytest.mark.parametrize(
+    ("text", "parent"),
+    [
+        ("Write a limerick about a cat.\nThere once was a cat from Peru\nWho dreamt of a shoe", CAT),
+        ("A box holds 12 eggs. How many are in 7 boxes? Solution: 84 eggs.", CAT),
+        ("Translate 'thank you' into Spanish, formally. Answer: muchas gracias.", CAT),
+    ],
+)
+def test_one_task_drops_an_answer_pasted_into_the_instruction(
+    text: str, parent: Instruction
+) -> None:
+    verdict = run_filter(OneTaskFilter(), child(text, parent), parent)
+    assert verdict.reason == "answer_in_instruction"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Explain recursion. Also write a poem about the sea. Also list ten capital cities.",
+        "Explain recursion, then describe the plot of Hamlet, and give a recipe for banana bread.",
+    ],
+)
+def test_one_task_drops_unrelated_tasks_piled_together(text: str) -> None:
+    parent = Instruction(text="Explain recursion.")
+    assert run_filter(OneTaskFilter(), child(text, parent), parent).reason == "piled_tasks"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Explain recursion. Also give an example in Python and describe its base case.",
+        "Explain recursion using a real-world analogy. Then show a short factorial function.",
+        "Write a limerick about a cat.\n- It must mention a hat.\n- Use the word 'Peru'.",
+        "Write a limerick using these words:\ncat\nhat",
+        "Write a story about a dragon.\nThe story must be under 200 words.\nInclude a twist.",
+        "Write a haiku about the sea. Here is the scene: a harbour at dawn in November.",
+    ],
+)
+def test_one_task_keeps_one_task_with_its_requirements(text: str) -> None:
+    parent = Instruction(text="Explain recursion.")
+    assert run_filter(OneTaskFilter(), child(text, parent), parent).keep
+
+
+def test_one_task_never_counts_what_the_parent_already_had() -> None:
+    poem = Instruction(text="Improve this limerick.\nThere once was a cat\nWho sat on a hat")
+    child_text = poem.text + "\nKeep the rhyme scheme AABBA."
+    assert run_filter(OneTaskFilter(), child(child_text, poem), poem).keep
+
+
+def test_near_copy_drops_a_depth_rewrite_with_no_new_content_word() -> None:
+    parent = Instruction(text="What is the difference between a list and a tuple in Python?")
+    same = child("In Python, how do lists and tuples differ?", parent)
+    assert run_filter(NearCopyFilter(), same, parent).reason == "no_information_gain"
+    assert run_filter(NearCopyFilter(), attrs_op(same, "breadth.mutate"), parent).keep
+    more = child("In Python, how do lists and tuples differ in memory use?", parent)
+    assert run_filter(NearCopyFilter(), more, parent).keep
+
+
+def attrs_op(instruction: Instruction, operator: str) -> Instruction:
     return attrs.evolve(instruction, operator=operator)
 
 

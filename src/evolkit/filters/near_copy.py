@@ -12,7 +12,8 @@ matter. A candidate is a near copy when both hold:
 
 An in-depth rewrite that brings no content word its parent lacks (compared on their first five
 letters, a plural ``s`` aside: "In Python, how do lists and tuples differ?" for "What is the
-difference between a list and a tuple in Python?") asks nothing new and is dropped the same way.
+difference between a list and a tuple in Python?"), while keeping at least half of the
+parent's, asks nothing new and is dropped the same way.
 
 So a rewrite that adds a sentence of three words or more is never a near copy, and neither is
 one that drops most of the parent's words. A near copy is dropped as ``no_information_gain``,
@@ -124,7 +125,9 @@ class NearCopyFilter:
         keys = dict.fromkeys(self.depth, True)
         if for_operator(keys, candidate.operator) is None:
             return False
-        return not content_words(candidate) - content_words(parent)
+        mine, theirs = content_words(candidate), content_words(parent)
+        # A rewrite that lost most of its parent is a different failure, left to other rules.
+        return not mine - theirs and 2 * len(mine) >= len(theirs)
 
     def _near_copy(self, mine: Counter[str], theirs: Counter[str]) -> bool:
         brought = list((mine - theirs).elements())
