@@ -162,3 +162,25 @@ def test_every_evolve_option_lands_in_the_one_run_config(tmp_path: Path) -> None
     assert config.mutate_params["temperature"] == config.respond_params["temperature"] == 0.2
     assert (config.retries, config.timeout, config.rpm, config.tpm) == (1, 9.0, 60.0, 9000.0)
     assert config.cache == tmp_path / "c.sqlite"
+
+
+def test_stats_shows_yield_per_rule_and_warns_about_a_heavy_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evolkit.engine.stats import Drop, StatsBuilder
+
+    builder = StatsBuilder()
+    for _ in range(3):
+        builder.keep(1, "depth.deepen")
+    for i in range(7):
+        builder.drop(Drop(1, f"p{i}", "depth.deepen", "filter", "growth", "runaway_growth"))
+    out = tmp_path / "out.jsonl"
+    out.write_text("", encoding="utf-8")
+    out.with_name("out.jsonl.run.json").write_text(
+        json.dumps({"stats": builder.snapshot(1).to_json()}), encoding="utf-8"
+    )
+    assert main(["stats", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "yield per rule" in captured.out and "growth" in captured.out
+    assert "70%" in captured.out  # growth dropped 7 of the 10 evolutions tried
+    assert "warning: round 1: growth dropped 7 of 10 evolutions (70%)" in captured.err

@@ -397,7 +397,10 @@ CAT = Instruction(text="Write a limerick.")
 @pytest.mark.parametrize(
     ("text", "parent"),
     [
-        ("Write a limerick about a cat.\nThere once was a cat from Peru\nWho dreamt of a shoe", CAT),
+        (
+            "Write a limerick about a cat.\nThere once was a cat from Peru\nWho dreamt of a shoe",
+            CAT,
+        ),
         ("A box holds 12 eggs. How many are in 7 boxes? Solution: 84 eggs.", CAT),
         ("Translate 'thank you' into Spanish, formally. Answer: muchas gracias.", CAT),
     ],

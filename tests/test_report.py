@@ -173,6 +173,7 @@ def test_write_report_is_self_contained(run_out: Path, tmp_path: Path) -> None:
     assert not re.search(r"""(src|href)=['"]https?://""", page)
     for heading in (
         "Rounds and operators",
+        "Yield",
         "Drops",
         "Length and complexity",
         "Data quality",
@@ -186,6 +187,8 @@ def test_write_report_is_self_contained(run_out: Path, tmp_path: Path) -> None:
         assert reason in page
     for op in stats.attempted_per_operator:
         assert op in page
+    for rule in stats.drops_per_filter:  # the yield table names each rule that dropped
+        assert f"<td>{rule}</td>" in page
     assert "fake/flaky" in page
     assert "<ins" in page  # evolution chains show what each step added
     other = write_report(run_out, tmp_path / "nested" / "r.html")

@@ -382,3 +382,42 @@ def test_cli_exit_code_1_when_a_score_failed(tmp_path: Path) -> None:
     assert main(["score", str(data), "--scores", "quality", "--model", "fake/x"]) == 1
     assert main(["score", str(data), "--scores", "difficulty", "--model", "fake/x"]) == 0
     assert main(["score", str(tmp_path / "missing.jsonl"), "--model", "fake/x"]) == 2
+
+
+def test_growth_is_the_words_added_over_the_parent_and_select_ranks_by_it(
+    tmp_path: Path,
+) -> None:
+    from evolkit.score import select
+
+    orphan = Instruction(
+        text="A row whose parent was left out of the file, measured by the eliminator.",
+        parent_id=Instruction(text="gone").id,
+        operator="depth.deepen",
+        round=1,
+        metadata={"growth": {"added_words": 9, "target": "below"}},
+    )
+    lost = Instruction(text="No record and no parent.", parent_id=SEED.id + "x", round=1)
+    data = write_rows(tmp_path / "d.jsonl", [GRANDCHILD, OTHER, SEED, CHILD, orphan, lost])
+    report = score(data, scores="growth", backend=FakeBackend("unused"), cache=None)
+    assert report.calls.get("sent", 0) == 0  # no model
+    assert report.failures == {"growth": {"no_parent": 1}}
+    rows = read_rows(data)
+    # "Add 2 and 3." (4 words) -> "Add 2 and 3, then double the sum." (8) -> 14 words
+    assert row_scores(rows[SEED.text])["growth"] == 0.0
+    assert row_scores(rows[CHILD.text])["growth"] == 4.0
+    assert row_scores(rows[GRANDCHILD.text])["growth"] == 6.0
+    assert row_scores(rows[orphan.text])["growth"] == 9.0
+    assert "growth" not in row_scores(rows[lost.text])
+
+    out = tmp_path / "s.jsonl"
+    vectors = iter([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.0], [0.0, -1.0], [1.0, -1.0]])
+    select(
+        data,
+        out,
+        budget=3,
+        by=["growth"],
+        threshold=0.99,
+        embed=lambda t: [next(vectors) for _ in t],
+    )
+    taken = [json.loads(line)["instruction"] for line in out.read_text().splitlines()]
+    assert taken == [orphan.text, GRANDCHILD.text, CHILD.text]

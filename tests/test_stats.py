@@ -8,7 +8,14 @@ from collections.abc import Mapping
 from attrs import field, frozen
 
 from evolkit._types import Completion, Usage
-from evolkit.engine.stats import Drop, RunStats, StatsBuilder, json_path
+from evolkit.engine.stats import (
+    Drop,
+    RunStats,
+    StatsBuilder,
+    json_path,
+    rule_yield,
+    yield_warnings,
+)
 
 
 def _builder() -> StatsBuilder:
@@ -44,6 +51,9 @@ LAYOUT = {
     "dropped_per_operator": {"breadth.mutate": 1},
     "drop_reasons": {"refusal": 1},
     "drops_per_stage": {"filter": 1},
+    "attempted_per_round": {"1": 2},
+    "drops_per_filter": {"refusal": 1},
+    "drops_per_round_filter": {"1/refusal": 1},
     "usage_per_model": {"m": {"prompt_tokens": 6, "completion_tokens": 8, "cost": 1.0}},
     "usage_per_round": {
         "1": {"prompt_tokens": 3, "completion_tokens": 4, "cost": 0.5},
@@ -116,3 +126,34 @@ def test_a_new_count_round_trips_with_no_other_edit() -> None:
     assert data["calls"]["throttled"] == 4 and data["calls"]["sent"] == 9
     assert _WithNewCounts.from_json(data) == stats
     assert RunStats.from_json(data) == RunStats(seeds=1, calls_sent=9)  # older readers skip it
+
+
+def _round_with(drops: dict[str, int], kept: int, round: int = 1) -> StatsBuilder:
+    builder = StatsBuilder()
+    for _ in range(kept):
+        builder.keep(round, "depth.deepen")
+    for rule, n in drops.items():
+        for i in range(n):
+            builder.drop(Drop(round, f"p{i}", "depth.deepen", "filter", rule, f"{rule}_reason"))
+    return builder
+
+
+def test_yield_per_rule_is_each_rules_share_of_the_evolutions_tried() -> None:
+    stats = _round_with({"growth": 3, "refusal": 1}, kept=6).snapshot(1)
+    assert rule_yield(stats) == [("growth", 3, 0.3), ("refusal", 1, 0.1)]
+    assert stats.attempted_per_round == {1: 10}
+
+
+def test_a_rule_that_drops_more_than_half_of_a_round_is_warned_about() -> None:
+    builder = _round_with({"growth": 6}, kept=4)
+    for _ in range(9):  # round 2 is healthy: one drop in ten
+        builder.keep(2, "breadth.mutate")
+    builder.drop(Drop(2, "q", "breadth.mutate", "filter", "refusal", "refusal"))
+    (line,) = yield_warnings(builder.snapshot(2))
+    assert line.startswith("warning: round 1: growth dropped 6 of 10 evolutions (60%)")
+    assert "drops-*.jsonl" in line
+
+
+def test_exactly_half_is_not_warned_about() -> None:
+    assert yield_warnings(_round_with({"growth": 5}, kept=5).snapshot(1)) == []
+    assert yield_warnings(StatsBuilder().snapshot(0)) == []

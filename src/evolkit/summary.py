@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from evolkit.engine.stats import RunStats
+from evolkit.engine.stats import RunStats, rule_yield
 from evolkit.errors import SeedFileError
 
 __all__ = ["load_stats", "render_stats", "report_path", "run_status"]
@@ -77,6 +77,16 @@ def render_stats(stats: RunStats, title: str = "evolkit run") -> Any:
         share = f"{100 * kept / tried:.0f}%" if tried else "-"
         ops.add_row(op, str(kept), str(tried), share)
 
+    rules = Table(title="yield per rule")
+    for column in ("rule", "dropped", "of tried"):
+        rules.add_column(column, justify="right" if column != "rule" else "left")
+    for rule, dropped, rule_share in rule_yield(stats):
+        rules.add_row(rule, str(dropped), f"{100 * rule_share:.0f}%")
+    tried = sum(stats.attempted_per_operator.values())
+    kept = sum(stats.kept_per_operator.values())
+    if tried:
+        rules.add_row("[bold]kept[/]", f"[bold]{kept}[/]", f"[bold]{100 * kept / tried:.0f}%[/]")
+
     reasons = Table(title="drop reasons")
     reasons.add_column("reason")
     reasons.add_column("count", justify="right")
@@ -91,4 +101,4 @@ def render_stats(stats: RunStats, title: str = "evolkit run") -> Any:
         f"{stats.cache_hits} cached, {stats.retries} retries, {stats.hedged} hedged · "
         f"{stats.elapsed_s:.1f}s"
     )
-    return Group(f"[bold]{title}[/]", Columns([rounds, ops, reasons]), footer)
+    return Group(f"[bold]{title}[/]", Columns([rounds, ops, rules, reasons]), footer)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from evolkit.engine.config import DUPLICATE_IDS
-from evolkit.engine.stats import RunStats
+from evolkit.engine.stats import RunStats, yield_warnings
 
 __all__ = ["add_failure_arguments", "failure_settings", "report_failures", "sigterm_as_interrupt"]
 
@@ -70,7 +70,9 @@ def failure_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def report_failures(stats: RunStats) -> None:
-    """Print the failure summary to stderr (even with ``-q``): count and example per cause."""
+    """Print the failure summary and the yield warnings to stderr (even with ``-q``)."""
+    for line in yield_warnings(stats):
+        print(line, file=sys.stderr)
     if not stats.failures:
         return
     total = sum(stats.failures.values())

@@ -13,7 +13,18 @@ from attrs import field, frozen
 
 from evolkit._types import Completion, Usage
 
-__all__ = ["Drop", "RunStats", "StatsBuilder", "json_path"]
+__all__ = [
+    "HEAVY_RULE_SHARE",
+    "Drop",
+    "RunStats",
+    "StatsBuilder",
+    "json_path",
+    "rule_yield",
+    "yield_warnings",
+]
+
+HEAVY_RULE_SHARE = 0.5
+"""A rule that drops more than this share of a round's evolutions is worth a look."""
 
 
 @frozen
@@ -89,6 +100,9 @@ class RunStats:
     dropped_per_operator: Mapping[str, int] = field(factory=dict)
     drop_reasons: Mapping[str, int] = field(factory=dict)
     drops_per_stage: Mapping[str, int] = field(factory=dict)
+    attempted_per_round: Mapping[int, int] = field(factory=dict)
+    drops_per_filter: Mapping[str, int] = field(factory=dict)
+    drops_per_round_filter: Mapping[str, int] = field(factory=dict)  # "round/filter"
     usage_per_model: Mapping[str, Usage] = field(factory=dict)
     usage_per_round: Mapping[int, Usage] = field(factory=dict)
     usage_per_operator: Mapping[str, Usage] = field(factory=dict)
@@ -176,6 +190,9 @@ class StatsBuilder:
         self.dropped_per_operator: Counter[str] = Counter()
         self.drop_reasons: Counter[str] = Counter()
         self.drops_per_stage: Counter[str] = Counter()
+        self.attempted_per_round: Counter[int] = Counter()
+        self.drops_per_filter: Counter[str] = Counter()
+        self.drops_per_round_filter: Counter[str] = Counter()
         self.usage_per_model: dict[str, Usage] = {}
         self.usage_per_round: dict[int, Usage] = {}
         self.usage_per_operator: dict[str, Usage] = {}
@@ -215,12 +232,16 @@ class StatsBuilder:
         if operator:
             self.attempted_per_operator[operator] += 1
             self.kept_per_operator[operator] += 1
+            self.attempted_per_round[round] += 1
 
     def drop(self, drop: Drop) -> None:
         self.attempted_per_operator[drop.operator] += 1
         self.dropped_per_operator[drop.operator] += 1
         self.drop_reasons[drop.reason] += 1
         self.drops_per_stage[drop.stage] += 1
+        self.attempted_per_round[drop.round] += 1
+        self.drops_per_filter[drop.filter] += 1
+        self.drops_per_round_filter[f"{drop.round}/{drop.filter}"] += 1
 
     def snapshot(self, rounds: int, **calls: Any) -> RunStats:
         """The counts now, with ``rounds`` and the counts in ``calls`` (``calls_sent``, ...)."""
@@ -229,3 +250,26 @@ class StatsBuilder:
             value = getattr(self, name)
             copies[name] = dict(value) if isinstance(value, dict) else value
         return RunStats(rounds=rounds, **copies, **calls)
+
+
+def rule_yield(stats: RunStats) -> list[tuple[str, int, float]]:
+    """Per rule: evolutions it dropped and their share of all evolutions tried, most first."""
+    tried = sum(stats.attempted_per_operator.values())
+    rows = [(rule, n, n / tried if tried else 0.0) for rule, n in stats.drops_per_filter.items()]
+    return sorted(rows, key=lambda row: (-row[1], row[0]))
+
+
+def yield_warnings(stats: RunStats, limit: float = HEAVY_RULE_SHARE) -> list[str]:
+    """One line per round in which one rule dropped more than ``limit`` of the evolutions."""
+    lines = []
+    for key, dropped in sorted(stats.drops_per_round_filter.items()):
+        round_text, _, rule = key.partition("/")
+        tried = stats.attempted_per_round.get(int(round_text), 0)
+        if tried and dropped / tried > limit:
+            lines.append(
+                f"warning: round {round_text}: {rule} dropped {dropped} of {tried} evolutions "
+                f"({100 * dropped / tried:.0f}%); a rule that drops most of a round is usually "
+                "the rule, not the model: read its drops (OUT.evolkit/drops-*.jsonl) before "
+                "paying for more rounds"
+            )
+    return lines

@@ -36,22 +36,103 @@ from evolkit.filters.stopwords import english_stopwords, words
 __all__ = ["ANSWER_MARKERS", "TASK_VERBS", "OneTaskFilter"]
 
 TASK_VERBS: frozenset[str] = frozenset(
-    "write compose draft create generate list name explain describe summarize summarise "
-    "translate tell give draw design build implement solve calculate compute find define "
-    "outline suggest recommend plan compare analyze analyse discuss identify prove rank "
-    "convert estimate provide recite sing paint invent".split()
+    [
+        "write",
+        "compose",
+        "draft",
+        "create",
+        "generate",
+        "list",
+        "name",
+        "explain",
+        "describe",
+        "summarize",
+        "summarise",
+        "translate",
+        "tell",
+        "give",
+        "draw",
+        "design",
+        "build",
+        "implement",
+        "solve",
+        "calculate",
+        "compute",
+        "find",
+        "define",
+        "outline",
+        "suggest",
+        "recommend",
+        "plan",
+        "compare",
+        "analyze",
+        "analyse",
+        "discuss",
+        "identify",
+        "prove",
+        "rank",
+        "convert",
+        "estimate",
+        "provide",
+        "recite",
+        "sing",
+        "paint",
+        "invent",
+    ]
 )
 """Verbs that open a request."""
 
 _PRODUCE = frozenset(
-    "write compose draft create generate implement solve calculate compute code recite".split()
+    [
+        "write",
+        "compose",
+        "draft",
+        "create",
+        "generate",
+        "implement",
+        "solve",
+        "calculate",
+        "compute",
+        "code",
+        "recite",
+    ]
 )
 _BACK_REFERENCE = frozenset(
-    "it its this that these those them they their each above same such both your example "
-    "examples answer answers result results solution response output step steps former "
-    "latter previous".split()
+    [
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "them",
+        "they",
+        "their",
+        "each",
+        "above",
+        "same",
+        "such",
+        "both",
+        "your",
+        "example",
+        "examples",
+        "answer",
+        "answers",
+        "result",
+        "results",
+        "solution",
+        "response",
+        "output",
+        "step",
+        "steps",
+        "former",
+        "latter",
+        "previous",
+    ]
 )
-_OPENERS = frozenset("also additionally then and finally plus next lastly furthermore".split())
+_OPENERS = frozenset(
+    ["also", "additionally", "then", "and", "finally", "plus", "next", "lastly", "furthermore"]
+)
 _REQUIREMENT = re.compile(
     r"^\s*(?:[-*•]|\d+[.)]|[a-z][.)]\s)|\b(?:must|should|shall|needs? to|has to|have to|include|"
     r"including|use|using|avoid|ensure|make sure|do not|don't|no more than|at least|at most|"

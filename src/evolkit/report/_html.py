@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 from evolkit._display import chain_html, stats_html
 from evolkit._types import Usage
+from evolkit.engine.stats import RunStats, rule_yield, yield_warnings
 from evolkit.report._data import RunData, sample_chains
 from evolkit.report._figures import Figures
 from evolkit.report._quality import QualitySummary
@@ -26,6 +27,7 @@ h2 { font-size: 19px; margin: 0 0 10px; }
 section { background: #fff; border: 1px solid #d0d7de; border-radius: 10px; padding: 18px 22px;
   margin: 18px 0; }
 .muted { color: #59636e; font-size: 13px; }
+.warn { color: #b45309; font-size: 14px; }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; margin-top: 14px; }
 .card { flex: 1 1 90px; background: #fff; border: 1px solid #d0d7de; border-radius: 10px;
   padding: 10px 14px; min-width: 90px; }
@@ -133,6 +135,37 @@ def _drop_table(run: RunData) -> str:
     return _table(["stage", "filter", "reason", "count"], rows) + sample
 
 
+def _yield_section(stats: RunStats) -> str:
+    """Share of evolutions kept per operator and dropped per rule, with the warnings."""
+    ops = [
+        [
+            op,
+            tried,
+            stats.kept_per_operator.get(op, 0),
+            _share(stats.kept_per_operator.get(op, 0), tried),
+        ]
+        for op, tried in sorted(stats.attempted_per_operator.items())
+    ]
+    rules = [[rule, n, f"{100 * share:.0f}%"] for rule, n, share in rule_yield(stats)]
+    warnings = "".join(
+        f"<p class='warn'><b>warning</b>: {html.escape(line.removeprefix('warning: '))}</p>"
+        for line in yield_warnings(stats)
+    )
+    return (
+        "<section><h2>Yield</h2>"
+        + warnings
+        + "<div class='grid'><div>"
+        + _table(["operator", "tried", "kept", "kept share"], ops)
+        + "</div><div>"
+        + _table(["rule", "dropped", "share of tried"], rules or [["(none)", 0, "0%"]])
+        + "</div></div></section>"
+    )
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "–"
+
+
 _SCORES_CAPTION = (
     "Mean difficulty, quality and other scores per round and per operator "
     "(from metadata.scores, written by evolkit score)."
@@ -182,6 +215,7 @@ def render_html(
         + _fig(figures, "operators", "Evolutions kept and dropped per operator.")
         + f"</div><div style='margin-top:12px'>{stats_html(s, run.drops_per_round())}</div>"
         "</section>",
+        _yield_section(s),
         "<section><h2>Drops</h2><div class='grid'>"
         + _fig(figures, "drops", "Drop reasons, most frequent at the top.")
         + f"<div>{_drop_table(run)}</div></div></section>",
