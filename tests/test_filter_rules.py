@@ -403,6 +403,12 @@ CAT = Instruction(text="Write a limerick.")
         ),
         ("A box holds 12 eggs. How many are in 7 boxes? Solution: 84 eggs.", CAT),
         ("Translate 'thank you' into Spanish, formally. Answer: muchas gracias.", CAT),
+        (
+            "Why do leaves turn red in autumn? Chlorophyll breaks down as days shorten. "
+            "Red pigments called anthocyanins form in the sap. They protect the leaf as "
+            "it recycles its nutrients.",
+            Instruction(text="Explain autumn leaf colours."),
+        ),
     ],
 )
 def test_one_task_drops_an_answer_pasted_into_the_instruction(
@@ -433,6 +439,10 @@ def test_one_task_drops_unrelated_tasks_piled_together(text: str) -> None:
         "Write a limerick using these words:\ncat\nhat",
         "Write a story about a dragon.\nThe story must be under 200 words.\nInclude a twist.",
         "Write a haiku about the sea. Here is the scene: a harbour at dawn in November.",
+        "How long does the trip take? The bus leaves at 9:10. It stops twice. Assume each stop "
+        "lasts 5 minutes.",
+        "What does this function return? Inputs are sorted. Duplicates are removed. The answer "
+        "must be one line.",
     ],
 )
 def test_one_task_keeps_one_task_with_its_requirements(text: str) -> None:

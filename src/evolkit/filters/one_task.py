@@ -8,7 +8,10 @@ No model call. Two failures a careful reader drops that no other rule sees:
   is followed by an answer marker ("Answer:", "Solution:", "Here is ...", "Sure, ..."), or when
   a request to write or solve something ends its sentence (not on ``:``, which introduces
   material to work on) and at least ``min_answer_lines`` (2) further lines follow, none of
-  which reads as a requirement (a bullet, "must", "should", "include", an imperative verb...).
+  which reads as a requirement (a bullet, "must", "should", "include", an imperative verb...);
+  or when a question is followed by at least ``min_answer_sentences`` (3) statements that
+  neither require anything nor address the reader ("you", "please", "assume", "given"...):
+  "How do vaccines train the immune system? Vaccines stimulate ... These antigens ...".
 - ``piled_tasks``: unrelated requests piled together ("Explain recursion. Also write a poem
   about the sea. Also list ten capital cities."). A sentence the parent did not have is a
   *detached task* when it opens with a task verb (a sentence is cut where ", then", ", and" or
@@ -196,6 +199,30 @@ def _pasted_answer(text: str, min_lines: int) -> bool:
     return len(rest) >= min_lines and not any(_is_requirement(line) for line in rest)
 
 
+_ADDRESSES_READER = frozenset(
+    ["you", "your", "please", "assume", "suppose", "consider", "imagine", "given", "let"]
+)
+# What makes a sentence after a question part of the task: a modal, a limit, or an imperative.
+_ASKS = re.compile(
+    r"\b(?:must|should|shall|needs? to|has to|have to|make sure|do not|don't|no more than|"
+    r"at least|at most|exactly|only)\b|^\s*(?:[-*•]|\d+[.)]|(?:ensure|use|include|avoid|keep|"
+    r"show|state|note|begin|start|end|format|return|answer|respond|reply)\b)",
+    re.IGNORECASE,
+)
+
+
+def _answered_question(text: str, min_statements: int) -> bool:
+    """A question followed by ``min_statements`` sentences that state, ask or require nothing."""
+    sentences = [s.strip() for s in _SENTENCE.findall(text) if words(s)]
+    asked = [i for i, s in enumerate(sentences) if s.endswith("?")]
+    if not asked:
+        return False
+    after = sentences[asked[-1] + 1 :]
+    return len(after) >= min_statements and not any(
+        _ASKS.search(s) or _opening_verb(s) or _ADDRESSES_READER & set(words(s)) for s in after
+    )
+
+
 def _detached_tasks(text: str, parent: str) -> int:
     sentences = _requests(text)
     seen = {" ".join(words(s)) for s in _requests(parent)}
@@ -220,17 +247,21 @@ class OneTaskFilter:
     name: str = "one_task"
     needs_response: bool = False
     min_answer_lines: int = field(default=2, validator=attrs.validators.ge(1))
+    min_answer_sentences: int = field(default=3, validator=attrs.validators.ge(1))
     min_detached: int = field(default=2, validator=attrs.validators.ge(1))
 
     def problem(self, candidate: Instruction, parent: Instruction) -> str | None:
         """The reason ``candidate`` is not one open task, or None when it is one."""
-        if _pasted_answer(candidate.text, self.min_answer_lines) and not _pasted_answer(
-            parent.text, self.min_answer_lines
-        ):
+        if self._answered(candidate.text) and not self._answered(parent.text):
             return "answer_in_instruction"
         if _detached_tasks(candidate.text, parent.text) >= self.min_detached:
             return "piled_tasks"
         return None
+
+    def _answered(self, text: str) -> bool:
+        return _pasted_answer(text, self.min_answer_lines) or _answered_question(
+            text, self.min_answer_sentences
+        )
 
     async def judge(self, candidate: Instruction, parent: Instruction, backend: Backend) -> Verdict:
         """Drop ``candidate`` when it is not one open task (see :meth:`problem`)."""

@@ -39,7 +39,7 @@ def _add_score(sub: Any) -> None:
         "--scores",
         type=_names,
         default=None,
-        help="scorers to run, e.g. 'difficulty,quality,complexity,diversity' "
+        help="scorers to run, e.g. 'difficulty,quality,complexity,diversity,growth' "
         "(default: the registered defaults; `evolkit plugins` lists them)",
     )
     p.add_argument(
