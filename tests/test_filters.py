@@ -90,9 +90,28 @@ def test_filters_are_configurable_and_renameable() -> None:
     ],
 )
 def test_information_gain_drops_equal(reply: str) -> None:
-    backend = FakeBackend(replies=[reply])
+    backend = FakeBackend(replies=[reply, reply])  # Equal both ways round
     verdict = run_filter(InformationGainFilter(), CANDIDATE, PARENT, backend)
     assert dropped(verdict, "no_information_gain", "information_gain")
+    (first, _), (swapped, _) = backend.calls
+    assert first[:-1] == swapped[:-1] and first[-1] != swapped[-1]
+    assert PARENT in swapped[-1]["content"].split("<second>")[1]  # the pair swapped
+
+
+def test_information_gain_keeps_when_the_swapped_question_disagrees() -> None:
+    backend = FakeBackend(replies=["Equal", "Not Equal"])
+    verdict = run_filter(InformationGainFilter(), CANDIDATE, PARENT, backend)
+    assert verdict.keep and verdict.reason == "judge_disagreed"
+    assert verdict.metadata == {"information_gain": {"first": "equal", "swapped": "not_equal"}}
+    once = FakeBackend(replies=["Equal"])
+    verdict = run_filter(InformationGainFilter(double_check=False), CANDIDATE, PARENT, once)
+    assert dropped(verdict, "no_information_gain", "information_gain") and once.count == 1
+
+
+def test_information_gain_asks_once_when_the_first_answer_is_not_equal() -> None:
+    backend = FakeBackend(replies=["Not Equal"])
+    assert run_filter(InformationGainFilter(), CANDIDATE, PARENT, backend).keep
+    assert backend.count == 1
 
 
 @pytest.mark.parametrize(
@@ -192,11 +211,11 @@ def test_information_gain_shows_its_worked_examples_before_the_pair() -> None:
 
 def test_information_gain_with_own_examples_or_none() -> None:
     own = JudgeExample("Add 2 and 3.", "What is 2 plus 3?", equal=True)
-    backend = FakeBackend(replies=["Equal", "Equal"])
+    backend = FakeBackend(replies=["Equal"] * 4)
     verdict = run_filter(InformationGainFilter(examples=[own]), CANDIDATE, PARENT, backend)
     assert dropped(verdict, "no_information_gain", "information_gain")
     run_filter(InformationGainFilter(examples=()), CANDIDATE, PARENT, backend)
-    (with_own, _), (bare, _) = backend.calls
+    (with_own, _), _, (bare, _), _ = backend.calls
     assert [m["role"] for m in with_own] == ["system", "user", "assistant", "user"]
     assert "What is 2 plus 3?" in with_own[1]["content"] and with_own[2]["content"] == "Equal"
     assert [m["role"] for m in bare] == ["system", "user"]

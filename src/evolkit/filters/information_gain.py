@@ -138,6 +138,12 @@ class InformationGainFilter:
     ``judge_unclear`` (a confused judge should not throw away rewrites); set
     ``drop_unclear=True`` to drop those instead. The model is called with ``temperature``
     (0 by default) and, when set, ``max_tokens``.
+
+    With ``double_check`` (on by default) an Equal is asked again with the pair swapped, and
+    the candidate is dropped only when both answers are Equal: a small judge leans to one
+    label whatever the pair, and the swap keeps good rewrites it called Equal
+    (``benchmarks/README.md``) at one more call per Equal. A candidate the swapped question
+    calls Not Equal is kept with the reason ``judge_disagreed``.
     """
 
     name: str = "information_gain"
@@ -146,6 +152,7 @@ class InformationGainFilter:
     temperature: float = 0.0
     max_tokens: int | None = field(default=None)
     drop_unclear: bool = False
+    double_check: bool = True
     system: str = field(default=JUDGE_SYSTEM, repr=False)
     template: str = field(default=JUDGE_TEMPLATE, repr=False)
     examples: tuple[JudgeExample, ...] = field(default=JUDGE_EXAMPLES, converter=tuple, repr=False)
@@ -169,13 +176,25 @@ class InformationGainFilter:
         values = {"first": wrap(first, first_text), "second": wrap(second, second_text)}
         return _SLOT.sub(lambda m: values[m.group(1)], self.template)
 
-    async def judge(self, candidate: Instruction, parent: Instruction, backend: Backend) -> Verdict:
-        """Drop ``candidate`` when the model judges it equal to ``parent``."""
+    async def _ask_model(self, messages: list[ChatMessage], backend: Backend) -> Judgement:
         params: dict[str, Any] = {"temperature": self.temperature}
         if self.max_tokens is not None:
             params["max_tokens"] = self.max_tokens
-        completion = await backend.complete(self.build_messages(candidate, parent), **params)
-        judgement = read_judgement(completion.text)
+        completion = await backend.complete(messages, **params)
+        return read_judgement(completion.text)
+
+    async def judge(self, candidate: Instruction, parent: Instruction, backend: Backend) -> Verdict:
+        """Drop ``candidate`` when the model judges it equal to ``parent`` (both ways round,
+        with ``double_check``)."""
+        judgement = await self._ask_model(self.build_messages(candidate, parent), backend)
+        if judgement == "equal" and self.double_check:
+            swapped = await self._ask_model(self.build_messages(parent, candidate), backend)
+            if swapped != "equal":
+                return Verdict.kept(
+                    self.name,
+                    "judge_disagreed",
+                    {"information_gain": {"first": judgement, "swapped": swapped}},
+                )
         if judgement == "equal":
             return Verdict.dropped(self.name, "no_information_gain")
         if judgement == "unclear":
