@@ -376,32 +376,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from evolkit.engine.interrupts import handle_interrupts
+
+    # From here on Ctrl-C and SIGTERM only ask the command to stop (engine/interrupts.py).
+    with handle_interrupts() as interrupts:
+        try:
+            return _dispatch(argv)
+        except KeyboardInterrupt:
+            return interrupts.announce()
+        except EvolkitError as exc:
+            if interrupts.requested:  # what the stop became on its way out
+                return interrupts.announce()
+            # One unwrapped line, whatever the terminal width, so logs and scripts can grep it.
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # a path a command could not read or write that no check foresaw
+            if interrupts.requested:
+                return interrupts.announce()
+            where = f"{exc.filename}: " if exc.filename else ""
+            reason = exc.strerror or str(exc)
+            print(f"error: {where}{reason}: check the path and its permissions", file=sys.stderr)
+            return 2
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from evolkit.engine.failures_cli import sigterm_as_interrupt
-
-    try:
-        with sigterm_as_interrupt():
-            code: int = args.func(args)
-        return code
-    except EvolkitError as exc:
-        # One unwrapped line, whatever the terminal width, so logs and scripts can grep it.
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a path a command could not read or write that no check foresaw
-        where = f"{exc.filename}: " if exc.filename else ""
-        reason = exc.strerror or str(exc)
-        print(f"error: {where}{reason}: check the path and its permissions", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(
-            "interrupted: finished calls are saved; run the same command again to resume",
-            file=sys.stderr,
-        )
-        return 130
+    code: int = args.func(args)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 
 from evolkit.cli import main
+from process_tools import journaled, lines, spawn, wait_for
 
 SEEDS = [f"Give three tips for learning language number {i}." for i in range(12)]
 
@@ -28,37 +28,6 @@ SEEDS = [f"Give three tips for learning language number {i}." for i in range(12)
 def argv(evolve_argv: Any) -> Any:
     """``evolkit evolve`` with 4 calls in flight, so a kill lands among few of them."""
     return lambda seeds, out, url: [*evolve_argv(seeds, out, url), "--concurrency", "4"]
-
-
-def spawn(args: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "evolkit.cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def journaled(out: Path) -> int:
-    path = out.with_name(out.name + ".evolkit") / "journal.sqlite"
-    if not path.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-            return int(db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
-
-
-def wait_for(check: Any, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
-
-
-def lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.strip()]
 
 
 @pytest.fixture

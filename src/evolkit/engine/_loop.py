@@ -8,18 +8,21 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from evolkit.engine.interrupts import run_main
+
 __all__ = ["run_sync"]
 
 T = TypeVar("T")
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(coro)``, or, when a loop already runs in this thread (Jupyter, an async
-    web app), run it on a fresh loop in a worker thread and block until it is done."""
+    """Run ``coro`` on a new event loop (:func:`~evolkit.engine.interrupts.run_main`: the one
+    place where Ctrl-C and SIGTERM stop a run), or, when a loop already runs in this thread
+    (Jupyter, an async web app), on a fresh loop in a worker thread until it is done."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return run_main(coro)
 
     result: list[T] = []
     error: list[BaseException] = []

@@ -1,19 +1,16 @@
-"""The command line's side of failure behaviour: flags, the failure summary, SIGTERM."""
+"""The command line's side of failure behaviour: flags and the failure summary (signals:
+:mod:`evolkit.engine.interrupts`)."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 from evolkit.engine.config import DUPLICATE_IDS
 from evolkit.engine.stats import RunStats, yield_warnings
 
-__all__ = ["add_failure_arguments", "failure_settings", "report_failures", "sigterm_as_interrupt"]
+__all__ = ["add_failure_arguments", "failure_settings", "report_failures"]
 
 
 def add_failure_arguments(p: Any) -> None:
@@ -80,20 +77,3 @@ def report_failures(stats: RunStats) -> None:
     for cause, count in sorted(stats.failures.items(), key=lambda kv: (-kv[1], kv[0])):
         example = stats.failure_examples.get(cause, "")
         print(f"  {count} x {cause}: {example}", file=sys.stderr)
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Handle SIGTERM like Ctrl-C for the block: finished work is saved, exit 130."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -149,6 +149,9 @@ class RayExecutor:
             options.update(self.init_options)
             ray.init(**options)
             self._started_ray = True
+            from evolkit.engine.interrupts import reclaim_signals
+
+            reclaim_signals()  # ray.init sets its own SIGTERM handler: a signal only asks to stop
         return ray
 
     def start(self) -> RayExecutor:
