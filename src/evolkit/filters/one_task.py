@@ -136,10 +136,14 @@ _BACK_REFERENCE = frozenset(
 _OPENERS = frozenset(
     ["also", "additionally", "then", "and", "finally", "plus", "next", "lastly", "furthermore"]
 )
+# Words that make a sentence demand something: a modal or a limit.
+_MODALS = (
+    r"must|should|shall|needs? to|has to|have to|make sure|do not|don't|no more than|"
+    r"at least|at most|exactly|only"
+)
 _REQUIREMENT = re.compile(
-    r"^\s*(?:[-*•]|\d+[.)]|[a-z][.)]\s)|\b(?:must|should|shall|needs? to|has to|have to|include|"
-    r"including|use|using|avoid|ensure|make sure|do not|don't|no more than|at least|at most|"
-    r"exactly|only|input|output|example|note|constraints?|requirements?)\b",
+    r"^\s*(?:[-*•]|\d+[.)]|[a-z][.)]\s)|\b(?:" + _MODALS + r"|include|including|use|using|avoid|"
+    r"ensure|input|output|example|note|constraints?|requirements?)\b",
     re.IGNORECASE,
 )
 ANSWER_MARKERS = re.compile(
@@ -204,8 +208,7 @@ _ADDRESSES_READER = frozenset(
 )
 # What makes a sentence after a question part of the task: a modal, a limit, or an imperative.
 _ASKS = re.compile(
-    r"\b(?:must|should|shall|needs? to|has to|have to|make sure|do not|don't|no more than|"
-    r"at least|at most|exactly|only)\b|^\s*(?:[-*•]|\d+[.)]|(?:ensure|use|include|avoid|keep|"
+    r"\b(?:" + _MODALS + r")\b|^\s*(?:[-*•]|\d+[.)]|(?:ensure|use|include|avoid|keep|"
     r"show|state|note|begin|start|end|format|return|answer|respond|reply)\b)",
     re.IGNORECASE,
 )
