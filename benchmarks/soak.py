@@ -1,0 +1,224 @@
+"""A long run, stopped again and again, ends as if nothing had happened.
+
+One ``evolkit evolve`` of 20,000 seeds and two rounds against the fake server in its own process,
+10% of attempts faulted (every kind: 429 with Retry-After, 500, 503, stalls past the client's
+timeout, dropped connections, bad JSON, no choices), on a machine kept busy by a CPU hog. The
+same command is killed at random moments, by SIGKILL, SIGTERM and SIGINT in turn, and started
+again each time, until it has been stopped ``--kills`` times; then it runs to the end. It prints:
+
+- every stop: the signal, when, the calls journaled, the calls in flight on the server, how it
+  ended (SIGTERM and SIGINT must end with status 130 and the one ``interrupted`` line, nothing
+  else on stderr; SIGKILL cannot be caught);
+- whether the final output equals, byte for byte, an uninterrupted run's over the same faults;
+- the calls answered more than once per request (a kill can repeat only the calls it cut off).
+
+Each attempt may fail at most twice (``max_faults_per_request``) and the client retries four
+times, so every call ends answered and the two outputs can be compared.
+
+    python benchmarks/soak.py                              # 20,000 seeds, 2 rounds, 21 stops
+    python benchmarks/soak.py --seeds 1000 --kills 6       # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from evolkit.engine.interrupts import INTERRUPTED
+from evolkit.testing.server import FakeServer, FaultPlan, ServerStats
+
+LEAKS = ("Traceback", "Task exception was never retrieved", "Exception ignored", "Unclosed")
+STOPS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
+CLI = "import sys; from evolkit.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+@contextlib.contextmanager
+def cpu_hog(processes: int) -> Iterator[None]:
+    """``processes`` spinning Python processes for as long as the block runs."""
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)
+    ]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+def journaled(out: Path) -> int:
+    """Calls in the run's journal, read from outside (0 before it exists)."""
+    path = out.with_name(out.name + ".evolkit") / "journal.sqlite"
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+            return int(db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def evolve_command(seeds: Path, out: Path, url: str, args: argparse.Namespace) -> list[str]:
+    return [
+        sys.executable, "-c", CLI, "evolve", str(seeds), "-o", str(out),
+        "--model", "openai-compatible/fake", "--api-base", url, "--rounds", str(args.rounds),
+        "--concurrency", str(args.concurrency), "--retries", "4", "--timeout", str(args.timeout),
+        "--seed", "1", "-q",
+    ]  # fmt: skip
+
+
+def run_to_end(command: list[str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"the run failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return time.perf_counter() - start
+
+
+def repeated(stats: ServerStats) -> int:
+    """Attempts beyond one per request that were not faulted: answered (or cut off) again."""
+    return sum(
+        max(0, count - stats.faults_by_key.get(key, 0) - 1)
+        for key, count in stats.attempts.items()
+    )
+
+
+def wait_growth(proc: subprocess.Popen[str], out: Path, start: int) -> None:
+    """Until the journal holds more than ``start`` calls (this run is making calls) or the run
+    ends."""
+    while journaled(out) <= start and proc.poll() is None:
+        time.sleep(0.02)
+
+
+def stop_once(
+    command: list[str], out: Path, server: object, signum: int, moment: tuple[str, float]
+) -> dict[str, object] | None:
+    """Start the run and send ``signum`` at ``moment`` (during start-up, or that long after the
+    run's first new journaled call); None if the run finished first."""
+    where, delay = moment
+    answered_before, journal_before = server.snapshot().ok, journaled(out)  # type: ignore[attr-defined]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if where == "calling":
+        wait_growth(proc, out, journal_before)
+    try:
+        _, stderr = proc.communicate(timeout=delay)
+        if proc.returncode != 0:
+            sys.exit(f"the run failed ({proc.returncode}): {stderr.strip()[-500:]}")
+        return None
+    except subprocess.TimeoutExpired:
+        pass
+    in_flight = server.snapshot().in_flight  # type: ignore[attr-defined]
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=300)
+    time.sleep(0.5)  # calls the stopped run had sent finish on the server's side
+    answered = server.snapshot().ok - answered_before  # type: ignore[attr-defined]
+    kept = journaled(out) - journal_before
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    if signum == signal.SIGKILL:
+        clean = proc.returncode == -signal.SIGKILL
+    else:
+        clean = proc.returncode == 130 and lines == [INTERRUPTED]
+        clean = clean and not any(leak in stderr for leak in LEAKS)
+    return {
+        "signal": signal.Signals(signum).name, "moment": where, "after_s": round(delay, 2),
+        "journaled": kept, "answered": answered, "lost": answered - kept,
+        "in_flight_on_server": in_flight, "status": proc.returncode, "clean": clean,
+        "stderr": "" if clean else stderr[-800:],
+    }  # fmt: skip
+
+
+def soak(command: list[str], out: Path, server: object, args: argparse.Namespace, span: float):
+    """Stop the run ``args.kills`` times at random moments, then let it finish."""
+    rng = random.Random(args.rng)
+    stops: list[dict[str, object]] = []
+    while len(stops) < args.kills:
+        signum = STOPS[len(stops) % len(STOPS)]
+        if len(stops) % 7 == 3:
+            moment = ("start-up", rng.uniform(0.2, 3.0))
+        else:
+            moment = ("calling", rng.uniform(0.0, 1.6 * span / (args.kills + 1)))
+        stop = stop_once(command, out, server, signum, moment)
+        if stop is None:
+            break
+        stops.append(stop)
+        print(json.dumps(stop), flush=True)
+    return stops, run_to_end(command)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=0.1)
+    parser.add_argument("--kills", type=int, default=21)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--timeout", type=float, default=2.0)
+    parser.add_argument("--latency", type=float, default=0.02)
+    parser.add_argument("--hogs", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--rng", type=int, default=29)
+    args = parser.parse_args()
+
+    plan = FaultPlan.mixed(
+        args.rate, retry_after=0.5, timeout_delay=args.timeout * 3, max_faults_per_request=2
+    )
+    with tempfile.TemporaryDirectory() as tmp, cpu_hog(args.hogs):
+        folder = Path(tmp)
+        seeds = folder / "seeds.jsonl"
+        with seeds.open("w") as f:
+            for i in range(args.seeds):
+                f.write(json.dumps({"instruction": f"Describe method {i} for sorting a list."}))
+                f.write("\n")
+        fake = FakeServer(latency=args.latency, jitter=args.latency / 2, seed=7, faults=plan)
+        with fake.run_in_process() as server:
+            clean_out, out = folder / "clean.jsonl", folder / "soaked.jsonl"
+            clean_s = run_to_end(evolve_command(seeds, clean_out, server.url, args))
+            clean_stats = server.snapshot()
+            server.reset_stats()
+            print(f"uninterrupted: {clean_s:.0f} s, {clean_stats.requests} requests, "
+                  f"faults {dict(sorted(clean_stats.faults.items()))}", flush=True)
+            started = time.perf_counter()
+            stops, last_s = soak(
+                evolve_command(seeds, out, server.url, args), out, server, args, clean_s
+            )
+            soak_s = time.perf_counter() - started
+            soak_stats = server.snapshot()
+        same = out.read_bytes() == clean_out.read_bytes()
+        rows = sum(1 for _ in clean_out.open())
+    report(args, stops, same, rows, clean_stats, soak_stats, soak_s, last_s)
+
+
+def report(args, stops, same, rows, clean_stats, soak_stats, soak_s, last_s) -> None:  # type: ignore[no-untyped-def]
+    by_signal = {s.name: sum(1 for x in stops if x["signal"] == s.name) for s in STOPS}
+    extra = repeated(soak_stats) - repeated(clean_stats)
+    lost = [int(x["lost"]) for x in stops]
+    unclean = [x for x in stops if not x["clean"]]
+    print(f"seeds {args.seeds}, rounds {args.rounds}, faults {args.rate:.0%}, "
+          f"concurrency {args.concurrency}, CPU hog of {args.hogs} processes")
+    print(f"stops: {len(stops)} ({', '.join(f'{k} {v}' for k, v in by_signal.items())}); "
+          f"unclean endings: {len(unclean)}")
+    print(f"soaked run: {soak_s:.0f} s in all, the last resume {last_s:.0f} s; "
+          f"{soak_stats.requests} requests, faults {dict(sorted(soak_stats.faults.items()))}")
+    print(f"output rows: {rows}; final output byte-identical to the uninterrupted run's: {same}")
+    print(f"answered but not journaled at a stop: {sum(lost)} in all, at most {max(lost, default=0)} "
+          f"in one stop (concurrency {args.concurrency})")
+    print(f"requests answered again: {repeated(soak_stats)} in the soaked run, "
+          f"{repeated(clean_stats)} in the uninterrupted one; {extra} more")
+    if unclean or not same or len(stops) < args.kills or max(lost, default=0) > args.concurrency:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
