@@ -5,7 +5,8 @@ A test that passes only on an idle machine is a flaky test. This runs the given 
 spinning processes keep the cores busy, and prints each run's result and time, then how many
 passed in a row. Exits 1 at the first failure (with its output), 0 when every run passed.
 
-    python benchmarks/repeat_test.py tests/failures/test_processes.py::test_sigterm_is_handled_like_ctrl_c --runs 50
+    python benchmarks/repeat_test.py \
+        tests/failures/test_processes.py::test_sigterm_is_handled_like_ctrl_c --runs 50
 """
 
 from __future__ import annotations
