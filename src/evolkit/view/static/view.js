@@ -1,5 +1,5 @@
 // evolkit view: the page over one run. Plain JavaScript, no build step.
-// Everything from the run is written with textContent (never innerHTML): model output is text.
+// Everything from the run is written as text nodes, never parsed as markup: model output is text.
 'use strict';
 
 const PAGE = 50;
