@@ -231,7 +231,7 @@ async function showRow(route) {
       ' · ', el('span', { class: 'muted' }, `row ${route.pos + 1}`)),
     el('section', { class: 'card', id: 'row' },
       el('h2', {}, verdictBadge(d), ' ', d.operator ? `round ${d.round} · ${d.operator}` : 'seed', ' ', el('code', {}, d.id)),
-      el('div', { id: 'row-label' }, 'label: ', labelBadge(d.label), d.label && d.label.note ? el('span', { class: 'plain' }, ' — ', d.label.note) : null),
+      el('div', { id: 'row-label' }, 'label: ', d.label ? labelBadge(d.label) : el('span', { class: 'muted' }, 'none yet (k keep, d drop, n note)'), d.label && d.label.note ? el('span', { class: 'plain' }, ' — ', d.label.note) : null),
       el('div', { class: 'plain', id: 'row-text' }, d.text),
       d.input ? json(d.input) : null),
     el('section', { class: 'card' }, el('h2', {}, `lineage from the seed (${d.lineage.length - 1} evolutions)`),
@@ -306,21 +306,36 @@ function currentTarget() {
   return row ? { id: row.id, label: row.label } : null;
 }
 
-async function label(value) {
+// Saves go out one after another, in the order of the keys; the cursor moves at once, so fast
+// typing labels one row per key.
+let saving = Promise.resolve();
+
+function queueSave(id, value, note, done) {
+  saving = saving.then(() => saveLabel(id, value, note)).then(done)
+    .catch((error) => say(String(error.message || error), true));
+  return saving;
+}
+
+function label(value) {
   const target = currentTarget();
-  if (!target) return;
+  if (!target) return null;
   const note = target.label ? target.label.note : '';
-  const saved = await saveLabel(target.id, value, note);
   if (state.view === 'row') {
-    state.detail.label = saved;
-    document.getElementById('row-label').replaceChildren('label: ', labelBadge(saved));
-  } else {
-    const row = state.rows[state.cursor];
-    row.label = saved;
-    const cell = document.querySelector(`tr.row[data-index="${state.cursor}"] td.label-cell`);
-    cell.replaceChildren(labelBadge(saved));
-    moveCursor(1);
+    const detail = state.detail;
+    return queueSave(target.id, value, note, (saved) => {
+      detail.label = saved;
+      if (state.detail === detail) document.getElementById('row-label').replaceChildren('label: ', labelBadge(saved));
+    });
   }
+  const rows = state.rows;
+  const where = state.cursor;
+  rows[where].label = { id: target.id, label: value, note };
+  moveCursor(1);
+  return queueSave(target.id, value, note, (saved) => {
+    rows[where].label = saved;
+    const cell = document.querySelector(`tr.row[data-index="${where}"] td.label-cell`);
+    if (state.rows === rows && cell) cell.replaceChildren(labelBadge(saved));
+  });
 }
 
 function editNote() {
@@ -329,10 +344,21 @@ function editNote() {
   const area = el('textarea', { id: 'note' });
   area.value = target.label ? target.label.note : '';
   const close = () => box.remove();
-  const save = async () => {
+  const save = () => {
     close();
-    const saved = await saveLabel(target.id, target.label ? target.label.label : null, area.value);
-    if (state.view === 'row') { state.detail.label = saved; route(); } else { state.rows[state.cursor].label = saved; markCursor(); showRows(parseHash()); }
+    const detail = state.detail;
+    const rows = state.rows;
+    const where = state.cursor;
+    queueSave(target.id, target.label ? target.label.label : null, area.value, (saved) => {
+      if (state.view === 'row' && state.detail === detail) {
+        detail.label = saved;
+        document.getElementById('row-label').replaceChildren('label: ', labelBadge(saved), saved.note ? el('span', { class: 'plain' }, ' — ', saved.note) : null);
+      } else if (state.view === 'rows' && state.rows === rows) {
+        rows[where].label = saved;
+        const cell = document.querySelector(`tr.row[data-index="${where}"] td.label-cell`);
+        if (cell) cell.replaceChildren(labelBadge(saved));
+      }
+    });
   };
   area.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.shiftKey) { event.preventDefault(); save(); }
@@ -376,7 +402,9 @@ async function route() {
   try {
     if (!state.summary || where.view === 'summary') {
       state.summary = await api('/api/summary');
-      document.getElementById('run').textContent = `${state.summary.output} · ${state.summary.rows} rows`;
+      const run = document.getElementById('run');
+      run.textContent = `${state.summary.output.split('/').pop()} · ${state.summary.rows} rows`;
+      run.title = state.summary.output;
     }
     if (where.view === 'row') await showRow(where);
     else if (where.view === 'summary') await showSummary();
