@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 import multiprocessing
 import re
+import time
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from evolkit.cli import main as cli_main
+from evolkit.engine.workdir import WorkDir
+from evolkit.errors import EvolkitError
 from evolkit.view import (
     Label,
     LabelStore,
@@ -27,7 +30,20 @@ from evolkit.view import (
     read_labels,
 )
 from evolkit.view._calibrate import calibrate
-from view_run import COPY, FAILED, GOOD, GRANDCHILD, PILED, REFUSED, SEED, TEMPLATE, XSS, write_run
+from view_run import (
+    COPY,
+    DROPS,
+    FAILED,
+    GOOD,
+    GRANDCHILD,
+    PILED,
+    REFUSED,
+    ROWS,
+    SEED,
+    TEMPLATE,
+    XSS,
+    write_run,
+)
 
 STATIC = Path(__file__).parents[1] / "src" / "evolkit" / "view" / "static"
 
@@ -46,8 +62,39 @@ def test_every_kept_and_dropped_row_is_indexed_with_a_stable_id(out: Path) -> No
     assert [row.id for row in index.rows] == [row.id for row in RowIndex.load(out).rows]
     template = index.by_id[drop_id(TEMPLATE)]
     assert not template.kept and template.text == TEMPLATE.text and template.round == 1
-    # drops come after the kept rows of their round, rounds in order
-    assert [row.round for row in index.rows] == sorted(row.round for row in index.rows)
+    # the kept rows in the data set's order, then the drops round by round
+    assert [row.id for row in index.rows if row.kept] == [inst.id for inst in ROWS]
+    assert [row.id for row in index.rows[len(ROWS) :]] == [drop_id(d) for d in DROPS]
+    assert index.loaded and index.error is None
+
+
+def test_the_index_read_in_a_thread_ends_whole_or_with_its_error(out: Path) -> None:
+    index = RowIndex.open(out)
+    deadline = time.monotonic() + 10
+    while not index.loaded and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [r.id for r in index.rows] == [r.id for r in RowIndex.load(out).rows]
+    with out.open("a", encoding="utf-8") as fh:
+        fh.write("{not json\n")
+    broken = RowIndex.open(out)
+    while not broken.loaded and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert broken.error is not None and "out.jsonl:8: invalid JSON" in broken.error
+    assert len(broken) == len(ROWS)  # what was read stays served
+    with pytest.raises(EvolkitError, match="file not found"):
+        RowIndex.open(out.with_name("missing.jsonl"))
+
+
+def test_a_running_run_is_read_from_its_work_directory(out: Path) -> None:
+    rounds = WorkDir.for_output(out)
+    for r in (0, 1):
+        with rounds.rows(r).open("w", encoding="utf-8") as fh:
+            for inst in ROWS:
+                if inst.round == r:
+                    fh.write(json.dumps(inst.to_record()) + "\n")
+    out.unlink()
+    index = RowIndex.load(out)
+    assert sorted(r.id for r in index.rows if r.kept) == sorted(i.id for i in ROWS if i.round < 2)
 
 
 def test_identical_drop_records_get_distinct_ids(tmp_path: Path) -> None:
@@ -240,7 +287,7 @@ def test_the_command_prints_the_address_and_opens_the_browser(
     monkeypatch.setattr(ViewServer, "serve_forever", serve_once)
     assert cli_main(["view", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert re.search(r"11 rows of .* at http://127\.0\.0\.1:\d+/", printed)
+    assert re.search(r"evolkit view of .*out\.jsonl at http://127\.0\.0\.1:\d+/", printed)
     assert opened and opened[0].startswith("http://127.0.0.1:")
     assert cli_main(["view", str(out), "--no-browser"]) == 0
     assert len(opened) == 1

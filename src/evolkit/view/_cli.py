@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     server = ViewServer(args.output, host=args.host, port=args.port, labels=args.labels)
 
     def started(url: str) -> None:
-        print(f"evolkit view: {len(server.index)} rows of {args.output} at {url}", flush=True)
+        print(f"evolkit view of {args.output} at {url}", flush=True)
         print(f"labels go to {server.labels}; stop with Ctrl-C", flush=True)
         if not args.no_browser:
             import webbrowser

@@ -1,25 +1,33 @@
 """Every row of a run, kept and dropped, in one index that pages, filters and walks lineage.
 
-The run is read by :func:`evolkit.report.load_run` (the one reader of ``OUT``, ``OUT.run.json``
-and the drops). A kept row keeps its id; a dropped evolution has none in the run's files, so it
-gets ``drop-`` and a digest of its drop record, the same on every read of the same files (two
-identical drop records are told apart by their place: ``drop-…-2``).
+The run is read with the report's reader (:func:`evolkit.report._data.iter_rows`,
+``iter_drops`` and ``read_summary``: the one reader of ``OUT``, ``OUT.run.json`` and the drops),
+the kept rows in file order, then the drops round by round. :meth:`RowIndex.open` reads in a
+thread of its own, so the first page is served while a large run is still being read
+(:attr:`RowIndex.loaded` says when it is whole). A kept row keeps its id; a dropped evolution
+has none in the run's files, so it gets ``drop-`` and a digest of its drop record, the same on
+every read of the same files (two identical drop records are told apart by their place:
+``drop-…-2``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
+import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from attrs import field, frozen
+from attrs import frozen
 
 from evolkit._display import word_diff
 from evolkit._types import Instruction, lineage_of
-from evolkit.engine.stats import Drop
-from evolkit.report import RunData, load_run
+from evolkit.engine.stats import Drop, RunStats
+from evolkit.report._data import RunData, iter_drops, iter_rows, read_summary
 from evolkit.score import row_scores
 
 __all__ = ["DROP_PREFIX", "RowIndex", "RowQuery", "ViewRow", "drop_id"]
@@ -40,7 +48,6 @@ class ViewRow:
     id: str
     row: Instruction | None
     drop: Drop | None = None
-    text_lower: str = field(default="", repr=False)
 
     @property
     def kept(self) -> bool:
@@ -124,7 +131,7 @@ class RowQuery:
             return False
         if self.rule is not None and (drop is None or drop.filter != self.rule):
             return False
-        if self.q and self.q.lower() not in row.text_lower and self.q != row.id:
+        if self.q and self.q.lower() not in row.text.lower() and self.q != row.id:
             return False
         return self._score_matches(row)
 
@@ -139,45 +146,106 @@ class RowQuery:
         return not (self.score_max is not None and value > self.score_max)
 
 
-def _view_rows(run: RunData) -> Iterator[ViewRow]:
-    """Per round: the kept rows in file order, then the drops in file order."""
-    per_round: dict[int, list[ViewRow]] = {}
-    for inst in run.rows:
-        per_round.setdefault(inst.round, []).append(
-            ViewRow(inst.id, inst, text_lower=inst.text.lower())
-        )
-    seen: dict[str, int] = {}
-    for drop in run.drops:
-        base = drop_id(drop)
-        seen[base] = seen.get(base, 0) + 1
-        id = base if seen[base] == 1 else f"{base}-{seen[base]}"
-        per_round.setdefault(drop.round, []).append(
-            ViewRow(id, None, drop, text_lower=(drop.text or "").lower())
-        )
-    for r in sorted(per_round):
-        yield from per_round[r]
-
-
 class RowIndex:
-    """A run's rows for the view: paging, filtering, lineage with word diffs, facet counts."""
+    """A run's rows for the view: paging, filtering, lineage with word diffs, facet counts.
 
-    def __init__(self, run: RunData) -> None:
-        self.run = run
-        self.rows: tuple[ViewRow, ...] = tuple(_view_rows(run))
-        self.by_id: dict[str, ViewRow] = {row.id: row for row in self.rows}
-        self._kept: dict[str, Instruction] = {inst.id: inst for inst in run.rows}
+    Rows are only ever appended (by one reader), so a query made meanwhile sees a consistent
+    prefix of the run.
+    """
+
+    def __init__(
+        self,
+        stats: RunStats | None = None,
+        settings: Mapping[str, Any] | None = None,
+        output: Path | None = None,
+    ) -> None:
+        self.stats = stats if stats is not None else RunStats()
+        self.settings: Mapping[str, Any] = settings or {}
+        self.output = output
+        self.rows: list[ViewRow] = []
+        self.by_id: dict[str, ViewRow] = {}
+        self._kept: dict[str, Instruction] = {}
+        self._drop_ids: Counter[str] = Counter()
+        self._per_round: dict[int, list[int]] = {}
+        self._per_operator: dict[str, list[int]] = {}
+        self._reasons: Counter[str] = Counter()
+        self._rules: Counter[str] = Counter()
+        self._scores: set[str] = set()
+        self.loaded = False
+        self.error: str | None = None
+
+    @classmethod
+    def from_run(cls, run: RunData) -> RowIndex:
+        """The index of a run already read (a :class:`~evolkit.report.RunData`)."""
+        index = cls(run.stats, run.settings, run.output)
+        index._read(iter(run.rows), run.drops)
+        return index
 
     @classmethod
     def load(cls, output: str | os.PathLike[str]) -> RowIndex:
-        """The index of the run that wrote ``output`` (see :func:`evolkit.report.load_run`)."""
-        return cls(load_run(output))
+        """The whole index of the run that wrote ``output``, read before it returns."""
+        out = Path(output)
+        index = cls(*read_summary(out), output=out)
+        index._read(iter_rows(out), iter_drops(out))
+        return index
+
+    @classmethod
+    def open(cls, output: str | os.PathLike[str]) -> RowIndex:
+        """The index of the run at ``output``, read on in a thread after its first row.
+
+        A missing or unreadable ``OUT`` is raised here; a fault further in the files ends the
+        reading and is kept in :attr:`error`.
+        """
+        out = Path(output)
+        index = cls(*read_summary(out), output=out)
+        rows = iter_rows(out)
+        first = next(rows, None)
+        if first is not None:
+            index.add_row(first)
+        thread = threading.Thread(
+            target=index._read, args=(rows, iter_drops(out)), name="evolkit-view-read", daemon=True
+        )
+        thread.start()
+        return index
+
+    def _read(self, rows: Iterator[Instruction], drops: Iterable[Drop]) -> None:
+        try:
+            for inst in rows:
+                self.add_row(inst)
+            for drop in drops:
+                self.add_drop(drop)
+        except Exception as exc:  # shown by the page; the rows read so far stay served
+            self.error = str(exc) or type(exc).__name__
+        finally:
+            self.loaded = True
+
+    def add_row(self, inst: Instruction) -> None:
+        self._add(ViewRow(inst.id, inst))
+        self._kept[inst.id] = inst
+        self._scores.update(row_scores(inst))
+
+    def add_drop(self, drop: Drop) -> None:
+        base = drop_id(drop)
+        self._drop_ids[base] += 1
+        n = self._drop_ids[base]
+        self._add(ViewRow(base if n == 1 else f"{base}-{n}", None, drop))
+        self._reasons[drop.reason] += 1
+        self._rules[drop.filter] += 1
+
+    def _add(self, row: ViewRow) -> None:
+        column = 0 if row.kept else 1
+        self._per_round.setdefault(row.round, [0, 0])[column] += 1
+        self._per_operator.setdefault(row.operator or "seed", [0, 0])[column] += 1
+        self.by_id[row.id] = row
+        self.rows.append(row)
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def query(self, query: RowQuery, offset: int = 0, limit: int = 50) -> tuple[int, list[ViewRow]]:
         """How many rows match ``query``, and the page of them at ``offset``."""
-        matched = [row for row in self.rows if query.matches(row)]
+        present = itertools.islice(self.rows, len(self.rows))
+        matched = [row for row in present if query.matches(row)]
         return len(matched), matched[offset : offset + limit]
 
     def lineage(self, id: str) -> list[ViewRow]:
@@ -223,7 +291,7 @@ class RowIndex:
         own = row.row.metadata.get("usage") if row.row is not None else None
         if isinstance(own, Mapping):
             return {"scope": "row", **own}
-        spent = self.run.stats.usage_per_round.get(row.round)
+        spent = self.stats.usage_per_round.get(row.round)
         if spent is None:
             return {"scope": "none"}
         return {
@@ -235,27 +303,18 @@ class RowIndex:
 
     def facets(self) -> dict[str, Any]:
         """The values each filter can take, with counts: rounds, operators, reasons, rules."""
-        rounds: dict[int, list[int]] = {}
-        operators: dict[str, list[int]] = {}
-        reasons: dict[str, int] = {}
-        rules: dict[str, int] = {}
-        scores: set[str] = set()
-        for row in self.rows:
-            rounds.setdefault(row.round, [0, 0])[0 if row.kept else 1] += 1
-            operators.setdefault(row.operator or "seed", [0, 0])[0 if row.kept else 1] += 1
-            if row.drop is not None:
-                reasons[row.drop.reason] = reasons.get(row.drop.reason, 0) + 1
-                rules[row.drop.filter] = rules.get(row.drop.filter, 0) + 1
-            elif row.row is not None:
-                scores.update(row_scores(row.row))
+        rows = len(self.rows)
+        kept = len(self._kept)
         return {
-            "rows": len(self.rows),
-            "kept": sum(row.kept for row in self.rows),
-            "rounds": _kept_share(rounds),
-            "operators": _kept_share(operators),
-            "reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
-            "rules": dict(sorted(rules.items(), key=lambda kv: (-kv[1], kv[0]))),
-            "scores": sorted(scores),
+            "rows": rows,
+            "kept": kept,
+            "loaded": self.loaded,
+            "error": self.error,
+            "rounds": _kept_share(dict(self._per_round)),
+            "operators": _kept_share(dict(self._per_operator)),
+            "reasons": dict(sorted(dict(self._reasons).items(), key=lambda kv: (-kv[1], kv[0]))),
+            "rules": dict(sorted(dict(self._rules).items(), key=lambda kv: (-kv[1], kv[0]))),
+            "scores": sorted(set(self._scores)),
         }
 
 

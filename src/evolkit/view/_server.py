@@ -16,6 +16,7 @@ import contextlib
 import importlib.resources
 import os
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,7 @@ async def rows(request: web.Request) -> web.Response:
 async def row(request: web.Request) -> web.Response:
     index, store = request.app[INDEX], request.app[LABELS]
     store.refresh()
-    filters_used = index.run.settings.get("filters_used") or []
+    filters_used = index.settings.get("filters_used") or []
     detail = index.detail(request.match_info["id"], [str(f) for f in filters_used])
     if detail is None:
         raise web.HTTPNotFound(text="no row has this id in this run")
@@ -123,7 +124,7 @@ async def summary(request: web.Request) -> web.Response:
     counted = {id: label for id, label in labels.items() if label.label is not None}
     return web.json_response(
         {
-            "output": str(index.run.output),
+            "output": str(index.output),
             "labels_file": str(store.path),
             **index.facets(),
             "labelled": len(counted),
@@ -144,7 +145,7 @@ async def add_label(request: web.Request) -> web.Response:
         label = Label(id=body["id"], label=body.get("label"), note=body.get("note") or "")
     except (ValueError, KeyError, TypeError) as exc:
         raise web.HTTPBadRequest(text=f"not a label: {exc}") from None
-    if label.id not in index.by_id:
+    if label.id not in index.by_id and index.loaded:
         raise web.HTTPNotFound(text="no row has this id in this run")
     saved = await asyncio.to_thread(store.append, label)
     return web.json_response(saved.to_record())
@@ -211,7 +212,7 @@ class ViewServer:
         self.output = Path(output)
         self.host, self.port = host, port
         self.labels = Path(labels) if labels is not None else labels_path(self.output)
-        self.index = RowIndex.load(self.output)
+        self.index = RowIndex.open(self.output)
         self.store = LabelStore(self.labels)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -253,9 +254,16 @@ class ViewServer:
 
 
 @contextlib.contextmanager
-def running_view(output: str | os.PathLike[str], **options: Any) -> Iterator[ViewServer]:
-    """A :class:`ViewServer` serving from a thread of its own while the block runs."""
+def running_view(
+    output: str | os.PathLike[str], *, whole: bool = True, **options: Any
+) -> Iterator[ViewServer]:
+    """A :class:`ViewServer` serving from a thread of its own while the block runs.
+
+    With ``whole`` (the default) the block starts once the whole run has been read.
+    """
     server = ViewServer(output, **options)
+    while whole and not server.index.loaded:
+        time.sleep(0.005)
     loop = asyncio.new_event_loop()
     started = threading.Event()
     failure: list[BaseException] = []

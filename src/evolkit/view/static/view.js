@@ -400,11 +400,9 @@ async function route() {
   state.view = where.view;
   document.body.removeAttribute('data-ready');
   try {
-    if (!state.summary || where.view === 'summary') {
+    if (!state.summary || !state.summary.loaded || where.view === 'summary') {
       state.summary = await api('/api/summary');
-      const run = document.getElementById('run');
-      run.textContent = `${state.summary.output.split('/').pop()} · ${state.summary.rows} rows`;
-      run.title = state.summary.output;
+      showRun(state.summary);
     }
     if (where.view === 'row') await showRow(where);
     else if (where.view === 'summary') await showSummary();
@@ -412,6 +410,31 @@ async function route() {
   } catch (error) {
     say(String(error.message || error), true);
   }
+}
+
+// A large run is read while the first page is already served: the header counts the rows read
+// so far, and the view is drawn again once the whole run is in.
+let polling = false;
+
+function showRun(summary) {
+  const run = document.getElementById('run');
+  const reading = summary.loaded ? '' : ' so far (reading the run…)';
+  run.textContent = `${summary.output.split('/').pop()} · ${summary.rows} rows${reading}`;
+  run.title = summary.output;
+  if (summary.error) say(`the run could not be read to its end: ${summary.error}`, true);
+  if (!summary.loaded && !polling) {
+    polling = true;
+    setTimeout(pollLoaded, 300);
+  }
+}
+
+async function pollLoaded() {
+  polling = false;
+  const summary = await api('/api/summary');
+  if (!summary.loaded) { showRun(summary); return; }
+  state.summary = summary;
+  showRun(summary);
+  if (!document.querySelector('.note-box')) route();
 }
 
 window.addEventListener('hashchange', route);
