@@ -91,7 +91,11 @@ def _open(driver: Any, url: str, view: str = "rows") -> None:
 
 
 def _row_ids(driver: Any) -> list[str]:
-    return [tr.get_attribute("data-id") for tr in driver.find_elements("css selector", "tr.row")]
+    """The ids of the table's rows, read in one step (the table may be drawn again meanwhile)."""
+    ids: list[str] = driver.execute_script(
+        "return Array.from(document.querySelectorAll('tr.row'), (tr) => tr.dataset.id)"
+    )
+    return ids
 
 
 def test_filter_by_drop_reason(driver: Any, server: ViewServer) -> None:
@@ -142,7 +146,9 @@ def test_label_three_rows_with_the_keyboard_and_reload(driver: Any, server: View
     }
     driver.refresh()
     _ready(driver, "rows")
-    cells = [td.text for td in driver.find_elements("css selector", "td.label-cell")][:4]
+    cells = driver.execute_script(
+        "return Array.from(document.querySelectorAll('td.label-cell'), (td) => td.innerText)"
+    )[:4]
     assert cells[:3] == ["keep", "drop", "drop ✎"] and cells[3] == ""
     _open(driver, server.url + f"#row/{ids[2]}?round=1&pos=2", "row")
     assert "vague <b>rewrite</b>" in driver.find_element("id", "row-label").text

@@ -322,6 +322,7 @@ function label(value) {
   const note = target.label ? target.label.note : '';
   if (state.view === 'row') {
     const detail = state.detail;
+    detail.label = { id: target.id, label: value, note };
     return queueSave(target.id, value, note, (saved) => {
       detail.label = saved;
       if (state.detail === detail) document.getElementById('row-label').replaceChildren('label: ', labelBadge(saved));
@@ -349,7 +350,10 @@ function editNote() {
     const detail = state.detail;
     const rows = state.rows;
     const where = state.cursor;
-    queueSave(target.id, target.label ? target.label.label : null, area.value, (saved) => {
+    const value = target.label ? target.label.label : null;
+    const pending = { id: target.id, label: value, note: area.value };
+    if (state.view === 'row') detail.label = pending; else rows[where].label = pending;
+    queueSave(target.id, value, area.value, (saved) => {
       if (state.view === 'row' && state.detail === detail) {
         detail.label = saved;
         document.getElementById('row-label').replaceChildren('label: ', labelBadge(saved), saved.note ? el('span', { class: 'plain' }, ' — ', saved.note) : null);
