@@ -186,7 +186,7 @@ def _run_labels(args: argparse.Namespace) -> int:
         console.print(line, markup=False)
     console.print("(drop/keep: the rule dropped it, you labelled it keep)")
     for why, count in result.not_judged.items():
-        console.print(f"not judged: {count} labelled rows ({why})")
+        console.print(f"not judged ({why}): {count}")
     if skipped:
         console.print(f"not run (they ask the model; pass --model): {', '.join(skipped)}")
     console.print(f"{len(result.disagreements)} disagreements of the eliminator with the labels")
