@@ -143,9 +143,13 @@ function rowLine(row, k) {
     el('td', { class: 'text' }, row.text));
 }
 
-async function showRows(route) {
+function fetchRows(route) {
+  return api('/api/rows?' + queryString(route.query, { offset: route.offset, limit: PAGE }));
+}
+
+async function showRows(route, pending) {
   state.query = route.query;
-  const data = await api('/api/rows?' + queryString(route.query, { offset: route.offset, limit: PAGE }));
+  const data = await (pending || fetchRows(route));
   state.rows = data.rows;
   state.total = data.total;
   state.offset = data.offset;
@@ -404,13 +408,15 @@ async function route() {
   state.view = where.view;
   document.body.removeAttribute('data-ready');
   try {
+    const rows = where.view === 'rows' ? fetchRows(where) : null; // with the summary, not after it
+    if (rows) rows.catch(() => {}); // its error is shown where it is awaited
     if (!state.summary || !state.summary.loaded || where.view === 'summary') {
       state.summary = await api('/api/summary');
       showRun(state.summary);
     }
     if (where.view === 'row') await showRow(where);
     else if (where.view === 'summary') await showSummary();
-    else await showRows(where);
+    else await showRows(where, rows);
   } catch (error) {
     say(String(error.message || error), true);
   }
