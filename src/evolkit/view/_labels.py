@@ -76,18 +76,28 @@ class Label:
 
 def read_labels(path: Path) -> Iterator[Label]:
     """Every whole, valid line of a labels file, in file order (torn or foreign lines skipped)."""
+    labels, _ = _read_from(path, 0)
+    yield from labels
+
+
+def _read_from(path: Path, offset: int) -> tuple[list[Label], int]:
+    """The labels of the whole lines from byte ``offset`` on, and where the last one ends."""
+    labels: list[Label] = []
     if not path.exists():
-        return
+        return labels, 0
     with path.open("rb") as fh:
+        fh.seek(offset)
         for raw in fh:
             if not raw.endswith(b"\n"):
-                return  # a line a killed writer left unfinished
+                break  # a line a killed writer left unfinished (or one being written)
+            offset += len(raw)
             try:
                 record = json.loads(raw)
                 if isinstance(record, dict):
-                    yield Label.from_record(record)
+                    labels.append(Label.from_record(record))
             except (ValueError, KeyError, TypeError):
                 continue
+    return labels, offset
 
 
 class LabelStore:
@@ -97,19 +107,24 @@ class LabelStore:
         self.path = path
         self._lock = FileLock(str(path) + ".lock")
         self._latest: dict[str, Label] = {}
-        self._size = -1
-        self.reload()
+        self._size = 0
+        self.refresh()
 
     def reload(self) -> None:
-        """Read the file again (another process may have appended)."""
-        self._size = self.path.stat().st_size if self.path.exists() else 0
-        self._latest = {label.id: label for label in read_labels(self.path)}
+        """Read the whole file again."""
+        self._latest, self._size = {}, 0
+        self.refresh()
 
     def refresh(self) -> None:
-        """Read the file again only if its size changed since the last read."""
+        """Read what was appended since the last read (by this or another process)."""
         size = self.path.stat().st_size if self.path.exists() else 0
-        if size != self._size:
-            self.reload()
+        if size < self._size:  # the file was replaced: read it from the start
+            self._latest, self._size = {}, 0
+        if size == self._size:
+            return
+        labels, self._size = _read_from(self.path, self._size)
+        for label in labels:
+            self._latest[label.id] = label
 
     def get(self, id: str) -> Label | None:
         return self._latest.get(id)
@@ -133,7 +148,7 @@ class LabelStore:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            self.reload()  # under the lock: what the other tabs wrote is current too
+            self.refresh()  # under the lock: what the other tabs wrote is current too
         return self._latest.get(label.id, label)
 
 
