@@ -2,8 +2,8 @@
 
 One browser and one server over a small run (tests/view_run.py) serve every test here. Without
 chromedriver the tests are skipped locally; in CI (``CI=true``), where ``.ci/run`` installs it,
-they fail instead. With ``EVOLKIT_SCREENSHOTS=DIR`` the last test saves ``DIR/view.png`` and
-``DIR/view-row.png`` for the guide.
+they fail instead. With ``EVOLKIT_SCREENSHOTS=DIR`` the last test saves ``DIR/view.png``,
+``DIR/view-row.png`` and ``DIR/view-summary.png`` for the guide.
 """
 
 from __future__ import annotations
@@ -183,6 +183,7 @@ def test_the_summary_shows_the_agreement_with_the_labels(driver: Any, server: Vi
     if shots:
         folder = Path(shots)
         folder.mkdir(parents=True, exist_ok=True)
+        assert driver.save_screenshot(str(folder / "view-summary.png"))
         _open(driver, server.url + "#rows?round=1")
         assert driver.save_screenshot(str(folder / "view.png"))
         _open(driver, server.url + f"#row/{GRANDCHILD.id}?pos=0", "row")

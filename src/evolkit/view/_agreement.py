@@ -77,15 +77,23 @@ def agreement(name: str, dropped: Mapping[str, bool], labels: Mapping[str, Label
 
 
 def as_run(index: RowIndex, labels: Mapping[str, Label]) -> list[Agreement]:
-    """The eliminator as the run decided, then each rule that dropped a row in the run.
+    """The eliminator as the run decided, then each rule (a filter) that dropped a row in the run.
 
-    A rule is held to the rows it dropped and the rows that passed every rule (those another
-    stage or rule dropped first never reached it). Seeds are judged by no rule and left out.
+    The eliminator's verdict counts every drop (a reply that did not parse, a duplicate, a
+    failed call too); a rule is held to the rows it dropped and the rows that passed every rule
+    (those another stage or rule dropped first never reached it). Seeds are judged by no rule
+    and left out.
     """
     labelled = [index.by_id[id] for id in labels if id in index.by_id]
     evolved = [row for row in labelled if row.parent_id is not None or row.drop is not None]
     whole = agreement("eliminator", {row.id: not row.kept for row in evolved}, labels)
-    rules = sorted({row.drop.filter for row in index.rows if row.drop is not None})
+    rules = sorted(
+        {
+            row.drop.filter
+            for row in index.rows
+            if row.drop is not None and row.drop.stage == "filter"
+        }
+    )
     per_rule = [
         agreement(
             rule,

@@ -276,7 +276,9 @@ async function showSummary() {
   const s = await api('/api/summary');
   state.summary = s;
   const tried = Object.values(s.rules).reduce((a, b) => a + b, 0);
-  const rules = Object.entries(s.rules).map(([name, n]) => ({ name, kept: 0, dropped: n, share: null }));
+  const rules = el('section', { class: 'card' }, el('h2', {}, `drops per rule or stage (${tried})`), el('table', { id: 'rules' },
+    el('thead', {}, el('tr', {}, el('th', {}, ''), el('th', { class: 'num' }, 'dropped'))),
+    el('tbody', {}, Object.entries(s.rules).map(([name, n]) => el('tr', {}, el('td', {}, name), el('td', { class: 'num' }, n))))));
   const agreement = el('table', { id: 'agreement' },
     el('thead', {}, el('tr', {}, ['', 'judged', 'agreed', 'dropped & label drop', 'dropped & label keep', 'kept & label drop', 'precision', 'recall'].map((h) => el('th', {}, h)))),
     el('tbody', {}, s.agreement.map((a) => el('tr', {}, el('td', {}, a.name), el('td', { class: 'num' }, a.judged), el('td', { class: 'num' }, a.agreed),
@@ -291,7 +293,7 @@ async function showSummary() {
       el('p', { class: 'muted' }, 'a drop is the positive call: precision is the share of the rows a rule dropped that you labelled drop, recall the share of your drops that it dropped'),
       agreement, el('h2', {}, 'where the run decided otherwise'), disagreements),
     el('div', { class: 'grid' }, shareTable('kept per round', s.rounds), shareTable('kept per operator', s.operators),
-      shareTable(`drops per rule (${tried})`, rules)));
+      rules));
   document.body.setAttribute('data-ready', 'summary');
 }
 
