@@ -288,7 +288,7 @@ async function showSummary() {
     el('a', { href: rowHash(d.id, {}, 0) }, d.id), ` you: ${d.label} · run: ${d.verdict} — `, el('span', { class: 'plain' }, d.text.slice(0, 160)))));
   document.getElementById('main').replaceChildren(
     el('section', { class: 'card' }, el('h2', {}, 'labels'),
-      el('p', {}, `${s.labelled} rows labelled (${s.labelled_drop} drop) in `, el('code', {}, s.labels_file),
+      el('p', {}, `${s.labelled} rows labelled (${s.labelled_drop} drop) in `, el('code', { title: s.labels_file }, s.labels_file.split('/').pop()),
         s.unknown_labels ? ` · ${s.unknown_labels} labels name no row of this run` : ''),
       el('p', { class: 'muted' }, 'a drop is the positive call: precision is the share of the rows a rule dropped that you labelled drop, recall the share of your drops that it dropped'),
       agreement, el('h2', {}, 'where the run decided otherwise'), disagreements),
