@@ -229,7 +229,7 @@ class ViewServer:
             await self._runner.cleanup()
             raise ConfigError(
                 f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}; "
-                "pass another --port (0 picks a free one)"
+                "pass another --port (0 picks a free one) or an address of this machine to --host"
             ) from None
         addresses = self._runner.addresses
         port = int(addresses[0][1]) if addresses else self.port
