@@ -15,7 +15,15 @@ from attrs import frozen
 from evolkit.view._index import RowIndex
 from evolkit.view._labels import Label
 
-__all__ = ["Agreement", "Disagreement", "agreement", "as_run", "disagreements"]
+__all__ = [
+    "Agreement",
+    "Disagreement",
+    "agreement",
+    "as_run",
+    "disagreements",
+    "run_disagreements",
+    "unknown_ids",
+]
 
 
 @frozen
