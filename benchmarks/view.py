@@ -26,6 +26,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from evolkit import Instruction
 from evolkit.engine.stats import Drop, RunStats
@@ -133,7 +134,7 @@ def write_run(out: Path, rows: int, seed: int = 0) -> tuple[int, int]:
     return kept, dropped
 
 
-def _get(url: str) -> tuple[float, dict]:
+def _get(url: str) -> tuple[float, Any]:
     start = time.perf_counter()
     with urllib.request.urlopen(url, timeout=60) as response:
         body = json.loads(response.read())
@@ -149,7 +150,7 @@ def _memory(pid: int) -> dict[str, int]:
     return fields
 
 
-def _browser():  # type: ignore[no-untyped-def]
+def _browser() -> Any:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -159,7 +160,7 @@ def _browser():  # type: ignore[no-untyped-def]
     return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
 
 
-def _render(driver, url: str) -> float:  # type: ignore[no-untyped-def]
+def _render(driver: Any, url: str) -> float:
     """Seconds from ``get(url)`` to the first page of rows in the DOM."""
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -195,7 +196,7 @@ def main() -> int:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _measure(driver, out: Path, kept: int, repeats: int) -> int:  # type: ignore[no-untyped-def]
+def _measure(driver: Any, out: Path, kept: int, repeats: int) -> int:
     start = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-m", "evolkit.cli", "view", str(out), "--no-browser"],
