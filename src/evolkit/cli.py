@@ -28,6 +28,7 @@ _SUBCOMMAND_MODULES = (
     "evolkit.score._cli",
     "evolkit.filters._cli",
     "evolkit.auto._cli",
+    "evolkit.view._cli",
 )
 
 
