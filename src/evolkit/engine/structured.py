@@ -11,6 +11,7 @@ the reply as JSON. A reply that does not fit is a parse failure like any other, 
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from evolkit._protocols import Backend, ConstrainedBackend, ShapedMutator
@@ -18,7 +19,14 @@ from evolkit._shapes import ReplyShape, ShapeMismatch
 from evolkit._types import Instruction, Rejected
 from evolkit.errors import ConfigError
 
-__all__ = ["UNFIT_REPLY", "constrainer", "read_shaped", "resolve_structured", "unfit_reason"]
+__all__ = [
+    "UNFIT_REPLY",
+    "add_structured_argument",
+    "constrainer",
+    "read_shaped",
+    "resolve_structured",
+    "unfit_reason",
+]
 
 #: The reason (before ``:<why>``) a reply that does not fit its shape is counted under.
 UNFIT_REPLY = "unfit_reply"
@@ -68,3 +76,16 @@ def read_shaped(
     if isinstance(fields, ShapeMismatch):
         return Rejected(unfit_reason(fields))
     return mutator.parse_shaped(fields, parent)
+
+
+def add_structured_argument(parser: argparse.ArgumentParser) -> None:
+    """``--structured auto|on|off`` for a command that calls a model."""
+    from evolkit.engine.config import STRUCTURED
+
+    parser.add_argument(
+        "--structured",
+        choices=list(STRUCTURED),
+        default="auto",
+        help="constrain each reply to the JSON shape its call declares (a rewrite, a verdict, "
+        "a score): 'auto' where the backend can (the default), 'on' always, 'off' never",
+    )
