@@ -85,7 +85,7 @@ class TemplateMutator:
     ``max_added_words`` words longer than the parent, or its input more than
     ``max_added_input_words`` longer).
 
-    It also declares the shape of its reply (:class:`~evolkit.ShapedMutator`): with
+    It also declares the shape of its reply (:class:`~evolkit._protocols.ShapedMutator`): with
     ``--structured`` on, the reply format is ``json_format`` (or ``json_format_with_input``), the
     reply is a JSON object with a short ``plan`` and the ``rewrite`` (and the new ``input``), and
     :meth:`parse_shaped` applies the same checks to the fields.
