@@ -48,7 +48,7 @@ from evolkit.filters.information_gain import VERDICT_SHAPE, InformationGainFilte
 from evolkit.hookspecs import hookimpl
 from evolkit.operators import ADD_CONSTRAINTS, COMPLICATE_INPUT
 from evolkit.score._judge import ChainComplexityScorer, DifficultyScorer
-from evolkit.testing import FakeBackend, default_reply
+from evolkit.testing import FakeBackend, arun_mutator, default_reply
 
 SEEDS = [
     "Explain how a kite stays in the air.",
@@ -377,3 +377,20 @@ def test_the_scorers_send_their_schemas_and_count_an_unfit_reply() -> None:
     assert formats[0] == formats[1] == json_schema_format(score_shape(1, 10))
     assert formats[2] == json_schema_format(scores_shape(2, 1, 10))
     assert server.bodies[0]["messages"][-1]["content"].endswith('{"score": N}')
+
+
+def test_arun_mutator_asks_as_the_engine_does() -> None:
+
+    async def both(server: Recorder) -> list[Instruction | Rejected]:
+        async with lean(server) as backend:
+            return [
+                await arun_mutator(ADD_CONSTRAINTS, SEEDS[0], backend),
+                await arun_mutator(ADD_CONSTRAINTS, SEEDS[0], backend, structured="off"),
+            ]
+
+    with loopback() as server:
+        shaped, plain = asyncio.run(both(server))
+    assert isinstance(shaped, Instruction) and isinstance(plain, Instruction)
+    for child in (shaped, plain):
+        assert child.text.startswith(SEEDS[0]) and child.text != SEEDS[0]
+    assert server.formats() == [json_schema_format(rewrite_shape()), None]
