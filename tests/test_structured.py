@@ -277,9 +277,13 @@ def _tagged_rewrite(body: dict[str, Any]) -> str:
     return default_reply(body["messages"])
 
 
-def test_a_reply_that_does_not_fit_is_a_parse_failure_with_its_reason() -> None:
+def test_a_reply_that_does_not_fit_is_a_parse_failure_with_its_reason(tmp_path: Path) -> None:
+    out = tmp_path / "o.jsonl"
     with loopback(_tagged_rewrite) as server:
-        result = _run(lean(server))
+        result = _run(lean(server), output=out)
+    report = json.loads(out.with_name("o.jsonl.run.json").read_text())
+    assert report["settings"]["structured"] == "on"
+    assert report["stats"]["drop_reasons"] == {"unfit_reply:not_json": len(SEEDS)}
     assert result.stats.rows_per_round.get(1, 0) == 0
     assert result.stats.drop_reasons == {"unfit_reply:not_json": len(SEEDS)}
 
