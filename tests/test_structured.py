@@ -169,6 +169,7 @@ def test_each_shape_declares_its_exact_schema() -> None:
         (scores_shape(2, 1, 10), '{"scores": [3]}', "wrong_count"),
         (scores_shape(2, 1, 10), '{"scores": [3, 0]}', "out_of_range"),
         (rewrite_shape(), '{"plan": "x"}', "missing_field"),
+        (rewrite_shape(with_input=True), '{"rewrite": "x"}', "missing_field"),
         (rewrite_shape(), '{"plan": "", "rewrite": "  "}', "blank_field"),
     ],
 )
@@ -189,6 +190,7 @@ def test_a_reply_that_fits_reads_back(plan: str, rewrite: str, score: int) -> No
         "plan": plan.strip(),
         "rewrite": rewrite.strip(),
     }
+    assert rewrite_shape().read(json.dumps({"rewrite": rewrite})) == {"rewrite": rewrite.strip()}
     assert score_shape(1, 10).read(f"```json\n{json.dumps({'score': score})}\n```") == {
         "score": score
     }

@@ -67,8 +67,10 @@ class ReplyField:
 
     ``choices`` are the allowed labels of a ``choice``; ``minimum`` and ``maximum`` bound an
     ``integer`` (and each item of ``integers``, of which there are exactly ``count``). A
-    ``text`` field may be blank only when ``blank`` is true (a plan the model may leave empty).
-    ``description`` is sent in the schema, as a hint to the model.
+    ``text`` field may be blank only when ``blank`` is true (a plan the model may leave empty),
+    and an ``optional`` one may be left out of a reply (the schema still lists it as required,
+    as strict modes ask; a server that did not constrain may omit it). ``description`` is sent
+    in the schema, as a hint to the model.
     """
 
     name: str = field(validator=_NAME)
@@ -80,6 +82,7 @@ class ReplyField:
     maximum: int | None = None
     count: int | None = None
     blank: bool = False
+    optional: bool = False
     description: str = ""
 
     def schema(self) -> dict[str, Any]:
@@ -188,6 +191,8 @@ class ReplyShape:
         out: dict[str, Any] = {}
         for spec in self.fields:
             if spec.name not in data:
+                if spec.optional:
+                    continue
                 return ShapeMismatch("missing_field", spec.name)
             value = spec.read(data[spec.name])
             if isinstance(value, ShapeMismatch):
@@ -212,6 +217,7 @@ _PLAN = ReplyField(
     name="plan",
     kind="text",
     blank=True,
+    optional=True,
     description="one short sentence: what you will change",
 )
 
