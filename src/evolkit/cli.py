@@ -136,6 +136,9 @@ def _add_evolve(sub: Any) -> None:
         help="send a call far slower than the others a second time when a slot is spare, first "
         "answer wins (default: on, off for a local model)",
     )
+    from evolkit.engine.structured import add_structured_argument
+
+    add_structured_argument(p)
     p.add_argument("--rpm", type=float, default=None, help="request-per-minute limit")
     p.add_argument("--tpm", type=float, default=None, help="token-per-minute limit")
     p.add_argument(
@@ -185,6 +188,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
             rpm=args.rpm,
             tpm=args.tpm,
             hedge=args.hedge,
+            structured=args.structured,
             cache=cache,
             **sampling,
             **failure_settings(args),

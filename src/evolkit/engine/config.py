@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_CONCURRENCY",
     "DEFAULT_TIMEOUT",
     "DUPLICATE_IDS",
+    "STRUCTURED",
     "EvolveConfig",
     "split_names",
 ]
@@ -22,6 +23,10 @@ __all__ = [
 #: What to do with seed rows that share an ``id`` but differ: refuse (``error``), keep both
 #: with fresh content ids (``rename``), or keep the first (``drop``).
 DUPLICATE_IDS = ("error", "rename", "drop")
+
+#: Whether replies are constrained to the shape each call declares (``--structured``): where
+#: the backend can (``auto``), always (``on``: a backend that cannot is refused), or never.
+STRUCTURED = ("auto", "on", "off")
 
 
 def _fraction(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -85,6 +90,14 @@ class EvolveConfig:
     ``concurrency`` (model calls in flight) and ``timeout`` (seconds per call) left at ``None``
     take the backend's hints (a local model: its parallel slots and a patient timeout), else
     16 and 120 s; :meth:`fitted` fills them in.
+
+    ``structured`` constrains every reply whose call declares a shape (a rewrite, a verdict, a
+    score) to that shape's JSON schema: ``"auto"`` where the backend can, ``"on"`` always (a
+    backend that cannot is an error), ``"off"`` never (replies are read as text). The plan
+    holds ``"on"`` when the backend constrains (``auto`` resolved). It is not part of the
+    fingerprint: a constrained call never shares an answer with a text one (its messages and
+    ``response_format`` are part of its journal key), so a run resumed the other way only
+    reads the rounds still to come differently.
     """
 
     rounds: int = field(default=4, validator=_non_negative)
@@ -120,6 +133,7 @@ class EvolveConfig:
     #: A second try for a call far slower than the run's others, on a spare slot (hedge.py);
     #: ``None``: on, unless the backend's hints say it would not help (a local model).
     hedge: bool | None = None
+    structured: str = field(default="auto", validator=attrs.validators.in_(STRUCTURED))
 
     def fitted(
         self,

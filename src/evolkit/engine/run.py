@@ -317,7 +317,8 @@ def _finalise(rounds: Rounds, checkpoint: _Checkpoint, seeds: _SeedsWritten) -> 
         report: dict[str, Any] = {
             "status": "complete",
             "stats": final.to_json(),
-            "settings": checkpoint.fingerprint,
+            # with whether replies were constrained (not part of the fingerprint)
+            "settings": {**checkpoint.fingerprint, "structured": plan.config.structured},
         }
         report.update(seeds=checkpoint.seeds, evolkit=__version__, **cost_report(rounds.runner))
         with atomic_writer(summary_path(plan.output)) as fh:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from evolkit.engine.config import split_names
+from evolkit.engine.structured import add_structured_argument
 from evolkit.evaluate._cli import _positive_int
 
 __all__ = ["add_subcommand", "run_score", "run_select"]
@@ -55,6 +56,7 @@ def _add_score(sub: Any) -> None:
     p.add_argument("--rpm", type=float, default=None, help="request-per-minute limit")
     p.add_argument("--tpm", type=float, default=None, help="token-per-minute limit")
     p.add_argument("--cache", default="default", help="response cache file, 'default' or 'off'")
+    add_structured_argument(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=run_score)
@@ -143,6 +145,7 @@ def _score(args: argparse.Namespace, progress: Any) -> Any:
         rpm=args.rpm,
         tpm=args.tpm,
         cache=cache_path(args.cache),
+        structured=args.structured,
         progress=progress,
     )
 

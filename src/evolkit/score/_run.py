@@ -24,6 +24,7 @@ import attrs
 
 from evolkit._plugins import Plugins, default_plugins
 from evolkit._protocols import Backend, PreparedScorer, Scorer
+from evolkit._shapes import ReplyShape
 from evolkit._types import ChatMessage, Completion, Instruction, ScoreFailure, ScoreItem, Usage
 from evolkit.engine._loop import run_sync
 from evolkit.engine.calls import CallRunner, open_stores
@@ -32,6 +33,7 @@ from evolkit.engine.ordered import ordered_map
 from evolkit.engine.plan import fit_to_backend
 from evolkit.engine.preflight import check_output_file
 from evolkit.engine.run import _build_config, _open_backend
+from evolkit.engine.structured import constrainer
 from evolkit.engine.workdir import WorkDir
 from evolkit.errors import ModelError
 from evolkit.io import atomic_writer
@@ -58,13 +60,24 @@ def select_scorers(plugins: Plugins, names: Sequence[str] | str | None) -> list[
 
 
 class _ScoringBackend:
-    """What a scorer sees as its backend: calls go through the runner and are counted."""
+    """What a scorer sees as its backend: calls go through the runner and are counted; it
+    constrains replies (:class:`~evolkit._protocols.ConstrainedBackend`) when the run does."""
 
-    def __init__(self, runner: CallRunner, usage: dict[str, Usage], scorer: str) -> None:
+    def __init__(
+        self, runner: CallRunner, usage: dict[str, Usage], scorer: str, structured: str = "off"
+    ) -> None:
         self._runner = runner
         self._usage = usage
         self._scorer = scorer
         self.model = runner.backend.model
+        self._constrainer = constrainer(structured, runner.backend)
+
+    @property
+    def constrains(self) -> bool:
+        return self._constrainer is not None
+
+    def constraint(self, shape: ReplyShape) -> dict[str, Any]:
+        return self._constrainer.constraint(shape) if self._constrainer is not None else {}
 
     async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
         completion, _ = await self._runner.call(messages, params)
@@ -131,10 +144,11 @@ async def _score_rows(
     target: Path,
     window: int,
     progress: Callable[[int, int], None] | None,
+    structured: str = "off",
 ) -> ScoreReport:
     """Score ``rows`` in order through a bounded window and write them to ``target``."""
     usage: dict[str, Usage] = {}
-    backends = {s.name: _ScoringBackend(runner, usage, s.name) for s in chosen}
+    backends = {s.name: _ScoringBackend(runner, usage, s.name, structured) for s in chosen}
 
     async def score_row(index: int, row: Instruction) -> Instruction:
         item = ScoreItem(row, rows.ancestors(row))
@@ -207,7 +221,7 @@ async def ascore(
         for scorer in chosen:
             if isinstance(scorer, PreparedScorer):
                 await asyncio.to_thread(scorer.prepare, iter(rows))
-        report = await _score_rows(rows, chosen, runner, target, window, progress)
+        report = await _score_rows(rows, chosen, runner, target, window, progress, cfg.structured)
     report = attrs.evolve(report, elapsed_s=time.monotonic() - started)
     with atomic_writer(score_report_path(target)) as fh:
         json.dump(report.to_json(), fh, indent=2)
