@@ -234,7 +234,7 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
             progress="quiet" if args.quiet else args.progress,
             executor=executor,
         )
-    from evolkit.engine.failures_cli import report_failures
+    from evolkit.engine.failures_cli import report_failures, unanswered_exit
 
     if result.already_complete:
         print(
@@ -247,7 +247,7 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
 
         _console().print(render_stats(result.stats, title=f"evolkit run → {args.output}"))
     report_failures(result.stats)
-    return 0
+    return unanswered_exit(result.stats, args.allow_unanswered)
 
 
 def _add_plugins(sub: Any) -> None:

@@ -285,6 +285,8 @@ class _Checkpoint:
 async def _run_rounds(rounds: Rounds, completed: int, seeds: int, checkpoint: _Checkpoint) -> None:
     """Round 0 (when not done yet), then each round after ``completed``, saved one by one."""
     rounds.remember_kept(completed)
+    if await rounds.answer_failed_seeds(completed):  # a resumed run completes round 0 first
+        checkpoint.save(rounds.stats, completed)
     if completed < 0:
         await rounds.seed_round(seeds)
         completed = 0
