@@ -24,6 +24,8 @@ __all__ = [
     "check_size",
     "disk_errors",
     "refuse_directory",
+    "refuse_output_over_input",
+    "same_file",
 ]
 
 
@@ -62,6 +64,36 @@ def refuse_directory(output: Path) -> None:
         raise ConfigError(
             f"output {output} is a directory: pass a file path such as {output / 'data.jsonl'}"
         )
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same resolved path (symlinks followed) or,
+    for two files that exist, the same device and inode (a hard link)."""
+    first, second = Path(a), Path(b)
+    with contextlib.suppress(OSError, RuntimeError):  # RuntimeError: a symlink loop
+        if first.resolve() == second.resolve():
+            return True
+    try:
+        one, other = first.stat(), second.stat()
+    except (OSError, ValueError):
+        return False
+    return (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino)
+
+
+def refuse_output_over_input(
+    output: str | os.PathLike[str],
+    *inputs: str | os.PathLike[str],
+    fix: str = "choose another output path",
+) -> None:
+    """Refuse an output that is one of the command's inputs (by resolved path and inode):
+    writing it would replace the data being read. Every command that writes a file checks
+    its outputs with this before it reads or pays for anything."""
+    for given in inputs:
+        if same_file(output, given):
+            raise ConfigError(
+                f"output {output} is the input {given}: writing it would replace the data "
+                f"being read; {fix}"
+            )
 
 
 def check_output_file(output: Path) -> None:

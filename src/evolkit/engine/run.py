@@ -36,7 +36,12 @@ from evolkit.engine.plan import (
     select_filters,
     select_mutators,
 )
-from evolkit.engine.preflight import check_output, check_size, disk_errors
+from evolkit.engine.preflight import (
+    check_output,
+    check_size,
+    disk_errors,
+    refuse_output_over_input,
+)
 from evolkit.engine.progress import Progress, make_progress
 from evolkit.engine.result import RunResult
 from evolkit.engine.resume import finished_result, run_id, write_report
@@ -355,6 +360,8 @@ async def aevolve(
     async with contextlib.AsyncExitStack() as stack:
         stack.enter_context(frozen_heap())
         wd, out_path = _prepare_workdir(stack, output)
+        if out_path is not None and isinstance(seeds, (str, os.PathLike)):
+            refuse_output_over_input(out_path, seeds)  # preflight.py
         with remove_if_refused(wd.path):  # refused seeds leave no work directory behind
             _guard_workdir(stack, wd, out_path)
             seed_source, written = _take_seeds(wd, seeds, fields, layout, progress, cfg)

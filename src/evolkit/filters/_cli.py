@@ -60,6 +60,11 @@ def run(args: argparse.Namespace) -> int:
     chosen = [registry.get(n) for n in names]
     skipped = [f.name for f in chosen if calls_model(f) and args.model is None]
     filters = [f for f in chosen if f.name not in skipped]
+    from evolkit.engine.preflight import check_output_file, refuse_output_over_input
+
+    verdicts_path = args.verdicts or args.output.with_name(args.output.name + ".verdicts.jsonl")
+    for path in (args.output, verdicts_path):
+        refuse_output_over_input(path, args.input)
     rows = list(read_instructions(args.input))
     if not rows:
         raise SeedFileError(str(args.input), None, "the file has no rows", "nothing to judge")
@@ -68,9 +73,6 @@ def run(args: argparse.Namespace) -> int:
         params = {"api_base": args.api_base} if args.api_base else {}
         backend = plugins.backends().create(args.model, params)
     mutators = {name: plugins.mutators().get(name) for name in plugins.mutators()}
-    from evolkit.engine.preflight import check_output_file
-
-    verdicts_path = args.verdicts or args.output.with_name(args.output.name + ".verdicts.jsonl")
     for path in (args.output, verdicts_path):
         check_output_file(path)  # before any model call
     try:

@@ -30,7 +30,7 @@ from evolkit.engine.calls import CallRunner, open_stores
 from evolkit.engine.config import DEFAULT_CONCURRENCY, EvolveConfig, split_names
 from evolkit.engine.ordered import ordered_map
 from evolkit.engine.plan import fit_to_backend
-from evolkit.engine.preflight import check_output_file
+from evolkit.engine.preflight import check_output_file, refuse_output_over_input
 from evolkit.engine.run import _build_config, _open_backend
 from evolkit.engine.workdir import WorkDir
 from evolkit.errors import ModelError
@@ -195,6 +195,8 @@ async def ascore(
     cfg = _build_config(None, settings)
     source = Path(data)
     target = Path(output) if output is not None else source
+    if output is not None:  # leaving it out writes the scores into the input, atomically
+        refuse_output_over_input(target, source, fix="leave out -o to score the file in place")
     check_output_file(target)  # before any call is paid for
     async with contextlib.AsyncExitStack() as stack:
         rows = stack.enter_context(RowFile(source))
