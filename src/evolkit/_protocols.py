@@ -10,7 +10,7 @@ and :class:`ErrorClassifier` (turns its own exceptions into :class:`~evolkit.err
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -42,6 +42,7 @@ __all__ = [
     "PreparedScorer",
     "PromptAwareFilter",
     "PromptTextMutator",
+    "ScopedBackend",
     "Scorer",
 ]
 
@@ -225,6 +226,18 @@ class ClosableBackend(Protocol):
 
     async def aclose(self) -> None:
         """Release what the backend holds; safe to call twice."""
+        ...
+
+
+@runtime_checkable
+class ScopedBackend(Protocol):
+    """A backend whose replies depend on settings outside each request: the server it calls
+    (``api_base``) and the parameters it adds to every call. The response cache keys every
+    reply by them (:func:`evolkit.engine.cache.scoped_cache`), so a reply from one server or
+    with other parameters is never reused for another."""
+
+    def reply_scope(self) -> Mapping[str, Any]:
+        """Those settings, JSON-able, with secrets (API keys) left out."""
         ...
 
 

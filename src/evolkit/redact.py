@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["redact"]
+__all__ = ["is_secret_name", "public_params", "redact"]
 
 _MASK = "[redacted]"
 _PATTERNS = (
@@ -23,6 +25,23 @@ _PATTERNS = (
     ),
 )
 _ENV_HINTS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+_HEADER_HINTS = ("AUTHORIZATION",)
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a setting or variable called ``name`` holds a secret (``api_key``,
+    ``OPENAI_API_KEY``, ``access_token``, ``Authorization``...)."""
+    upper = name.upper()
+    return any(hint in upper for hint in (*_ENV_HINTS, *_HEADER_HINTS))
+
+
+def public_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` without the settings that hold secrets (nested mappings too)."""
+    return {
+        k: public_params(v) if isinstance(v, Mapping) else v
+        for k, v in params.items()
+        if not is_secret_name(str(k))
+    }
 
 
 def _env_secrets() -> list[str]:

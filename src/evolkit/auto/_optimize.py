@@ -33,6 +33,7 @@ from evolkit.auto._optimizer import Optimizer
 from evolkit.auto._record import StepView, method_diff, trajectory_path, write_trajectory
 from evolkit.auto._subruns import Evolver
 from evolkit.engine._loop import run_sync
+from evolkit.engine.cache import scoped_cache
 from evolkit.engine.calls import CallRunner, open_stores
 from evolkit.engine.config import EvolveConfig
 from evolkit.engine.plan import fit_to_backend
@@ -307,7 +308,7 @@ def _optimizer_runner(
     """The optimizer's calls: their own journal in the work directory, the run's cache."""
     journal, cache = open_stores(stack, workdir / "optimizer.journal.sqlite", cfg.cache)
     optimizer = attrs.evolve(cfg, concurrency=plan.candidates)
-    return CallRunner.from_config(optimizer, backend, journal, cache)
+    return CallRunner.from_config(optimizer, backend, journal, scoped_cache(cache, backend))
 
 
 def optimize(

@@ -23,6 +23,7 @@ from evolkit.cost._controls import attach_cost_controls, cost_report, item_windo
 from evolkit.data.sources import SeedSource, open_seeds, remove_if_refused
 from evolkit.engine._heap import frozen_heap
 from evolkit.engine._loop import run_sync
+from evolkit.engine.cache import scoped_cache
 from evolkit.engine.calls import CallRunner, open_stores
 from evolkit.engine.config import EvolveConfig
 from evolkit.engine.duplicates import SeedDeduper
@@ -244,7 +245,7 @@ async def _open_rounds(
     """The journal, cache, call runner (with batch mode and the budget where asked for), round
     context and progress display of the run."""
     journal, cache = open_stores(stack, wd.journal, plan.config.cache)
-    runner = CallRunner.from_plan(plan, backend, journal, cache)
+    runner = CallRunner.from_plan(plan, backend, journal, scoped_cache(cache, backend))
     ctx = RoundContext(plan, runner, stats)
     reporter = make_progress(progress) if isinstance(progress, str) else progress
     stack.callback(reporter.close)

@@ -61,6 +61,13 @@ class RouterBackend:
         self._router: Any = None
         self._router_loop: asyncio.AbstractEventLoop | None = None
 
+    def reply_scope(self) -> dict[str, Any]:
+        """The parameters sent with every call, keys left out (not the deployments: the group
+        names the model, so keys stay the same when deployments change)."""
+        from evolkit.redact import public_params
+
+        return public_params(self.params)
+
     @classmethod
     def from_file(
         cls, path: str | Path, group: str | None = None, params: Mapping[str, Any] | None = None

@@ -26,6 +26,7 @@ from evolkit._plugins import Plugins, default_plugins
 from evolkit._protocols import Backend, PreparedScorer, Scorer
 from evolkit._types import ChatMessage, Completion, Instruction, ScoreFailure, ScoreItem, Usage
 from evolkit.engine._loop import run_sync
+from evolkit.engine.cache import scope_digest, scoped_cache
 from evolkit.engine.calls import CallRunner, open_stores
 from evolkit.engine.config import DEFAULT_CONCURRENCY, EvolveConfig, split_names
 from evolkit.engine.ordered import ordered_map
@@ -121,7 +122,9 @@ def _runner(
     """The engine's call runner over a journal in ``workdir``, as an evolution run builds it."""
     workdir.mkdir(parents=True, exist_ok=True)
     journal, cache = open_stores(stack, workdir / JOURNAL_NAME, cfg.cache)
-    return CallRunner.from_config(cfg, backend, journal, cache)
+    runner = CallRunner.from_config(cfg, backend, journal, scoped_cache(cache, backend))
+    runner.run_id = scope_digest(backend)  # another server or model: other journal keys too
+    return runner
 
 
 async def _score_rows(
