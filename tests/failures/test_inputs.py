@@ -201,11 +201,11 @@ def test_oversized_seed_and_reply_are_refused_or_dropped(
     [
         (["filter", "{data}", "-o", "{dir}"], ("is a directory",)),
         (["filter", "{data}", "-o", "{tmp}/f.jsonl", "--verdicts", "{dir}"], ("is a directory",)),
-        (["filter", "{dir}", "-o", "{tmp}/f.jsonl"], ("Is a directory",)),
+        (["filter", "{dir}", "-o", "{tmp}/f.jsonl"], ("is a directory, not a file",)),
         (["score", "{data}", "-o", "{dir}", "--scores", "complexity"], ("is a directory",)),
         (["select", "{data}", "-o", "{dir}", "--budget", "2"], ("is a directory",)),
         (["export", "{data}", "{dir}", "--format", "alpaca"], ("is a directory",)),
-        (["stats", "{dir}"], ("Is a directory",)),
+        (["stats", "{dir}"], ("is a directory, not a file",)),
         (["evolve", "{data}", "-o", "{tmp}/o.jsonl", "--model", "fake/x", "--cache", "{dir}", "-q"],
          ("response cache", "--cache off")),
         (["evolve", "{data}", "-o", "{tmp}/o.jsonl", "--model", "fake/x", "--max-cost", "-1", "-q"],
