@@ -27,9 +27,10 @@ def _add_score(sub: Any) -> None:
         description=(
             "Score every row of OUT and write the scores into each row's metadata "
             "(metadata.scores), with the counts, means per round and per operator, and cost in "
-            "OUT.scores.json. Model calls are journaled in OUT.evolkit/: running the same "
-            "command again resumes. A reply that cannot be read is a counted failure, never a "
-            "default score. Exit code 1 when some scores could not be given."
+            "OUT.scores.json. Model calls are journaled in OUT.evolkit/ (of the -o file when "
+            "given), one writer at a time: running the same command again resumes. A reply that "
+            "cannot be read is a counted failure, never a default score. Exit code 1 when some "
+            "scores could not be given."
         ),
     )
     p.add_argument(

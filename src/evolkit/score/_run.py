@@ -2,10 +2,11 @@
 
 Model calls go through the engine's :class:`~evolkit.engine.calls.CallRunner` and
 :class:`~evolkit.engine.journal.Journal`, built as an evolution run builds them: bounded
-concurrency, retries, rate limits, the shared response cache, and a journal in
-``OUT.evolkit/score-journal.sqlite``, so an interrupted scoring run resumes without paying for a
-call twice. Rows are streamed in file order through a bounded window; the output is written
-atomically when every row is done (by default over the input).
+concurrency, retries, rate limits, the shared response cache, and a journal in the work
+directory of the file written (``OUT.evolkit/score-journal.sqlite``), locked like an evolution
+run's, so an interrupted scoring run resumes without paying for a call twice and two never
+write one file at once. Rows are streamed in file order through a bounded window; the output is
+written atomically when every row is done (by default over the input).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from evolkit.engine._loop import run_sync
 from evolkit.engine.cache import scope_digest, scoped_cache
 from evolkit.engine.calls import CallRunner, open_stores
 from evolkit.engine.config import DEFAULT_CONCURRENCY, EvolveConfig, split_names
+from evolkit.engine.lock import locked, sweep_temp_files
 from evolkit.engine.ordered import ordered_map
 from evolkit.engine.plan import fit_to_backend
 from evolkit.engine.preflight import check_output_file, refuse_output_over_input
@@ -201,14 +203,17 @@ async def ascore(
     if output is not None:  # leaving it out writes the scores into the input, atomically
         refuse_output_over_input(target, source, fix="leave out -o to score the file in place")
     check_output_file(target)  # before any call is paid for
+    workdir = WorkDir.for_output(target).path  # one per output: two outputs never share one
     async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(locked(workdir, target))  # one writer per output, as for evolve
+        sweep_temp_files(workdir, target)  # left by a killed scoring run
         rows = stack.enter_context(RowFile(source))
         runner_backend: Backend = _NoModel()
         if any(s.needs_model for s in chosen):
             runner_backend, _ = await _open_backend(stack, plugins, backend, model, model_params)
         cfg = fit_to_backend(cfg, runner_backend)
         window = (cfg.concurrency or DEFAULT_CONCURRENCY) * 4
-        runner = _runner(stack, runner_backend, WorkDir.for_output(source).path, cfg)
+        runner = _runner(stack, runner_backend, workdir, cfg)
         for scorer in chosen:
             if isinstance(scorer, PreparedScorer):
                 await asyncio.to_thread(scorer.prepare, iter(rows))
