@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from evolkit.errors import ConfigError, EvolkitError
+from evolkit.redact import redact
 
 __all__ = ["main"]
 
@@ -388,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if interrupts.requested:  # what the stop became on its way out
                 return interrupts.announce()
             # One unwrapped line, whatever the terminal width, so logs and scripts can grep it.
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {redact(str(exc))}", file=sys.stderr)
             return 2
         except OSError as exc:  # a path a command could not read or write that no check foresaw
             if interrupts.requested:

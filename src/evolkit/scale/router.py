@@ -54,6 +54,9 @@ class RouterBackend:
         group: str | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> None:
+        from evolkit.redact import remember_secrets
+
+        remember_secrets(config.model_list)  # keys written in the router config
         self.config = config
         self.group = config.group(group)
         self.model = f"router/{self.group}"
