@@ -22,6 +22,7 @@ from evolkit.errors import ConfigError, EvolkitError, SeedFileError
 __all__ = [
     "PIPE_WAIT_S",
     "DiskFullError",
+    "check_data_file",
     "check_input",
     "check_output",
     "check_output_file",
@@ -75,6 +76,32 @@ def check_input(path: str | os.PathLike[str], *, pipe_ok: bool = False) -> bool:
     if not os.access(path, os.R_OK):
         raise SeedFileError(name, None, "cannot be read (permission denied)", "check its mode")
     return False
+
+
+def check_data_file(
+    path: str | os.PathLike[str], *, jsonl: bool = False, fix: str = "pass the data set a run wrote"
+) -> None:
+    """The input of a command that reads a data set (``filter``, ``export``, ``score``,
+    ``select``, ``report``, ``stats``): a readable regular file (:func:`check_input`) holding
+    at least one row, and with ``jsonl`` (readers that seek by line) not a JSON array; else
+    one line."""
+    check_input(path)
+    name = str(path)
+    first = b""
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 16), b""):
+            first = block.removeprefix(b"\xef\xbb\xbf").lstrip()
+            if first:
+                break
+    if not first:
+        raise SeedFileError(name, None, "the file has no rows: it is empty", fix)
+    if jsonl and first.startswith(b"["):
+        raise SeedFileError(
+            name,
+            1,
+            "the file is a JSON array, not JSONL (one row a line)",
+            f"convert it: `evolkit export {name} ROWS.jsonl --format jsonl`",
+        )
 
 
 def read_pipe(path: str | os.PathLike[str], wait: float | None = None) -> bytes:

@@ -32,9 +32,7 @@ def add_subcommand(subparsers: Any) -> None:
     )
     p.add_argument("--model", default=None, help="model for the model-based rules (off without)")
     p.add_argument("--api-base", default=None, help="endpoint for the model")
-    p.add_argument(
-        "--concurrency", type=_positive_int, default=8, help="model calls in flight (8)"
-    )
+    p.add_argument("--concurrency", type=_positive_int, default=8, help="model calls in flight (8)")
     p.add_argument(
         "--verdicts", type=Path, default=None, help="verdicts file (default: OUT.verdicts.jsonl)"
     )
@@ -60,7 +58,13 @@ def run(args: argparse.Namespace) -> int:
     chosen = [registry.get(n) for n in names]
     skipped = [f.name for f in chosen if calls_model(f) and args.model is None]
     filters = [f for f in chosen if f.name not in skipped]
-    from evolkit.engine.preflight import check_output_file, refuse_output_over_input
+    from evolkit.engine.preflight import (
+        check_data_file,
+        check_output_file,
+        refuse_output_over_input,
+    )
+
+    check_data_file(args.input)
 
     verdicts_path = args.verdicts or args.output.with_name(args.output.name + ".verdicts.jsonl")
     for path in (args.output, verdicts_path):

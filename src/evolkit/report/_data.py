@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from attrs import field, frozen
 
 from evolkit._types import Instruction, lineage_of
+from evolkit.engine.preflight import check_data_file
 from evolkit.engine.stats import Drop, RunStats
 from evolkit.engine.workdir import WorkDir, summary_path
-from evolkit.errors import SeedFileError
 from evolkit.io import iter_jsonl
 
 if TYPE_CHECKING:
@@ -89,10 +89,7 @@ def load_run(output: str | os.PathLike[str]) -> RunData:
     and without the work directory the report has no drops.
     """
     out = Path(output)
-    if not out.is_file():
-        raise SeedFileError(
-            str(out), None, "file not found", "pass the data set a run wrote (its -o path)"
-        )
+    check_data_file(out, jsonl=True, fix="pass the data set a run wrote (its -o path)")
     rows = tuple(Instruction.from_record(r) for r in _read_jsonl(out))
     report = summary_path(out)
     settings: Mapping[str, Any] = {}

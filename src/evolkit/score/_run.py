@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import os
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -33,10 +34,15 @@ from evolkit.engine.config import DEFAULT_CONCURRENCY, EvolveConfig, split_names
 from evolkit.engine.lock import locked, sweep_temp_files
 from evolkit.engine.ordered import ordered_map
 from evolkit.engine.plan import fit_to_backend
-from evolkit.engine.preflight import check_output_file, refuse_output_over_input
+from evolkit.engine.preflight import (
+    check_data_file,
+    check_output_file,
+    disk_errors,
+    refuse_output_over_input,
+)
 from evolkit.engine.run import _build_config, _open_backend
 from evolkit.engine.workdir import WorkDir
-from evolkit.errors import ModelError
+from evolkit.errors import EvolkitError, ModelError
 from evolkit.io import atomic_writer
 from evolkit.score._rows import RowFile
 from evolkit.score._summary import FAILURES_KEY, SCORES_KEY, ScoreReport, TableBuilder
@@ -89,6 +95,8 @@ async def _one(scorer: Scorer, item: ScoreItem, backend: Backend) -> float | Sco
         value = await scorer.score(item, backend)
     except ModelError as exc:
         return ScoreFailure(f"model_error:{exc.kind}", str(exc)[:200])
+    except (OSError, sqlite3.Error, EvolkitError):
+        raise  # the run's own files (a full disk), a stopped run: not the scorer's failure
     except Exception as exc:  # a bug in a third-party scorer is a counted failure, not a crash
         return ScoreFailure("scorer_error", f"{type(exc).__name__}: {exc}"[:200])
     if isinstance(value, ScoreFailure):
@@ -202,9 +210,11 @@ async def ascore(
     target = Path(output) if output is not None else source
     if output is not None:  # leaving it out writes the scores into the input, atomically
         refuse_output_over_input(target, source, fix="leave out -o to score the file in place")
+    check_data_file(source, jsonl=True, fix="pass a data set (.jsonl)")  # before any lock
     check_output_file(target)  # before any call is paid for
     workdir = WorkDir.for_output(target).path  # one per output: two outputs never share one
     async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(disk_errors(workdir))  # a full disk: one line, resumable
         stack.enter_context(locked(workdir, target))  # one writer per output, as for evolve
         sweep_temp_files(workdir, target)  # left by a killed scoring run
         rows = stack.enter_context(RowFile(source))
