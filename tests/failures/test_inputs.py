@@ -264,6 +264,7 @@ def test_filter_with_a_dead_server_ends_in_one_line(
     data.write_text("".join(json.dumps(r.to_record()) + "\n" for r in [*seeds, *children]))
     argv = ["filter", str(data), "-o", str(tmp_path / "f.jsonl"), "--filters", "information_gain"]
     argv += ["--model", "openai-compatible/m", "--api-base", f"http://127.0.0.1:{port}/v1"]
+    argv += ["--retries", "0"]  # the judge calls are retried like evolve's; not here
     code, err, _ = cli(argv)
     gc.collect()  # an HTTP session left open is reported when it is collected
     assert code == 2

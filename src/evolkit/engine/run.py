@@ -29,7 +29,7 @@ from evolkit.engine.config import EvolveConfig
 from evolkit.engine.duplicates import SeedDeduper
 from evolkit.engine.executor import Executor, LocalExecutor
 from evolkit.engine.failures import RunAborted
-from evolkit.engine.lock import locked, sweep_temp_files
+from evolkit.engine.lock import writing
 from evolkit.engine.plan import (
     BackendSource,
     RunPlan,
@@ -40,7 +40,6 @@ from evolkit.engine.plan import (
 from evolkit.engine.preflight import (
     check_output,
     check_size,
-    disk_errors,
     refuse_output_over_input,
 )
 from evolkit.engine.progress import Progress, make_progress
@@ -402,9 +401,7 @@ def _guard_workdir(stack: contextlib.AsyncExitStack[Any], wd: WorkDir, out: Path
     writer per output (lock.py), temp files of an interrupted run removed."""
     if out is not None:
         check_output(out, wd.path)
-    stack.enter_context(disk_errors(wd.path))
-    stack.enter_context(locked(wd.path, out))
-    sweep_temp_files(wd.path, out)
+    stack.enter_context(writing(wd.path, out))
 
 
 def _failure_counts(rounds: Rounds) -> dict[str, Any]:

@@ -31,13 +31,12 @@ from evolkit.engine._loop import run_sync
 from evolkit.engine.cache import scope_digest, scoped_cache
 from evolkit.engine.calls import CallRunner, open_stores
 from evolkit.engine.config import DEFAULT_CONCURRENCY, EvolveConfig, split_names
-from evolkit.engine.lock import locked, sweep_temp_files
+from evolkit.engine.lock import writing
 from evolkit.engine.ordered import ordered_map
 from evolkit.engine.plan import fit_to_backend
 from evolkit.engine.preflight import (
     check_data_file,
     check_output_file,
-    disk_errors,
     refuse_output_over_input,
 )
 from evolkit.engine.run import _build_config, _open_backend
@@ -214,9 +213,7 @@ async def ascore(
     check_output_file(target)  # before any call is paid for
     workdir = WorkDir.for_output(target).path  # one per output: two outputs never share one
     async with contextlib.AsyncExitStack() as stack:
-        stack.enter_context(disk_errors(workdir))  # a full disk: one line, resumable
-        stack.enter_context(locked(workdir, target))  # one writer per output, as for evolve
-        sweep_temp_files(workdir, target)  # left by a killed scoring run
+        stack.enter_context(writing(workdir, target))  # one writer, disk errors, temp files
         rows = stack.enter_context(RowFile(source))
         runner_backend: Backend = _NoModel()
         if any(s.needs_model for s in chosen):
