@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,20 @@ def run_score(args: argparse.Namespace) -> int:
         console.print(
             f"scores written to {report.output}; report in {score_report_path(report.output)}"
         )
-    return 1 if report.failed else 0
+    if report.failed:
+        print(f"error: {_failed_line(report)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _failed_line(report: Any) -> str:
+    """The one line of a scoring run that could not give every score."""
+    reasons = sorted({reason for per_scorer in report.failures.values() for reason in per_scorer})
+    return (
+        f"{report.failed} scores of {report.rows} rows could not be given ({', '.join(reasons)}); "
+        "they are left out of the rows: fix the cause and run the same command again to ask "
+        "for them again"
+    )
 
 
 def _score(args: argparse.Namespace, progress: Any) -> Any:
