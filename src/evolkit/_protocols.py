@@ -46,6 +46,7 @@ __all__ = [
     "PreparedScorer",
     "PromptAwareFilter",
     "PromptTextMutator",
+    "ScopedBackend",
     "Scorer",
     "ShapedMutator",
 ]
@@ -230,6 +231,18 @@ class ClosableBackend(Protocol):
 
     async def aclose(self) -> None:
         """Release what the backend holds; safe to call twice."""
+        ...
+
+
+@runtime_checkable
+class ScopedBackend(Protocol):
+    """A backend whose replies depend on settings outside each request: the server it calls
+    (``api_base``) and the parameters it adds to every call. The response cache keys every
+    reply by them (:func:`evolkit.engine.cache.scoped_cache`), so a reply from one server or
+    with other parameters is never reused for another."""
+
+    def reply_scope(self) -> Mapping[str, Any]:
+        """Those settings, JSON-able, with secrets (API keys) left out."""
         ...
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evolkit.errors import ConfigError, EvolkitError
+from evolkit.redact import redact
 
 if TYPE_CHECKING:
     from evolkit.engine.interrupts import Interrupts
@@ -242,7 +243,7 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
             progress="quiet" if args.quiet else args.progress,
             executor=executor,
         )
-    from evolkit.engine.failures_cli import report_failures
+    from evolkit.engine.failures_cli import report_failures, unanswered_exit
 
     if result.already_complete:
         print(
@@ -255,7 +256,7 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
 
         _console().print(render_stats(result.stats, title=f"evolkit run → {args.output}"))
     report_failures(result.stats)
-    return 0
+    return unanswered_exit(result.stats, args.allow_unanswered)
 
 
 def _add_plugins(sub: Any) -> None:
@@ -407,7 +408,7 @@ def _run_command(argv: Sequence[str] | None, interrupts: Interrupts) -> int:
         if interrupts.requested:  # what the stop became on its way out
             return interrupts.announce()
         # One unwrapped line, whatever the terminal width, so logs and scripts can grep it.
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:  # a path a command could not read or write that no check foresaw
         if interrupts.requested:

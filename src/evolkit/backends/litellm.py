@@ -73,6 +73,12 @@ class LiteLLMBackend:
             raise classify_provider_error(exc) from exc
         return completion_from_response(response, self.model)
 
+    def reply_scope(self) -> dict[str, Any]:
+        """The parameters sent with every call (``api_base`` among them), keys left out."""
+        from evolkit.redact import public_params
+
+        return public_params(self.params)
+
     def classify_error(self, exc: BaseException) -> ModelError:
         """The :class:`ModelError` for an exception a litellm call raised (see
         :func:`~evolkit.backends._classify.classify_provider_error`)."""

@@ -184,6 +184,12 @@ class OpenAICompatBackend:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
+    def reply_scope(self) -> dict[str, Any]:
+        """The server called and the parameters sent with every call, keys left out."""
+        from evolkit.redact import public_params
+
+        return {"url": self.url, **public_params(self.params), "extra_body": self._extra_body}
+
     def __repr__(self) -> str:
         return f"OpenAICompatBackend(model={self.model!r}, url={self.url!r})"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,17 @@ DEFAULT_TIMEOUT = 120.0
 
 _positive: Any = attrs.validators.optional(attrs.validators.gt(0))
 _non_negative: Any = attrs.validators.ge(0)
+
+
+def _sampling(instance: Any, attribute: attrs.Attribute[Any], value: Mapping[str, Any]) -> None:
+    """Sampling parameters are finite numbers (``--temperature nan`` is refused), and the
+    temperature is not negative."""
+    for name, number in value.items():
+        if isinstance(number, float) and not math.isfinite(number):
+            raise ValueError(f"{name} must be a finite number, got {number} ({attribute.name})")
+    temperature = value.get("temperature")
+    if isinstance(temperature, (int, float)) and temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature} ({attribute.name})")
 
 
 def _weights(value: Mapping[str, float] | Sequence[str] | str | None) -> dict[str, float] | None:
@@ -109,10 +121,12 @@ class EvolveConfig:
     respond_seeds: bool = True
     respond_system: str | None = None
     mutate_params: Mapping[str, Any] = field(
-        factory=lambda: {"temperature": 0.7, "max_tokens": 512}, converter=dict
+        factory=lambda: {"temperature": 0.7, "max_tokens": 512}, converter=dict, validator=_sampling
     )
     respond_params: Mapping[str, Any] = field(
-        factory=lambda: {"temperature": 0.7, "max_tokens": 1024}, converter=dict
+        factory=lambda: {"temperature": 0.7, "max_tokens": 1024},
+        converter=dict,
+        validator=_sampling,
     )
     retries: int = field(default=4, validator=_non_negative)
     timeout: float | None = field(default=None, validator=_positive)

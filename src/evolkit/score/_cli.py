@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,10 @@ def _add_score(sub: Any) -> None:
         description=(
             "Score every row of OUT and write the scores into each row's metadata "
             "(metadata.scores), with the counts, means per round and per operator, and cost in "
-            "OUT.scores.json. Model calls are journaled in OUT.evolkit/: running the same "
-            "command again resumes. A reply that cannot be read is a counted failure, never a "
-            "default score. Exit code 1 when some scores could not be given."
+            "OUT.scores.json. Model calls are journaled in OUT.evolkit/ (of the -o file when "
+            "given), one writer at a time: running the same command again resumes. A reply that "
+            "cannot be read is a counted failure, never a default score. Exit code 1 when some "
+            "scores could not be given."
         ),
     )
     p.add_argument(
@@ -126,7 +128,20 @@ def run_score(args: argparse.Namespace) -> int:
         console.print(
             f"scores written to {report.output}; report in {score_report_path(report.output)}"
         )
-    return 1 if report.failed else 0
+    if report.failed:
+        print(f"error: {_failed_line(report)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _failed_line(report: Any) -> str:
+    """The one line of a scoring run that could not give every score."""
+    reasons = sorted({reason for per_scorer in report.failures.values() for reason in per_scorer})
+    return (
+        f"{report.failed} scores of {report.rows} rows could not be given ({', '.join(reasons)}); "
+        "they are left out of the rows: fix the cause and run the same command again to ask "
+        "for them again"
+    )
 
 
 def _score(args: argparse.Namespace, progress: Any) -> Any:
