@@ -10,6 +10,7 @@ row names. No two modules may import each other, directly or through others.
 from __future__ import annotations
 
 import ast
+import gc
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -96,6 +97,19 @@ def module_level_imports(body: Iterable[ast.stmt]) -> Iterator[ast.Import | ast.
             yield from module_level_imports(stmt.body)
 
 
+def _parse(source: str) -> ast.Module:
+    # CPython 3.11 before 3.11.8 can fail ``ast.parse`` with "AST constructor recursion depth
+    # mismatch" when a garbage collection runs finalisers in the middle of it;
+    # other tests leave plenty of garbage, so none is collected while the tree is built.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return ast.parse(source)
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _existing(name: str, modules: Iterable[str]) -> str | None:
     known = set(modules)
     while name and name not in known:
@@ -109,7 +123,7 @@ def imported_modules(module: str, source: str, modules: Iterable[str]) -> set[st
     known = set(modules)
     package = module if f"{module}.__init__" in known else module.rpartition(".")[0]
     found: set[str | None] = set()
-    for stmt in module_level_imports(ast.parse(source).body):
+    for stmt in module_level_imports(_parse(source).body):
         if isinstance(stmt, ast.Import):
             found.update(
                 _existing(a.name, known) for a in stmt.names if a.name.startswith("evolkit")
