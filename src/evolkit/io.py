@@ -23,7 +23,6 @@ from typing import IO, Any, Literal
 from evolkit._encoding import check_text_file, undecodable
 from evolkit._types import Instruction
 from evolkit.data.layouts import RowMapper
-from evolkit.engine.preflight import refuse_directory
 from evolkit.errors import ConfigError, SeedFileError
 
 __all__ = [
@@ -32,6 +31,7 @@ __all__ = [
     "detect_format",
     "iter_jsonl",
     "read_instructions",
+    "refuse_directory",
     "to_chat_record",
     "write_instructions",
 ]
@@ -84,6 +84,14 @@ def _mode_for(target: Path) -> int:
         return stat.S_IMODE(target.stat().st_mode)
     except OSError:
         return _new_file_mode()
+
+
+def refuse_directory(output: Path) -> None:
+    """Refuse an output file path that names a directory."""
+    if output.is_dir():
+        raise ConfigError(
+            f"output {output} is a directory: pass a file path such as {output / 'data.jsonl'}"
+        )
 
 
 @contextlib.contextmanager

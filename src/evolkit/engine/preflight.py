@@ -16,6 +16,7 @@ from pathlib import Path
 
 from evolkit._types import Instruction
 from evolkit.errors import ConfigError, EvolkitError, SeedFileError
+from evolkit.io import refuse_directory
 
 __all__ = [
     "DiskFullError",
@@ -54,14 +55,6 @@ def _probe_writable(folder: Path, what: str) -> None:
         raise ConfigError(
             f"cannot write {what} in {folder} ({reason}): choose another output path"
         ) from None
-
-
-def refuse_directory(output: Path) -> None:
-    """Refuse an output file path that names a directory."""
-    if output.is_dir():
-        raise ConfigError(
-            f"output {output} is a directory: pass a file path such as {output / 'data.jsonl'}"
-        )
 
 
 def check_output_file(output: Path) -> None:

@@ -23,8 +23,7 @@ from typing import Any
 
 from evolkit._types import ChatMessage, Completion
 from evolkit.backends._classify import classify_provider_error, provider_error_types
-from evolkit.backends._litellm_import import import_litellm
-from evolkit.backends.litellm import completion_from_response
+from evolkit.backends._litellm_import import completion_from_response, import_litellm
 from evolkit.errors import ConfigError, ModelError
 from evolkit.scale._config import RouterConfig, load_router_config
 
