@@ -47,7 +47,7 @@ def _router(model: str, params: Mapping[str, Any]) -> Backend:
 
 
 def _fake(model: str, params: Mapping[str, Any]) -> Backend:
-    from evolkit.testing import FakeBackend
+    from evolkit.backends.fake import FakeBackend
 
     return FakeBackend.default(model=model)
 

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from evolkit._arguments import positive_int
 from evolkit.engine.config import split_names
-from evolkit.evaluate._cli import _positive_int
 
 __all__ = ["add_subcommand", "run_score", "run_select"]
 
@@ -49,7 +49,7 @@ def _add_score(sub: Any) -> None:
     )
     p.add_argument("--api-base", default=None, help="endpoint for the model")
     p.add_argument("-o", "--output", type=Path, default=None, help="write here (default: OUT)")
-    p.add_argument("--concurrency", type=_positive_int, default=None, help="calls in flight")
+    p.add_argument("--concurrency", type=positive_int, default=None, help="calls in flight")
     p.add_argument("--timeout", type=float, default=None, help="seconds per call")
     p.add_argument("--retries", type=int, default=4, help="retries per call (4)")
     p.add_argument("--rpm", type=float, default=None, help="request-per-minute limit")
@@ -77,7 +77,7 @@ def _add_select(sub: Any) -> None:
     p.add_argument(
         "-o", "--output", metavar="SUBSET", type=Path, required=True, help="the subset to write"
     )
-    p.add_argument("--budget", type=_positive_int, required=True, help="rows to take at most")
+    p.add_argument("--budget", type=positive_int, required=True, help="rows to take at most")
     p.add_argument(
         "--threshold", type=float, default=0.9, help="cosine similarity that is too close (0.9)"
     )

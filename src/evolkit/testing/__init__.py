@@ -19,7 +19,9 @@ import attrs
 from evolkit._filter_call import apply_filter
 from evolkit._protocols import Backend, Filter, Mutator
 from evolkit._types import ChatMessage, Instruction, Rejected, Verdict
-from evolkit.testing._fake import FakeBackend, default_reply
+from evolkit.backends.fake import FakeBackend, default_reply
+from evolkit.engine._loop import run_sync
+from evolkit.engine.steps import draw_operator, mutation_rng
 
 __all__ = [
     "FakeBackend",
@@ -34,8 +36,6 @@ T = TypeVar("T")
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    from evolkit.engine._loop import run_sync
-
     return run_sync(coro)
 
 
@@ -50,8 +50,6 @@ async def arun_mutator(
     """Evolve ``instruction`` once with ``mutator`` through ``backend`` (the default fake),
     exactly as round ``round`` of a run with ``seed`` would: the same random generator, and the
     child stamped the engine's way (fresh id from its content, lineage, no response)."""
-    from evolkit.engine.steps import draw_operator, mutation_rng
-
     parent = Instruction(text=instruction) if isinstance(instruction, str) else instruction
     model = backend if backend is not None else FakeBackend.default()
     rng = mutation_rng(seed, round, parent)

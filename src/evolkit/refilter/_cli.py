@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from evolkit._arguments import positive_int
 from evolkit.engine.config import split_names
-from evolkit.evaluate._cli import _positive_int
 
 __all__ = ["add_subcommand", "run"]
 
@@ -32,9 +32,7 @@ def add_subcommand(subparsers: Any) -> None:
     )
     p.add_argument("--model", default=None, help="model for the model-based rules (off without)")
     p.add_argument("--api-base", default=None, help="endpoint for the model")
-    p.add_argument(
-        "--concurrency", type=_positive_int, default=8, help="model calls in flight (8)"
-    )
+    p.add_argument("--concurrency", type=positive_int, default=8, help="model calls in flight (8)")
     p.add_argument(
         "--verdicts", type=Path, default=None, help="verdicts file (default: OUT.verdicts.jsonl)"
     )
@@ -49,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from evolkit._protocols import Backend, ClosableBackend
     from evolkit.engine._loop import run_sync
     from evolkit.errors import ConfigError, SeedFileError
-    from evolkit.filters.refilter import calls_model, drop_counts, refilter
     from evolkit.io import atomic_writer, read_instructions
+    from evolkit.refilter import calls_model, drop_counts, refilter
 
     plugins = default_plugins()
     registry = plugins.filters()
