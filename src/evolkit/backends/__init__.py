@@ -41,7 +41,7 @@ def _is_local(model: str) -> bool:
 
 
 def _router(model: str, params: Mapping[str, Any]) -> Backend:
-    from evolkit.scale.router import router_backend_factory
+    from evolkit.backends.router import router_backend_factory
 
     return router_backend_factory(model, params)
 
