@@ -10,7 +10,9 @@ again each time, until it has been stopped ``--kills`` times; then it runs to th
   ended (SIGTERM and SIGINT must end with status 130 and the one ``interrupted`` line, nothing
   else on stderr; SIGKILL cannot be caught);
 - whether the final output equals, byte for byte, an uninterrupted run's over the same faults;
-- the calls answered more than once per request (a kill can repeat only the calls it cut off).
+- the calls that a stopped run had sent and a later run sent again: at most the calls in
+  flight when it stopped (``--concurrency``), since a call's slot is freed only once its answer
+  is journaled.
 
 Each attempt may fail at most twice (``max_faults_per_request``) and the client retries four
 times, so every call ends answered and the two outputs can be compared.
@@ -44,15 +46,13 @@ from fakeserver import FakeServer, FaultPlan, ServerStats
 
 LEAKS = ("Traceback", "Task exception was never retrieved", "Exception ignored", "Unclosed")
 STOPS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
-CLI = "import sys; from evolkit.cli import main; sys.exit(main(sys.argv[1:]))"
+CLI = "import sys; from evolkit.cli import main; sys.exit(main())"
 
 
 @contextlib.contextmanager
 def cpu_hog(processes: int) -> Iterator[None]:
     """``processes`` spinning Python processes for as long as the block runs."""
-    hogs = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)
-    ]
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
     try:
         yield
     finally:
@@ -90,11 +90,29 @@ def run_to_end(command: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def unfaulted(stats: ServerStats) -> dict[str, int]:
+    """Per request key, the attempts the server did not fault (answered, or cut off by the
+    client)."""
+    return {key: count - stats.faults_by_key.get(key, 0) for key, count in stats.attempts.items()}
+
+
+def sent_in(before: ServerStats, after: ServerStats) -> dict[str, int]:
+    """The requests sent unfaulted between two snapshots, with their unfaulted count at the
+    second."""
+    earlier, later = unfaulted(before), unfaulted(after)
+    return {key: n for key, n in later.items() if n > earlier.get(key, 0)}
+
+
+def sent_again(stopped: dict[str, int], end: ServerStats) -> int:
+    """Of the requests a stopped run sent, those sent unfaulted again by a later run."""
+    final = unfaulted(end)
+    return sum(1 for key, n in stopped.items() if final.get(key, 0) > n)
+
+
 def repeated(stats: ServerStats) -> int:
     """Attempts beyond one per request that were not faulted: answered (or cut off) again."""
     return sum(
-        max(0, count - stats.faults_by_key.get(key, 0) - 1)
-        for key, count in stats.attempts.items()
+        max(0, count - stats.faults_by_key.get(key, 0) - 1) for key, count in stats.attempts.items()
     )
 
 
@@ -107,11 +125,12 @@ def wait_growth(proc: subprocess.Popen[str], out: Path, start: int) -> None:
 
 def stop_once(
     command: list[str], out: Path, server: object, signum: int, moment: tuple[str, float]
-) -> dict[str, object] | None:
+) -> tuple[dict[str, object], dict[str, int]] | None:
     """Start the run and send ``signum`` at ``moment`` (during start-up, or that long after the
-    run's first new journaled call); None if the run finished first."""
+    run's first new journaled call); the stop's record and the requests the run sent, or None
+    if the run finished first."""
     where, delay = moment
-    answered_before, journal_before = server.snapshot().ok, journaled(out)  # type: ignore[attr-defined]
+    before, journal_before = server.snapshot(), journaled(out)  # type: ignore[attr-defined]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if where == "calling":
         wait_growth(proc, out, journal_before)
@@ -126,9 +145,12 @@ def stop_once(
     proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=300)
     time.sleep(0.5)  # calls the stopped run had sent finish on the server's side
-    answered = server.snapshot().ok - answered_before  # type: ignore[attr-defined]
+    after = server.snapshot()  # type: ignore[attr-defined]
+    answered = after.ok - before.ok
     kept = journaled(out) - journal_before
     lines = [line for line in stderr.splitlines() if line.strip()]
+    if proc.returncode == 0 and not any(leak in stderr for leak in LEAKS):
+        return None  # the run had finished its work: a signal then changes nothing
     if signum == signal.SIGKILL:
         clean = proc.returncode == -signal.SIGKILL
     else:
@@ -136,28 +158,33 @@ def stop_once(
         clean = clean and not any(leak in stderr for leak in LEAKS)
     return {
         "signal": signal.Signals(signum).name, "moment": where, "after_s": round(delay, 2),
-        "journaled": kept, "answered": answered, "lost": answered - kept,
-        "in_flight_on_server": in_flight, "status": proc.returncode, "clean": clean,
-        "stderr": "" if clean else stderr[-800:],
-    }  # fmt: skip
+        "journaled": kept, "answered": answered, "in_flight_on_server": in_flight,
+        "status": proc.returncode, "clean": clean, "stderr": "" if clean else stderr[-800:],
+    }, sent_in(before, after)  # fmt: skip
 
 
 def soak(command: list[str], out: Path, server: object, args: argparse.Namespace, span: float):
     """Stop the run ``args.kills`` times at random moments, then let it finish."""
     rng = random.Random(args.rng)
     stops: list[dict[str, object]] = []
+    sent: list[dict[str, int]] = []
     while len(stops) < args.kills:
         signum = STOPS[len(stops) % len(STOPS)]
         if len(stops) % 7 == 3:
             moment = ("start-up", rng.uniform(0.2, 3.0))
         else:
             moment = ("calling", rng.uniform(0.0, 1.6 * span / (args.kills + 1)))
-        stop = stop_once(command, out, server, signum, moment)
-        if stop is None:
+        stopped = stop_once(command, out, server, signum, moment)
+        if stopped is None:
             break
-        stops.append(stop)
-        print(json.dumps(stop), flush=True)
-    return stops, run_to_end(command)
+        stops.append(stopped[0])
+        sent.append(stopped[1])
+        print(json.dumps(stopped[0]), flush=True)
+    last_s = run_to_end(command)
+    end = server.snapshot()  # type: ignore[attr-defined]
+    for stop, requests in zip(stops, sent, strict=True):
+        stop["sent_again"] = sent_again(requests, end)
+    return stops, last_s
 
 
 def main() -> None:
@@ -189,8 +216,11 @@ def main() -> None:
             clean_s = run_to_end(evolve_command(seeds, clean_out, server.url, args))
             clean_stats = server.snapshot()
             server.reset_stats()
-            print(f"uninterrupted: {clean_s:.0f} s, {clean_stats.requests} requests, "
-                  f"faults {dict(sorted(clean_stats.faults.items()))}", flush=True)
+            print(
+                f"uninterrupted: {clean_s:.0f} s, {clean_stats.requests} requests, "
+                f"faults {dict(sorted(clean_stats.faults.items()))}",
+                flush=True,
+            )
             started = time.perf_counter()
             stops, last_s = soak(
                 evolve_command(seeds, out, server.url, args), out, server, args, clean_s
@@ -205,20 +235,31 @@ def main() -> None:
 def report(args, stops, same, rows, clean_stats, soak_stats, soak_s, last_s) -> None:  # type: ignore[no-untyped-def]
     by_signal = {s.name: sum(1 for x in stops if x["signal"] == s.name) for s in STOPS}
     extra = repeated(soak_stats) - repeated(clean_stats)
-    lost = [int(x["lost"]) for x in stops]
+    again = [int(x["sent_again"]) for x in stops]
     unclean = [x for x in stops if not x["clean"]]
-    print(f"seeds {args.seeds}, rounds {args.rounds}, faults {args.rate:.0%}, "
-          f"concurrency {args.concurrency}, CPU hog of {args.hogs} processes")
-    print(f"stops: {len(stops)} ({', '.join(f'{k} {v}' for k, v in by_signal.items())}); "
-          f"unclean endings: {len(unclean)}")
-    print(f"soaked run: {soak_s:.0f} s in all, the last resume {last_s:.0f} s; "
-          f"{soak_stats.requests} requests, faults {dict(sorted(soak_stats.faults.items()))}")
+    print(
+        f"seeds {args.seeds}, rounds {args.rounds}, faults {args.rate:.0%}, "
+        f"concurrency {args.concurrency}, CPU hog of {args.hogs} processes"
+    )
+    print(
+        f"stops: {len(stops)} ({', '.join(f'{k} {v}' for k, v in by_signal.items())}); "
+        f"unclean endings: {len(unclean)}"
+    )
+    print(
+        f"soaked run: {soak_s:.0f} s in all, the last resume {last_s:.0f} s; "
+        f"{soak_stats.requests} requests, faults {dict(sorted(soak_stats.faults.items()))}"
+    )
     print(f"output rows: {rows}; final output byte-identical to the uninterrupted run's: {same}")
-    print(f"answered but not journaled at a stop: {sum(lost)} in all, at most {max(lost, default=0)} "
-          f"in one stop (concurrency {args.concurrency})")
-    print(f"requests answered again: {repeated(soak_stats)} in the soaked run, "
-          f"{repeated(clean_stats)} in the uninterrupted one; {extra} more")
-    if unclean or not same or len(stops) < args.kills or max(lost, default=0) > args.concurrency:
+    print(
+        f"calls a stopped run sent and a later run sent again: {sum(again)} in all, at most "
+        f"{max(again, default=0)} after one stop (concurrency {args.concurrency}); per stop "
+        f"{again}"
+    )
+    print(
+        f"requests answered again: {repeated(soak_stats)} in the soaked run, "
+        f"{repeated(clean_stats)} in the uninterrupted one; {extra} more"
+    )
+    if unclean or not same or len(stops) < args.kills or max(again, default=0) > args.concurrency:
         sys.exit(1)
 
 

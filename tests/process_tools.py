@@ -24,7 +24,7 @@ def spawn(
 ) -> subprocess.Popen[str]:
     """``evolkit ARGS`` in a child, stdout and stderr piped; ``prelude`` is Python run in the
     child before the command line starts."""
-    code = f"import sys\n{prelude}\nfrom evolkit.cli import main\nsys.exit(main(sys.argv[1:]))"
+    code = f"import sys\n{prelude}\nfrom evolkit.cli import main\nsys.exit(main())"
     return subprocess.Popen(
         [sys.executable, "-c", code, *args],
         stdout=subprocess.PIPE,

@@ -17,7 +17,15 @@ if TYPE_CHECKING:
     from evolkit.engine.result import RunResult
     from evolkit.engine.stats import RunStats
 
-__all__ = ["Lineage", "chain_html", "diff_html", "instruction_html", "result_html", "stats_html"]
+__all__ = [
+    "Lineage",
+    "chain_html",
+    "diff_html",
+    "instruction_html",
+    "result_html",
+    "stats_html",
+    "word_diff",
+]
 
 _BOX = (
     "font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;line-height:1.45;"
@@ -50,27 +58,37 @@ def _badge(inst: Instruction) -> str:
 _TOKEN = re.compile(r"\w+|[^\w\s]|\s+")
 
 
-def diff_html(old: str, new: str) -> str:
-    """``new`` with the words added since ``old`` highlighted and removed words struck out.
+def word_diff(old: str, new: str) -> list[tuple[str, str]]:
+    """``new`` against ``old`` as ``(op, text)`` pieces, ``op`` one of ``=``, ``+`` and ``-``.
 
     Words and punctuation are compared separately, so "lighthouse." → "lighthouse that ..."
-    marks only the full stop as removed.
+    marks only the full stop as removed. Joining the ``=`` and ``+`` pieces gives ``new``.
     """
     a, b = _TOKEN.findall(old), _TOKEN.findall(new)
     matcher = difflib.SequenceMatcher(lambda t: t.isspace(), a, b, autojunk=False)
-    out: list[str] = []
+    out: list[tuple[str, str]] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            out.append(_short("".join(b[j1:j2]), 10_000))
+            out.append(("=", "".join(b[j1:j2])))
             continue
         removed, added = "".join(a[i1:i2]), "".join(b[j1:j2])
         if tag in ("delete", "replace") and removed.strip():
-            out.append(f"<del style='{_DEL}'>{_short(removed, 10_000)}</del>")
+            out.append(("-", removed))
         if tag in ("insert", "replace") and added:
-            if added.strip():
-                out.append(f"<ins style='{_INS}'>{_short(added, 10_000)}</ins>")
-            else:
-                out.append(_short(added, 10_000))
+            out.append(("+" if added.strip() else "=", added))
+    return out
+
+
+def diff_html(old: str, new: str) -> str:
+    """``new`` with the words added since ``old`` highlighted and removed words struck out."""
+    style = {
+        "+": ("<ins style='" + _INS + "'>", "</ins>"),
+        "-": (f"<del style='{_DEL}'>", "</del>"),
+    }
+    out: list[str] = []
+    for op, text in word_diff(old, new):
+        opening, closing = style.get(op, ("", ""))
+        out.append(f"{opening}{_short(text, 10_000)}{closing}")
     return "".join(out)
 
 

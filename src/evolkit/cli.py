@@ -11,9 +11,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evolkit.errors import ConfigError, EvolkitError
+
+if TYPE_CHECKING:
+    from evolkit.engine.interrupts import Interrupts
 
 __all__ = ["main"]
 
@@ -25,6 +28,7 @@ _SUBCOMMAND_MODULES = (
     "evolkit.score._cli",
     "evolkit.refilter._cli",
     "evolkit.auto._cli",
+    "evolkit.view._cli",
 )
 
 
@@ -376,27 +380,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from evolkit.engine.interrupts import handle_interrupts
+    """Run the command in ``argv``; without ``argv``, the process's own command line, and
+    then nothing else (a signal after the command ended is ignored: engine/interrupts.py)."""
+    from evolkit.engine.interrupts import INTERRUPTED, INTERRUPTED_STATUS, handle_interrupts
 
     # From here on Ctrl-C and SIGTERM only ask the command to stop (engine/interrupts.py).
-    with handle_interrupts() as interrupts:
-        try:
-            return _dispatch(argv)
-        except KeyboardInterrupt:
+    try:
+        with handle_interrupts(last=argv is None) as interrupts:
+            return _run_command(argv, interrupts)
+    except KeyboardInterrupt:  # in the instant the handler was being put in place or away
+        print(INTERRUPTED, file=sys.stderr)
+        return INTERRUPTED_STATUS
+
+
+def _run_command(argv: Sequence[str] | None, interrupts: Interrupts) -> int:
+    """The command, with every way it can end turned into an exit status and one line."""
+    try:
+        return _dispatch(argv)
+    except KeyboardInterrupt:
+        return interrupts.announce()
+    except EvolkitError as exc:
+        if interrupts.requested:  # what the stop became on its way out
             return interrupts.announce()
-        except EvolkitError as exc:
-            if interrupts.requested:  # what the stop became on its way out
-                return interrupts.announce()
-            # One unwrapped line, whatever the terminal width, so logs and scripts can grep it.
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        except OSError as exc:  # a path a command could not read or write that no check foresaw
-            if interrupts.requested:
-                return interrupts.announce()
-            where = f"{exc.filename}: " if exc.filename else ""
-            reason = exc.strerror or str(exc)
-            print(f"error: {where}{reason}: check the path and its permissions", file=sys.stderr)
-            return 2
+        # One unwrapped line, whatever the terminal width, so logs and scripts can grep it.
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path a command could not read or write that no check foresaw
+        if interrupts.requested:
+            return interrupts.announce()
+        where = f"{exc.filename}: " if exc.filename else ""
+        reason = exc.strerror or str(exc)
+        print(f"error: {where}{reason}: check the path and its permissions", file=sys.stderr)
+        return 2
 
 
 def _dispatch(argv: Sequence[str] | None) -> int:

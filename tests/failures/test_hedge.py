@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -90,6 +91,29 @@ async def test_without_a_second_try_the_call_still_has_its_deadline() -> None:
 
     with pytest.raises(asyncio.TimeoutError):
         await trained().first_answer(stalls, 0.2)
+
+
+async def test_a_try_that_fails_after_the_call_is_decided_leaves_no_unretrieved_error() -> None:
+    # The second try wins, and the first fails a moment later (a dropped connection), before
+    # the race is closed: its error no longer matters, and asyncio must not log it as an
+    # exception never retrieved (which prints a traceback when a run is stopped).
+    loop = asyncio.get_running_loop()
+    logged: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: logged.append(context))
+    fail_now = asyncio.Event()
+
+    async def fails_late() -> str:
+        await fail_now.wait()
+        raise ValueError("server disconnected")
+
+    async def answers() -> str:
+        fail_now.set()
+        return "second"
+
+    assert await trained().first_answer(fails_late, 30, answers, spare=lambda: True) == "second"
+    gc.collect()
+    await asyncio.sleep(0)
+    assert [context.get("message") for context in logged] == []
 
 
 def test_no_threshold_until_enough_calls_were_answered() -> None:

@@ -76,5 +76,15 @@ def test_handlers_are_restored_when_no_signal_came() -> None:
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
 
 
+def test_after_the_commands_last_block_a_signal_changes_nothing() -> None:
+    # The `evolkit` command's own block: once it ended without a signal, a signal while the
+    # interpreter exits is ignored (the autouse fixture puts this process's handlers back).
+    with handle_interrupts(last=True):
+        assert run_sync(asyncio.sleep(0, result=7)) == 7
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    os.kill(os.getpid(), signal.SIGINT)  # would raise KeyboardInterrupt here otherwise
+
+
 def test_without_the_command_line_run_sync_is_asyncio_run() -> None:
     assert run_sync(asyncio.sleep(0, result="done")) == "done"

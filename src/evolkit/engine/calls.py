@@ -237,17 +237,17 @@ class CallRunner:
     ) -> Completion:
         if self.batcher is not None:
             return await self.batcher.complete(key, messages, params)  # journaled by the batcher
-        completion = await self._send(messages, params)
-        await self.journal.append(key, completion)
-        return completion
+        return await self._send(messages, params, key)
 
-    async def _send(self, messages: Sequence[ChatMessage], params: dict[str, Any]) -> Completion:
+    async def _send(
+        self, messages: Sequence[ChatMessage], params: dict[str, Any], key: str
+    ) -> Completion:
         def counted(_: ModelError) -> None:
             self.counters.retries += 1
 
         try:
             return await retrying(
-                lambda: self._attempt(messages, params),
+                lambda: self._attempt(messages, params, key),
                 self.retry,
                 on_retry=counted,
                 jitter=self._jitter,
@@ -256,19 +256,32 @@ class CallRunner:
             self.counters.failures += 1
             raise
 
-    async def _attempt(self, messages: Sequence[ChatMessage], params: dict[str, Any]) -> Completion:
+    async def _attempt(
+        self, messages: Sequence[ChatMessage], params: dict[str, Any], key: str
+    ) -> Completion:
         """One try: a slot, the rate limits, the call within the timeout (a late one also
-        tried a second time on a spare slot, hedge.py); any failure as a :class:`ModelError`."""
+        tried a second time on a spare slot, hedge.py); any failure as a :class:`ModelError`.
+
+        The slot is held until the answer is journaled, so at any moment at most
+        ``concurrency`` answered calls are not yet on disk: a kill repeats no more calls than
+        that on resume."""
+        async with self._semaphore:
+            completion = await self._answer(messages, params)
+            await self.journal.append(key, completion)
+        await self._limiter.charge(completion.usage.completion_tokens)
+        return completion
+
+    async def _answer(self, messages: Sequence[ChatMessage], params: dict[str, Any]) -> Completion:
+        """The reply within the limits and the timeout, any failure as a :class:`ModelError`."""
         hedging = self.hedge and self.budget is None  # batched calls never come here
         try:
-            async with self._semaphore:
-                await self._within_limits(messages)
-                completion = await self.hedger.first_answer(
-                    lambda: self._request(messages, params),
-                    self.timeout,
-                    (lambda: self._second_try(messages, params)) if hedging else None,
-                    spare=lambda: not self._semaphore.locked(),
-                )
+            await self._within_limits(messages)
+            return await self.hedger.first_answer(
+                lambda: self._request(messages, params),
+                self.timeout,
+                (lambda: self._second_try(messages, params)) if hedging else None,
+                spare=lambda: not self._semaphore.locked(),
+            )
         except asyncio.TimeoutError:
             raise ModelError(
                 f"no reply within {self.timeout:g}s", kind="timeout", retryable=True
@@ -277,8 +290,6 @@ class CallRunner:
             raise  # EvolkitError: a backend that cannot start, a stopped run
         except Exception as exc:
             raise self._classify(exc) from exc
-        await self._limiter.charge(completion.usage.completion_tokens)
-        return completion
 
     async def _second_try(
         self, messages: Sequence[ChatMessage], params: dict[str, Any]

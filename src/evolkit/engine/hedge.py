@@ -127,9 +127,11 @@ class _Race(Generic[T]):
 
     def _settle(self, task: asyncio.Future[T]) -> None:
         began = self.tries.pop(task)
-        if self.outcome.done() or task.cancelled():
+        if task.cancelled():
             return
-        error = task.exception()
+        error = task.exception()  # read even when it is too late to count: never "unretrieved"
+        if self.outcome.done():
+            return
         if error is None:
             self.hedger.answered(self.loop.time() - began)
             self.outcome.set_result(task.result())

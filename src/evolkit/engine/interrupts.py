@@ -164,11 +164,15 @@ def reclaim_signals() -> None:
 
 
 @contextlib.contextmanager
-def handle_interrupts() -> Iterator[Interrupts]:
+def handle_interrupts(*, last: bool = False) -> Iterator[Interrupts]:
     """Handle SIGINT and SIGTERM as described above for the block (main thread only).
 
     After a signal the handler stays installed, so that one more signal while the process
-    exits ends it quietly with status 130 instead of a traceback.
+    exits ends it quietly with status 130 instead of a traceback. With ``last`` (the block is
+    the process's last work: the ``evolkit`` command), both signals are ignored after a block
+    that ended without one: the command has done its job, and a signal while the interpreter
+    exits would otherwise kill it with no word (Python gives SIGINT back to the system's
+    default action as it finalises).
     """
     global _active
     interrupts = Interrupts()
@@ -183,4 +187,4 @@ def handle_interrupts() -> Iterator[Interrupts]:
         _active = outer
         if not interrupts.requested:
             for signum, handler in previous.items():
-                signal.signal(signum, handler)
+                signal.signal(signum, signal.SIG_IGN if last else handler)

@@ -8,10 +8,11 @@ three. A run made in memory (no ``output=``) becomes a :class:`RunData` with
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ from evolkit.io import iter_jsonl
 if TYPE_CHECKING:
     from evolkit.engine.result import RunResult
 
-__all__ = ["RunData", "load_run", "sample_chains"]
+__all__ = ["RunData", "iter_drops", "iter_rows", "load_run", "read_summary", "sample_chains"]
 
 
 @frozen(kw_only=True)
@@ -82,34 +83,74 @@ def _read_jsonl(path: Path) -> Iterable[dict[str, Any]]:
         yield record
 
 
+def _missing(out: Path) -> SeedFileError:
+    return SeedFileError(
+        str(out), None, "file not found", "pass the data set a run wrote (its -o path)"
+    )
+
+
+def read_summary(output: str | os.PathLike[str]) -> tuple[RunStats, Mapping[str, Any]]:
+    """The counts and settings of the run that wrote ``output``, from ``OUT.run.json``.
+
+    Without it the counts are recounted from ``OUT`` and there are no settings; a run still
+    going (no ``OUT`` yet) has empty counts.
+    """
+    out = Path(output)
+    report = summary_path(out)
+    if report.exists():
+        data = json.loads(report.read_text(encoding="utf-8"))
+        return RunStats.from_json(data["stats"]), data.get("settings", {})
+    if not out.is_file():
+        return RunStats(), {}
+    from evolkit.summary import load_stats
+
+    return load_stats(out), {}
+
+
+def _running_rounds(out: Path) -> list[Path]:
+    """The per-round rows of a run that has not written ``OUT`` yet, round 0 first."""
+    workdir = WorkDir.for_output(out)
+    present = itertools.takewhile(Path.is_file, (workdir.rows(r) for r in itertools.count()))
+    return list(present)
+
+
+def iter_rows(output: str | os.PathLike[str]) -> Iterator[Instruction]:
+    """The kept rows of the run that wrote ``output``, in file order.
+
+    A run still going has no ``OUT`` yet: its rows so far are read from ``OUT.evolkit/``.
+    """
+    out = Path(output)
+    paths = [out] if out.is_file() else _running_rounds(out)
+    if not paths:
+        raise _missing(out)
+    for path in paths:
+        for record in _read_jsonl(path):
+            yield Instruction.from_record(record)
+
+
+def iter_drops(output: str | os.PathLike[str]) -> Iterator[Drop]:
+    """The drops the run that wrote ``output`` recorded, round by round (none without its
+    work directory)."""
+    workdir = WorkDir.for_output(Path(output)).path
+    if not workdir.is_dir():
+        return
+    for path in sorted(workdir.glob("drops-*.jsonl")):
+        for record in _read_jsonl(path):
+            yield Drop.from_record(record)
+
+
 def load_run(output: str | os.PathLike[str]) -> RunData:
     """Read the run that wrote ``output``: ``OUT``, ``OUT.run.json`` and ``OUT.evolkit/``.
 
-    Only ``OUT`` is required; without ``OUT.run.json`` the counts are recounted from the rows,
-    and without the work directory the report has no drops.
+    Only ``OUT`` is required (or, while the run is going, its work directory); without
+    ``OUT.run.json`` the counts are recounted from the rows, and without the work directory the
+    report has no drops.
     """
     out = Path(output)
-    if not out.is_file():
-        raise SeedFileError(
-            str(out), None, "file not found", "pass the data set a run wrote (its -o path)"
-        )
-    rows = tuple(Instruction.from_record(r) for r in _read_jsonl(out))
-    report = summary_path(out)
-    settings: Mapping[str, Any] = {}
-    if report.exists():
-        data = json.loads(report.read_text(encoding="utf-8"))
-        stats = RunStats.from_json(data["stats"])
-        settings = data.get("settings", {})
-    else:
-        from evolkit.summary import load_stats
-
-        stats = load_stats(out)
-    workdir = WorkDir.for_output(out).path
-    drops: list[Drop] = []
-    if workdir.is_dir():
-        for path in sorted(workdir.glob("drops-*.jsonl")):
-            drops.extend(Drop.from_record(r) for r in _read_jsonl(path))
-    return RunData(rows=rows, drops=tuple(drops), stats=stats, settings=settings, output=out)
+    rows = tuple(iter_rows(out))
+    stats, settings = read_summary(out)
+    drops = tuple(iter_drops(out))
+    return RunData(rows=rows, drops=drops, stats=stats, settings=settings, output=out)
 
 
 def sample_chains(run: RunData, k: int = 5, seed: int = 0) -> list[list[Instruction]]:

@@ -1,0 +1,36 @@
+"""``evolkit view OUT``: read, filter, diff and label a run's rows in a local web page.
+
+- :class:`ViewServer` / :func:`running_view`: the page and its JSON API over one run's files
+  (aiohttp, bound to 127.0.0.1 unless told otherwise).
+- :class:`RowIndex`: every kept and dropped row of a run, paged and filtered on the server.
+- :class:`LabelStore`: the user's labels, appended to ``OUT.labels.jsonl``.
+- :func:`as_run` / :func:`agreement`: precision and recall of the eliminator against the labels.
+
+The page is plain HTML, CSS and JavaScript shipped in the package (``static/``): no build step.
+"""
+
+from __future__ import annotations
+
+from evolkit.view._agreement import Agreement, Disagreement, agreement, as_run, disagreements
+from evolkit.view._index import RowIndex, RowQuery, ViewRow, drop_id
+from evolkit.view._labels import Label, LabelStore, labels_path, read_labels
+from evolkit.view._server import ViewServer, make_app, running_view
+
+__all__ = [
+    "Agreement",
+    "Disagreement",
+    "Label",
+    "LabelStore",
+    "RowIndex",
+    "RowQuery",
+    "ViewRow",
+    "ViewServer",
+    "agreement",
+    "as_run",
+    "disagreements",
+    "drop_id",
+    "labels_path",
+    "make_app",
+    "read_labels",
+    "running_view",
+]
