@@ -11,27 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from evolkit._arguments import positive_int
+from evolkit._arguments import Command, positive_int
 from evolkit.engine.config import split_names
 
 __all__ = ["add_subcommand", "run"]
 
 
-def add_subcommand(subparsers: Any) -> None:
-    """Add ``filter`` to the ``evolkit`` command."""
-    p = subparsers.add_parser(
-        "filter",
-        help="judge an existing data set again with the eliminator's rules",
-        description=(
-            "Read IN (evolkit's output, or any JSONL / Alpaca JSON file; parents are found by "
-            "parent_id in the same file), judge every evolved row with the filters, write the "
-            "kept rows to OUT and every row's verdicts to OUT.verdicts.jsonl, and print the "
-            "kept and dropped counts per reason. Rules that ask the model run only with --model. "
-            "With --labels, judge the labelled rows of the run that wrote IN and print each "
-            "rule's and the whole eliminator's precision and recall against the labels, and the "
-            "rows where they disagree (no -o)."
-        ),
-    )
+def _arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``evolkit filter``."""
     p.add_argument("input", type=Path, help="data set to judge (.jsonl or Alpaca .json)")
     p.add_argument("-o", "--output", type=Path, default=None, help="kept rows (.jsonl)")
     p.add_argument(
@@ -49,7 +36,6 @@ def add_subcommand(subparsers: Any) -> None:
     p.add_argument(
         "--verdicts", type=Path, default=None, help="verdicts file (default: OUT.verdicts.jsonl)"
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -194,3 +180,19 @@ def _run_labels(args: argparse.Namespace) -> int:
         text = d.text if len(d.text) <= 90 else d.text[:89] + "…"
         console.print(f"  {d.id}  you: {d.label}  eliminator: {d.verdict}  {text!r}", markup=False)
     return 0
+
+
+COMMAND = Command(
+    "filter",
+    "judge an existing data set again with the eliminator's rules",
+    "Read IN (evolkit's output, or any JSONL / Alpaca JSON file; parents are found by "
+    "parent_id in the same file), judge every evolved row with the filters, write the "
+    "kept rows to OUT and every row's verdicts to OUT.verdicts.jsonl, and print the "
+    "kept and dropped counts per reason. Rules that ask the model run only with --model. "
+    "With --labels, judge the labelled rows of the run that wrote IN and print each "
+    "rule's and the whole eliminator's precision and recall against the labels, and the "
+    "rows where they disagree (no -o).",
+    _arguments,
+    run,
+)
+add_subcommand = COMMAND.add_to

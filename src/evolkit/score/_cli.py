@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from evolkit._arguments import positive_int
+from evolkit._arguments import Command, positive_int
 from evolkit.engine.config import split_names
 
 __all__ = ["add_subcommand", "run_score", "run_select"]
@@ -20,18 +20,8 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _add_score(sub: Any) -> None:
-    p = sub.add_parser(
-        "score",
-        help="score every row: difficulty, quality, complexity along its lineage, diversity",
-        description=(
-            "Score every row of OUT and write the scores into each row's metadata "
-            "(metadata.scores), with the counts, means per round and per operator, and cost in "
-            "OUT.scores.json. Model calls are journaled in OUT.evolkit/: running the same "
-            "command again resumes. A reply that cannot be read is a counted failure, never a "
-            "default score. Exit code 1 when some scores could not be given."
-        ),
-    )
+def _score_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``evolkit score``."""
     p.add_argument(
         "data", metavar="OUT", type=Path, help="the data set to score (.jsonl, a run's -o path)"
     )
@@ -57,20 +47,10 @@ def _add_score(sub: Any) -> None:
     p.add_argument("--cache", default="default", help="response cache file, 'default' or 'off'")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
-    p.set_defaults(func=run_score)
 
 
-def _add_select(sub: Any) -> None:
-    p = sub.add_parser(
-        "select",
-        help="pick the best rows by score, none too similar to another (deita-style)",
-        description=(
-            "Rank the scored rows of OUT by the product of the --by scores and take them best "
-            "first, skipping any row whose embedding has a cosine similarity of THRESHOLD or "
-            "more with a row already taken, until BUDGET rows are taken. Writes SUBSET, every "
-            "decision to SUBSET.selection.jsonl and the counts to SUBSET.select.json."
-        ),
-    )
+def _select_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``evolkit select``."""
     p.add_argument(
         "data", metavar="OUT", type=Path, help="a scored data set (run `evolkit score` first)"
     )
@@ -88,13 +68,6 @@ def _add_select(sub: Any) -> None:
         help="scores multiplied into the ranking score (default: difficulty,quality)",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(func=run_select)
-
-
-def add_subcommand(subparsers: Any) -> None:
-    """Add ``score`` and ``select`` to the ``evolkit`` command."""
-    _add_score(subparsers)
-    _add_select(subparsers)
 
 
 def run_score(args: argparse.Namespace) -> int:
@@ -161,3 +134,34 @@ def run_select(args: argparse.Namespace) -> int:
     else:
         Console(highlight=False).print(report)
     return 0 if report.taken else 1
+
+
+SCORE = Command(
+    "score",
+    "score every row: difficulty, quality, complexity along its lineage, diversity",
+    "Score every row of OUT and write the scores into each row's metadata "
+    "(metadata.scores), with the counts, means per round and per operator, and cost in "
+    "OUT.scores.json. Model calls are journaled in OUT.evolkit/: running the same "
+    "command again resumes. A reply that cannot be read is a counted failure, never a "
+    "default score. Exit code 1 when some scores could not be given.",
+    _score_arguments,
+    run_score,
+)
+
+
+SELECT = Command(
+    "select",
+    "pick the best rows by score, none too similar to another (deita-style)",
+    "Rank the scored rows of OUT by the product of the --by scores and take them best "
+    "first, skipping any row whose embedding has a cosine similarity of THRESHOLD or "
+    "more with a row already taken, until BUDGET rows are taken. Writes SUBSET, every "
+    "decision to SUBSET.selection.jsonl and the counts to SUBSET.select.json.",
+    _select_arguments,
+    run_select,
+)
+
+
+def add_subcommand(subparsers: Any) -> None:
+    """Add ``score`` and ``select`` to the ``evolkit`` command."""
+    SCORE.add_to(subparsers)
+    SELECT.add_to(subparsers)
