@@ -97,6 +97,21 @@ def module_level_imports(body: Iterable[ast.stmt]) -> Iterator[ast.Import | ast.
             yield from module_level_imports(stmt.body)
 
 
+def every_import(body: Iterable[ast.stmt]) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import that can run, inside functions too: all but those for type checkers."""
+    for stmt in body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            yield stmt
+        elif isinstance(stmt, ast.If) and _is_type_checking(stmt.test):
+            yield from every_import(stmt.orelse)
+        else:
+            for child in ast.iter_child_nodes(stmt):
+                if isinstance(child, ast.stmt):
+                    yield from every_import([child])
+                elif isinstance(child, ast.ExceptHandler):
+                    yield from every_import(child.body)
+
+
 def _parse(source: str) -> ast.Module:
     # CPython 3.11 before 3.11.8 can fail ``ast.parse`` with "AST constructor recursion depth
     # mismatch" when a garbage collection runs finalisers in the middle of it;
@@ -117,13 +132,16 @@ def _existing(name: str, modules: Iterable[str]) -> str | None:
     return name or None
 
 
-def imported_modules(module: str, source: str, modules: Iterable[str]) -> set[str]:
+def imported_modules(
+    module: str, source: str, modules: Iterable[str], *, late: bool = False
+) -> set[str]:
     """The evolkit modules ``module`` imports at module level (``from pkg import submodule``
-    names the submodule)."""
+    names the submodule); with ``late``, inside functions too."""
     known = set(modules)
     package = module if f"{module}.__init__" in known else module.rpartition(".")[0]
     found: set[str | None] = set()
-    for stmt in module_level_imports(_parse(source).body):
+    reader = every_import if late else module_level_imports
+    for stmt in reader(_parse(source).body):
         if isinstance(stmt, ast.Import):
             found.update(
                 _existing(a.name, known) for a in stmt.names if a.name.startswith("evolkit")
@@ -144,10 +162,13 @@ def imported_modules(module: str, source: str, modules: Iterable[str]) -> set[st
     return {name for name in found if name is not None}
 
 
-def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
+def import_graph(package: Path = PACKAGE, *, late: bool = False) -> dict[str, set[str]]:
     paths = {module_name(p, package): p for p in sorted(package.rglob("*.py"))}
     known = set(paths) | {f"{m}.__init__" for m, p in paths.items() if p.name == "__init__.py"}
-    return {m: imported_modules(m, p.read_text(encoding="utf-8"), known) for m, p in paths.items()}
+    return {
+        m: imported_modules(m, p.read_text(encoding="utf-8"), known, late=late)
+        for m, p in paths.items()
+    }
 
 
 # --- judging -----------------------------------------------------------------------------------
@@ -268,6 +289,11 @@ def test_no_two_modules_import_each_other(graph: dict[str, set[str]]) -> None:
     assert cycles(graph) == []
 
 
+def test_no_late_import_hides_a_cycle() -> None:
+    """An import moved into a function to break a cycle still counts as the cycle."""
+    assert cycles(import_graph(late=True)) == []
+
+
 def test_no_two_rooms_import_each_other(rooms: list[Room], graph: dict[str, set[str]]) -> None:
     assert cycles(room_graph(graph, rooms)) == []
 
@@ -347,6 +373,8 @@ def test_only_module_level_imports_count() -> None:
         "evolkit._types",
         "evolkit.io",
     }
+    late = imported_modules("evolkit.data.card", source, known, late=True)
+    assert late - imported_modules("evolkit.data.card", source, known) == {"evolkit.scale.executor"}
 
 
 def test_a_cycle_is_found_however_long() -> None:
@@ -376,6 +404,12 @@ def test_an_upward_import_added_to_the_code_is_found(rooms: list[Room], shadow: 
     assert forbidden_imports(import_graph(shadow), rooms) == [
         "evolkit.errors (layer 1) imports evolkit.cli (up, layer 5)"
     ]
+
+
+def test_a_cycle_hidden_in_a_function_is_found(shadow: Path) -> None:
+    _append(shadow / "_types.py", "def _late():\n    import evolkit._protocols")
+    assert cycles(import_graph(shadow)) == []
+    assert cycles(import_graph(shadow, late=True)) == [["evolkit._protocols", "evolkit._types"]]
 
 
 def test_a_cycle_added_to_the_code_is_found(shadow: Path) -> None:
