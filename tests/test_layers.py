@@ -4,7 +4,9 @@ The table is read out of the page, so the page is the one place the layers are w
 module-level imports count: an import under ``if TYPE_CHECKING:`` or inside a function is not
 run when the module is imported. Every module of ``src/evolkit`` must be in exactly one room of
 the table; a room imports only from lower layers, or from the rooms of its own layer that its
-row names. No two modules may import each other, directly or through others.
+row names. No two modules may import each other, directly or through others, and for that
+check imports inside functions count too: one moved into a function to hide a cycle is the
+cycle.
 """
 
 from __future__ import annotations
