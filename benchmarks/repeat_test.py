@@ -33,7 +33,9 @@ def main() -> None:
             began = time.perf_counter()
             done = subprocess.run(command, capture_output=True, text=True, check=False)
             took = time.perf_counter() - began
-            print(f"run {run}: {'passed' if done.returncode == 0 else 'FAILED'} in {took:.1f} s")
+            load = os.getloadavg()[0]
+            result = "passed" if done.returncode == 0 else "FAILED"
+            print(f"run {run}: {result} in {took:.1f} s, load average {load:.1f}", flush=True)
             if done.returncode != 0:
                 print(done.stdout[-4000:], done.stderr[-2000:], sep="\n")
                 print(f"{run - 1} passed in a row before a failure, with {args.hogs} CPU hogs")
