@@ -3,19 +3,22 @@
 
 A backend may also offer optional capabilities, each its own small runtime-checkable protocol
 that the engine finds with ``isinstance``: :class:`ClosableBackend` (resources to release when a
-run ends), :class:`HintedBackend` (defaults that suit it, such as a local model's parallel slots)
-and :class:`ErrorClassifier` (turns its own exceptions into :class:`~evolkit.errors.ModelError`).
+run ends), :class:`HintedBackend` (defaults that suit it, such as a local model's parallel slots),
+:class:`ErrorClassifier` (turns its own exceptions into :class:`~evolkit.errors.ModelError`) and
+:class:`ConstrainedBackend` (constrains a reply to a JSON schema). A mutator may declare the shape
+of its reply (:class:`ShapedMutator`).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
 from attrs import field, frozen
 
+from evolkit._shapes import ReplyShape
 from evolkit._types import (
     ChatMessage,
     Completion,
@@ -31,6 +34,7 @@ __all__ = [
     "Backend",
     "BackendHints",
     "ClosableBackend",
+    "ConstrainedBackend",
     "ErrorClassifier",
     "Filter",
     "HintedBackend",
@@ -42,7 +46,9 @@ __all__ = [
     "PreparedScorer",
     "PromptAwareFilter",
     "PromptTextMutator",
+    "ScopedBackend",
     "Scorer",
+    "ShapedMutator",
 ]
 
 
@@ -229,6 +235,18 @@ class ClosableBackend(Protocol):
 
 
 @runtime_checkable
+class ScopedBackend(Protocol):
+    """A backend whose replies depend on settings outside each request: the server it calls
+    (``api_base``) and the parameters it adds to every call. The response cache keys every
+    reply by them (:func:`evolkit.engine.cache.scoped_cache`), so a reply from one server or
+    with other parameters is never reused for another."""
+
+    def reply_scope(self) -> Mapping[str, Any]:
+        """Those settings, JSON-able, with secrets (API keys) left out."""
+        ...
+
+
+@runtime_checkable
 class LoopBoundBackend(Protocol):
     """A backend whose pooled connections belong to the event loop that opened them.
 
@@ -262,6 +280,52 @@ class ErrorClassifier(Protocol):
 
     def classify_error(self, exc: BaseException) -> ModelError:
         """The :class:`ModelError` for ``exc``, with its kind and retry verdict."""
+        ...
+
+
+@runtime_checkable
+class ConstrainedBackend(Protocol):
+    """A backend that can make a reply fit a JSON schema (constrained decoding).
+
+    ``constrains`` says whether it can for its model (a provider without schema support
+    cannot); :meth:`constraint` gives the request parameters that ask for it, which callers
+    add to a call's parameters (so they are part of its journal and cache key).
+    """
+
+    @property
+    def constrains(self) -> bool:
+        """Whether calls to this backend can be constrained to a schema."""
+        ...
+
+    def constraint(self, shape: ReplyShape) -> dict[str, Any]:
+        """The request parameters that make the reply a JSON object of ``shape``."""
+        ...
+
+
+@runtime_checkable
+class ShapedMutator(Protocol):
+    """A mutator that declares the shape of its reply, for backends that constrain decoding.
+
+    With ``--structured`` on, the engine asks with :meth:`build_shaped_messages` (which tell
+    the model to reply in JSON), constrains the reply to :meth:`reply_shape`, reads it with
+    :meth:`ReplyShape.read <evolkit._shapes.ReplyShape.read>` and hands the fields to
+    :meth:`parse_shaped`. A mutator without it is always asked and read as text.
+    """
+
+    def reply_shape(self, instruction: Instruction) -> ReplyShape:
+        """The shape of the reply that evolves ``instruction``."""
+        ...
+
+    def build_shaped_messages(
+        self, instruction: Instruction, rng: random.Random
+    ) -> list[ChatMessage]:
+        """:meth:`Mutator.build_messages`, asking for a JSON reply of :meth:`reply_shape`."""
+        ...
+
+    def parse_shaped(
+        self, fields: Mapping[str, Any], parent: Instruction
+    ) -> Instruction | Rejected:
+        """The evolved instruction in the reply's ``fields``, or :class:`Rejected`."""
         ...
 
 

@@ -221,5 +221,9 @@ class BackendRegistry(_Registry[BackendSpec]):
         return self.get("litellm")
 
     def create(self, model: str, params: Mapping[str, Any] | None = None) -> Backend:
-        """Build the backend for ``model`` with litellm-style ``params``."""
+        """Build the backend for ``model`` with litellm-style ``params``; every key among
+        them is masked from then on in every text shown or stored (:mod:`evolkit.redact`)."""
+        from evolkit.redact import remember_secrets
+
+        remember_secrets(params)
         return self.resolve(model).factory(model, dict(params or {}))

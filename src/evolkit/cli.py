@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evolkit.errors import ConfigError, EvolkitError
+from evolkit.redact import redact
 
 if TYPE_CHECKING:
     from evolkit.engine.interrupts import Interrupts
@@ -136,6 +137,9 @@ def _add_evolve(sub: Any) -> None:
         help="send a call far slower than the others a second time when a slot is spare, first "
         "answer wins (default: on, off for a local model)",
     )
+    from evolkit.engine.structured import add_structured_argument
+
+    add_structured_argument(p)
     p.add_argument("--rpm", type=float, default=None, help="request-per-minute limit")
     p.add_argument("--tpm", type=float, default=None, help="token-per-minute limit")
     p.add_argument(
@@ -185,6 +189,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
             rpm=args.rpm,
             tpm=args.tpm,
             hedge=args.hedge,
+            structured=args.structured,
             cache=cache,
             **sampling,
             **failure_settings(args),
@@ -238,7 +243,7 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
             progress="quiet" if args.quiet else args.progress,
             executor=executor,
         )
-    from evolkit.engine.failures_cli import report_failures
+    from evolkit.engine.failures_cli import report_failures, unanswered_exit
 
     if result.already_complete:
         print(
@@ -251,7 +256,7 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
 
         _console().print(render_stats(result.stats, title=f"evolkit run → {args.output}"))
     report_failures(result.stats)
-    return 0
+    return unanswered_exit(result.stats, args.allow_unanswered)
 
 
 def _add_plugins(sub: Any) -> None:
@@ -403,7 +408,7 @@ def _run_command(argv: Sequence[str] | None, interrupts: Interrupts) -> int:
         if interrupts.requested:  # what the stop became on its way out
             return interrupts.announce()
         # One unwrapped line, whatever the terminal width, so logs and scripts can grep it.
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:  # a path a command could not read or write that no check foresaw
         if interrupts.requested:

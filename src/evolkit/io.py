@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import json
 import os
 import stat
@@ -20,9 +21,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from evolkit._encoding import check_text_file, undecodable
+from evolkit._encoding import check_text_data, check_text_file, undecodable
 from evolkit._types import Instruction
 from evolkit.data.layouts import RowMapper
+from evolkit.engine.preflight import check_input, read_pipe, refuse_directory
 from evolkit.errors import ConfigError, SeedFileError
 
 __all__ = [
@@ -31,7 +33,6 @@ __all__ = [
     "detect_format",
     "iter_jsonl",
     "read_instructions",
-    "refuse_directory",
     "to_chat_record",
     "write_instructions",
     "write_jsonl",
@@ -54,21 +55,26 @@ def iter_jsonl(
     read through here. A line that is not JSON (or, with ``objects=True``, not a JSON object)
     raises :class:`SeedFileError` naming the file and line, with ``hint`` as the fix.
     """
-    name = str(path)
     with Path(path).open(encoding="utf-8-sig") as fh:  # a UTF-8 byte-order mark is skipped
         try:
-            for number, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    value = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise SeedFileError(name, number, f"invalid JSON: {exc.msg}", hint) from None
-                if objects and not isinstance(value, dict):
-                    raise SeedFileError(name, number, "each line must be a JSON object", hint)
-                yield number, value
+            yield from _jsonl_lines(str(path), fh, objects, hint)
         except UnicodeDecodeError:
             raise undecodable(path) from None
+
+
+def _jsonl_lines(
+    name: str, lines: Iterable[str], objects: bool, hint: str
+) -> Iterator[tuple[int, Any]]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SeedFileError(name, number, f"invalid JSON: {exc.msg}", hint) from None
+        if objects and not isinstance(value, dict):
+            raise SeedFileError(name, number, "each line must be a JSON object", hint)
+        yield number, value
 
 
 @functools.lru_cache(maxsize=1)
@@ -85,14 +91,6 @@ def _mode_for(target: Path) -> int:
         return stat.S_IMODE(target.stat().st_mode)
     except OSError:
         return _new_file_mode()
-
-
-def refuse_directory(output: Path) -> None:
-    """Refuse an output file path that names a directory."""
-    if output.is_dir():
-        raise ConfigError(
-            f"output {output} is a directory: pass a file path such as {output / 'data.jsonl'}"
-        )
 
 
 @contextlib.contextmanager
@@ -116,14 +114,37 @@ def atomic_writer(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[
         raise
 
 
-def detect_format(path: str | os.PathLike[str]) -> Format:
-    """By extension: ``.jsonl``/``.ndjson`` JSONL, ``.json`` JSON array, anything else text."""
+def detect_format(path: str | os.PathLike[str], head: str | None = None) -> Format:
+    """``.jsonl``/``.ndjson`` JSONL and ``.json`` a JSON array, by extension; any other name by
+    content: JSONL when the first non-blank line is a JSON object, a JSON array when the whole
+    text is one, else text (one instruction a line). ``head`` is the text when it was read
+    already (a pipe); otherwise the file is looked at."""
     suffix = Path(path).suffix.lower()
     if suffix in {".jsonl", ".ndjson"}:
         return "jsonl"
     if suffix == ".json":
         return "json"
+    text = head if head is not None else _first_text(Path(path))
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if first.startswith("{"):
+        with contextlib.suppress(ValueError):
+            if isinstance(json.loads(first), dict):
+                return "jsonl"
+    if first.startswith("["):
+        whole = text if head is not None else Path(path).read_text(encoding="utf-8-sig")
+        with contextlib.suppress(ValueError):
+            if isinstance(json.loads(whole), list):
+                return "json"
     return "text"
+
+
+def _first_text(path: Path) -> str:
+    """The file's first non-blank line ('' when unreadable: the reader reports why)."""
+    try:
+        with path.open(encoding="utf-8-sig") as fh:
+            return next((line for line in fh if line.strip()), "")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def read_instructions(
@@ -133,46 +154,63 @@ def read_instructions(
     fields: Mapping[str, str] | Sequence[str] | None = None,
     layout: str | None = None,
     mapper: RowMapper | None = None,
+    pipe_ok: bool = False,
 ) -> Iterator[Instruction]:
     """Yield the instructions of a file, one at a time (JSONL and text stream from disk).
 
-    Each JSON row's layout is found from its keys (see :mod:`evolkit.data.layouts`), or set
-    by ``layout``; ``fields`` maps roles to keys (``{"instruction": "question"}``).
-    A malformed row raises :class:`SeedFileError` naming the file and line.
+    The format is found by :func:`detect_format` (extension, else content). Each JSON row's
+    layout is found from its keys (see :mod:`evolkit.data.layouts`), or set by ``layout``;
+    ``fields`` maps roles to keys (``{"instruction": "question"}``). A path that is not a
+    regular file is refused (:func:`~evolkit.engine.preflight.check_input`), except a pipe
+    with ``pipe_ok``, which is read once into memory. A malformed row raises
+    :class:`SeedFileError` naming the file and line.
     """
     rows = mapper if mapper is not None else RowMapper(fields, layout)
     p = Path(path)
-    fmt = format or detect_format(p)
     name = str(path)
-    if not p.exists():
-        raise SeedFileError(name, None, "file not found", "check the path")
-    check_text_file(p)
+    if check_input(p, pipe_ok=pipe_ok):
+        data = read_pipe(p)
+        check_text_data(name, data)
+        text: str | None = data.decode("utf-8-sig")
+    else:
+        check_text_file(p)
+        text = None
+    fmt = format or detect_format(p, text)
     if fmt == "json":
-        try:
-            data = json.loads(p.read_text(encoding="utf-8-sig"))
-        except json.JSONDecodeError as exc:
-            raise SeedFileError(name, exc.lineno, f"invalid JSON: {exc.msg}") from None
-        if not isinstance(data, list):
-            raise SeedFileError(
-                name, 1, "expected a JSON array of objects", "use the Alpaca layout or JSONL"
-            )
-        for index, record in enumerate(data):
+        yield from _json_array(name, text if text is not None else p, rows)
+        return
+    with contextlib.ExitStack() as stack:
+        lines: Iterable[str] = (
+            io.StringIO(text) if text is not None
+            else stack.enter_context(p.open(encoding="utf-8-sig"))
+        )  # fmt: skip
+        if fmt == "text":
+            for line in lines:
+                if line.strip():
+                    yield Instruction(text=line.rstrip("\n").strip())
+            return
+        for lineno, record in _jsonl_lines(name, lines, False, "each line must be one JSON object"):
             try:
                 yield rows.instruction(record)
             except (ValueError, TypeError, KeyError) as exc:
-                raise SeedFileError(name, None, f"item {index}: {exc}") from None
-        return
-    if fmt == "text":
-        with p.open(encoding="utf-8-sig") as fh:  # a UTF-8 byte-order mark is skipped
-            for line in fh:
-                if line.strip():
-                    yield Instruction(text=line.rstrip("\n").strip())
-        return
-    for lineno, record in iter_jsonl(p):
+                raise SeedFileError(name, lineno, str(exc)) from None
+
+
+def _json_array(name: str, source: str | Path, rows: RowMapper) -> Iterator[Instruction]:
+    text = source.read_text(encoding="utf-8-sig") if isinstance(source, Path) else source
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SeedFileError(name, exc.lineno, f"invalid JSON: {exc.msg}") from None
+    if not isinstance(data, list):
+        raise SeedFileError(
+            name, 1, "expected a JSON array of objects", "use the Alpaca layout or JSONL"
+        )
+    for index, record in enumerate(data):
         try:
             yield rows.instruction(record)
         except (ValueError, TypeError, KeyError) as exc:
-            raise SeedFileError(name, lineno, str(exc)) from None
+            raise SeedFileError(name, None, f"item {index}: {exc}") from None
 
 
 def to_chat_record(instruction: Instruction, sharegpt: bool = False) -> dict[str, Any]:

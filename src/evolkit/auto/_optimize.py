@@ -3,9 +3,10 @@
 Each step evolves a mini-batch of seeds with the current method (the trajectories), has the
 optimizer model analyse them and write ``candidates`` improved methods in parallel, scores each
 candidate on the development set by its evolution failure rate under the eliminator's filters,
-and keeps the lowest. Every call goes through the engine: the evolver's as ordinary runs in the
-work directory ``METHOD.toml.evolkit/``, the optimizer's through a runner with its own journal,
-so a killed optimisation run again resumes, and replays to the same method file.
+and keeps the lowest, or the current method when every candidate scores worse. Every call goes
+through the engine: the evolver's as ordinary runs in the work directory
+``METHOD.toml.evolkit/``, the optimizer's through a runner with its own journal, so a killed
+optimisation run again resumes, and replays to the same method file.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from evolkit.auto._optimizer import Optimizer
 from evolkit.auto._record import StepView, method_diff, trajectory_path, write_trajectory
 from evolkit.auto._subruns import Evolver
 from evolkit.engine._loop import run_sync
+from evolkit.engine.cache import scoped_cache
 from evolkit.engine.calls import CallRunner, open_stores
 from evolkit.engine.config import EvolveConfig
 from evolkit.engine.plan import fit_to_backend
@@ -139,9 +141,18 @@ class _Optimisation:
             scores.append(await self.evolver.score(candidate, dev, out))
         prompts_made = tuple(c.prompt if c is not None else None for c in candidates)
         valid = [i for i, c in enumerate(candidates) if c is not None]
-        if not valid:
-            # No usable candidate: the current method stays, listed last with its score.
-            self.log(f"step {step}: no candidate method was usable; keeping the current one")
+        rates = " ".join(f"{s.failure_rate:.2f}" for s in scores)
+        chosen = min(valid, key=lambda i: (scores[i].failure_rate, i)) if valid else None
+        if chosen is None or scores[chosen].failure_rate > previous.score.failure_rate:
+            # The current method is a candidate too: it stays, listed last with its score,
+            # unless a new one scores at least as well.
+            why = (
+                "no candidate method was usable"
+                if chosen is None
+                else f"dev failure rate per candidate {rates}, all worse than the current "
+                f"{previous.score.failure_rate:.2f}"
+            )
+            self.log(f"step {step}: {why}; keeping the current one")
             return StepView(
                 step=step,
                 prompts=(*prompts_made, current.prompt),
@@ -150,10 +161,8 @@ class _Optimisation:
                 method=current,
                 feedback=feedback,
             )
-        chosen = min(valid, key=lambda i: (scores[i].failure_rate, i))
         best = candidates[chosen]
         assert best is not None
-        rates = " ".join(f"{s.failure_rate:.2f}" for s in scores)
         self.log(f"step {step}: dev failure rate per candidate {rates}; chose {chosen}")
         return StepView(
             step=step,
@@ -307,7 +316,7 @@ def _optimizer_runner(
     """The optimizer's calls: their own journal in the work directory, the run's cache."""
     journal, cache = open_stores(stack, workdir / "optimizer.journal.sqlite", cfg.cache)
     optimizer = attrs.evolve(cfg, concurrency=plan.candidates)
-    return CallRunner.from_config(optimizer, backend, journal, cache)
+    return CallRunner.from_config(optimizer, backend, journal, scoped_cache(cache, backend))
 
 
 def optimize(

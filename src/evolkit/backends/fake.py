@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from evolkit._markers import INSTRUCTION_TAG, JUDGE_TAGS, REWRITE_TAG, SCORE_FORM, between, wrap
+from evolkit._markers import (
+    INPUT_TAG,
+    INSTRUCTION_TAG,
+    JUDGE_TAGS,
+    REWRITE_TAG,
+    SCORE_FORM,
+    between,
+    wrap,
+)
 from evolkit._types import ChatMessage, Completion, Usage
 from evolkit.errors import ModelError
 
@@ -62,9 +71,16 @@ def default_reply(messages: Sequence[ChatMessage]) -> str:
     - a score request (it asks for ``Score: N``) gets a score that grows with the length of
       what is scored: one ``[i] Score: N`` line per version for a lineage, else ``Score: N``;
     - anything else gets a fluent, deterministic answer of about 90 words.
+
+    A request for a JSON reply (``--structured``: the prompt asks for a JSON object, or the
+    judge's worked examples are answered in JSON) gets the same answer as that JSON object.
     """
     prompt = "\n".join(m["content"] for m in messages)
     user = messages[-1]["content"] if messages else ""
+    if _JSON_ASK in user or any(
+        m["role"] == "assistant" and m["content"].startswith("{") for m in messages
+    ):
+        return _json_reply(messages, prompt, user)
     if f"<{REWRITE_TAG}>" in prompt:
         original = between(INSTRUCTION_TAG, user) or user.strip()
         return wrap(REWRITE_TAG, f"{original} {_additions(prompt)}")
@@ -76,6 +92,26 @@ def default_reply(messages: Sequence[ChatMessage]) -> str:
     start = _pick(user, len(_WORDS))
     body = " ".join(_WORDS[(start + i) % len(_WORDS)] for i in range(80))
     return f"Here is an answer to: {topic}\n\n{body.capitalize()}."
+
+
+_JSON_ASK = "Reply with only a JSON object"
+
+
+def _json_reply(messages: Sequence[ChatMessage], prompt: str, user: str) -> str:
+    """:func:`default_reply` as the JSON object the structured prompts ask for."""
+    if all(f"<{tag}>" in user for tag in JUDGE_TAGS):
+        return json.dumps({"verdict": "Not Equal"})
+    if '"scores"' in user:
+        blocks = re.findall(rf"<{INSTRUCTION_TAG}>(.*?)</{INSTRUCTION_TAG}>", user, re.DOTALL)
+        return json.dumps({"scores": [_length_score(b) for b in blocks]})
+    if '"score"' in user:
+        blocks = re.findall(rf"<{INSTRUCTION_TAG}>(.*?)</{INSTRUCTION_TAG}>", user, re.DOTALL)
+        return json.dumps({"score": _length_score(" ".join(blocks) or user)})
+    original = between(INSTRUCTION_TAG, user) or user.strip()
+    reply = {"plan": "Add two requirements.", "rewrite": f"{original} {_additions(prompt)}"}
+    if '"input"' in user:
+        reply["input"] = (between(INPUT_TAG, user) or "") + " 7"
+    return json.dumps(reply, ensure_ascii=False)
 
 
 def _length_score(text: str) -> int:

@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 
 from evolkit._protocols import BackendHints
+from evolkit._shapes import ReplyShape, json_schema_format
 from evolkit._types import ChatMessage, Completion
 from evolkit.backends._classify import classify_provider_error
 from evolkit.backends._gguf import require_chat_template
@@ -147,6 +148,16 @@ class LocalBackend:
         """Run defaults that suit a CPU model: as many calls in flight as it has slots, and a
         patient per-call timeout (see :class:`~evolkit._protocols.HintedBackend`)."""
         return BackendHints(parallel=self.parallel, timeout=LOCAL_CALL_TIMEOUT, hedge=False)
+
+    @property
+    def constrains(self) -> bool:
+        """True: llama.cpp's server turns ``response_format`` with a JSON schema into a
+        grammar that only lets the model write a reply of that schema."""
+        return True
+
+    def constraint(self, shape: ReplyShape) -> dict[str, Any]:
+        """``response_format`` of type ``json_schema`` with ``shape``'s schema."""
+        return {"response_format": json_schema_format(shape)}
 
     @property
     def address(self) -> str | None:

@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from evolkit._protocols import BackendHints
+from evolkit._shapes import ReplyShape, json_schema_format
 from evolkit._types import ChatMessage, Completion, Usage
 from evolkit.backends._classify import retry_after_header
 from evolkit.errors import BackendError, ModelError
@@ -183,6 +184,12 @@ class OpenAICompatBackend:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
+    def reply_scope(self) -> dict[str, Any]:
+        """The server called and the parameters sent with every call, keys left out."""
+        from evolkit.redact import public_params
+
+        return {"url": self.url, **public_params(self.params), "extra_body": self._extra_body}
+
     def __repr__(self) -> str:
         return f"OpenAICompatBackend(model={self.model!r}, url={self.url!r})"
 
@@ -195,6 +202,17 @@ class OpenAICompatBackend:
         """What the settings imply for a run: no more calls in flight than ``max_connections``,
         and the per-call ``timeout`` when one was given."""
         return BackendHints(parallel=self.max_connections or None, timeout=self._given_timeout)
+
+    @property
+    def constrains(self) -> bool:
+        """True: OpenAI-compatible servers (vLLM, SGLang, llama.cpp, Ollama's OpenAI endpoint,
+        OpenAI itself) take ``response_format`` with a JSON schema
+        (:class:`~evolkit._protocols.ConstrainedBackend`)."""
+        return True
+
+    def constraint(self, shape: ReplyShape) -> dict[str, Any]:
+        """``response_format`` of type ``json_schema`` with ``shape``'s schema, strict."""
+        return {"response_format": json_schema_format(shape)}
 
     def _session_for_loop(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()

@@ -53,12 +53,22 @@ class RouterBackend:
         group: str | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> None:
+        from evolkit.redact import remember_secrets
+
+        remember_secrets(config.model_list)  # keys written in the router config
         self.config = config
         self.group = config.group(group)
         self.model = f"router/{self.group}"
         self.params: dict[str, Any] = dict(params or {})
         self._router: Any = None
         self._router_loop: asyncio.AbstractEventLoop | None = None
+
+    def reply_scope(self) -> dict[str, Any]:
+        """The parameters sent with every call, keys left out (not the deployments: the group
+        names the model, so keys stay the same when deployments change)."""
+        from evolkit.redact import public_params
+
+        return public_params(self.params)
 
     @classmethod
     def from_file(

@@ -18,6 +18,7 @@ from attrs import frozen
 from evolkit._types import Instruction
 from evolkit.data.card import RunInfo, hf_features, write_card
 from evolkit.data.sources import remove_if_refused
+from evolkit.engine.preflight import check_data_file, refuse_output_over_input
 from evolkit.errors import ConfigError
 
 __all__ = [
@@ -146,6 +147,8 @@ def export(
             f"unknown export format {format!r}: use one of {', '.join(EXPORT_FORMATS)}"
         )
     source, out = Path(data), Path(target)
+    check_data_file(source)
+    refuse_output_over_input(out, source)
     rows = _Counted(read_instructions(source), require_response)
     with remove_if_refused(out):
         if format == "hf":

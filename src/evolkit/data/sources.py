@@ -121,7 +121,7 @@ class SeedSource:
 def _file_rows(path: Path, mapper: RowMapper) -> Iterator[Instruction]:
     from evolkit.io import read_instructions
 
-    yield from read_instructions(path, mapper=mapper)
+    yield from read_instructions(path, mapper=mapper, pipe_ok=True)  # seeds: a pipe is read once
 
 
 def _frame_rows(frame: Any) -> Iterator[Mapping[str, Any]]:

@@ -10,15 +10,24 @@ run in a worker thread so the event loop never blocks.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
+from evolkit._protocols import Backend, ScopedBackend
 from evolkit._types import Completion
 from evolkit.errors import ConfigError
 
-__all__ = ["DEFAULT_MAX_ENTRIES", "ResponseCache", "default_cache_path"]
+__all__ = [
+    "DEFAULT_MAX_ENTRIES",
+    "ResponseCache",
+    "default_cache_path",
+    "scope_digest",
+    "scoped_cache",
+]
 
 #: Replies a cache keeps by default (about 1 GB at 5 kB a reply).
 DEFAULT_MAX_ENTRIES = 200_000
@@ -47,6 +56,7 @@ class ResponseCache:
     def __init__(self, path: Path, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
         self.path = path
         self.max_entries = max_entries
+        self.scope = ""  # see scoped_cache
         self._puts = 0
         self._lock = threading.Lock()
         try:
@@ -90,11 +100,16 @@ class ResponseCache:
                 (count - self.max_entries,),
             )
 
+    def _scoped(self, key: str) -> str:
+        if not self.scope:
+            return key
+        return hashlib.sha256(f"{self.scope}:{key}".encode()).hexdigest()
+
     async def get(self, key: str) -> Completion | None:
-        return await asyncio.to_thread(self._get, key)
+        return await asyncio.to_thread(self._get, self._scoped(key))
 
     async def put(self, key: str, completion: Completion) -> None:
-        await asyncio.to_thread(self._put, key, completion)
+        await asyncio.to_thread(self._put, self._scoped(key), completion)
 
     def __len__(self) -> int:
         with self._lock:
@@ -103,3 +118,27 @@ class ResponseCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def reply_scope(backend: Backend) -> dict[str, Any]:
+    """What outside a request can change its reply: the model and, for a
+    :class:`~evolkit._protocols.ScopedBackend`, its server and backend-wide parameters."""
+    scope: dict[str, Any] = {"model": backend.model}
+    if isinstance(backend, ScopedBackend):
+        scope["backend"] = dict(backend.reply_scope())
+    return scope
+
+
+def scope_digest(backend: Backend) -> str:
+    """A short digest of :func:`reply_scope`."""
+    blob = json.dumps(reply_scope(backend), sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def scoped_cache(cache: ResponseCache | None, backend: Backend) -> ResponseCache | None:
+    """``cache`` keyed also by :func:`reply_scope` of ``backend`` (the journal key already
+    holds the messages and call parameters): a reply from one server, or made with other
+    backend parameters, is never reused for another. Every runner's cache goes through here."""
+    if cache is not None:
+        cache.scope = scope_digest(backend)
+    return cache

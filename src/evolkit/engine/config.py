@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ __all__ = [
     "DEFAULT_CONCURRENCY",
     "DEFAULT_TIMEOUT",
     "DUPLICATE_IDS",
+    "STRUCTURED",
     "EvolveConfig",
     "split_names",
 ]
@@ -22,6 +24,10 @@ __all__ = [
 #: What to do with seed rows that share an ``id`` but differ: refuse (``error``), keep both
 #: with fresh content ids (``rename``), or keep the first (``drop``).
 DUPLICATE_IDS = ("error", "rename", "drop")
+
+#: Whether replies are constrained to the shape each call declares (``--structured``): where
+#: the backend can (``auto``), always (``on``: a backend that cannot is refused), or never.
+STRUCTURED = ("auto", "on", "off")
 
 
 def _fraction(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -35,6 +41,17 @@ DEFAULT_TIMEOUT = 120.0
 
 _positive: Any = attrs.validators.optional(attrs.validators.gt(0))
 _non_negative: Any = attrs.validators.ge(0)
+
+
+def _sampling(instance: Any, attribute: attrs.Attribute[Any], value: Mapping[str, Any]) -> None:
+    """Sampling parameters are finite numbers (``--temperature nan`` is refused), and the
+    temperature is not negative."""
+    for name, number in value.items():
+        if isinstance(number, float) and not math.isfinite(number):
+            raise ValueError(f"{name} must be a finite number, got {number} ({attribute.name})")
+    temperature = value.get("temperature")
+    if isinstance(temperature, (int, float)) and temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature} ({attribute.name})")
 
 
 def _weights(value: Mapping[str, float] | Sequence[str] | str | None) -> dict[str, float] | None:
@@ -85,6 +102,14 @@ class EvolveConfig:
     ``concurrency`` (model calls in flight) and ``timeout`` (seconds per call) left at ``None``
     take the backend's hints (a local model: its parallel slots and a patient timeout), else
     16 and 120 s; :meth:`fitted` fills them in.
+
+    ``structured`` constrains every reply whose call declares a shape (a rewrite, a verdict, a
+    score) to that shape's JSON schema: ``"auto"`` where the backend can, ``"on"`` always (a
+    backend that cannot is an error), ``"off"`` never (replies are read as text). The plan
+    holds ``"on"`` when the backend constrains (``auto`` resolved). It is not part of the
+    fingerprint: a constrained call never shares an answer with a text one (its messages and
+    ``response_format`` are part of its journal key), so a run resumed the other way only
+    reads the rounds still to come differently.
     """
 
     rounds: int = field(default=4, validator=_non_negative)
@@ -96,10 +121,12 @@ class EvolveConfig:
     respond_seeds: bool = True
     respond_system: str | None = None
     mutate_params: Mapping[str, Any] = field(
-        factory=lambda: {"temperature": 0.7, "max_tokens": 512}, converter=dict
+        factory=lambda: {"temperature": 0.7, "max_tokens": 512}, converter=dict, validator=_sampling
     )
     respond_params: Mapping[str, Any] = field(
-        factory=lambda: {"temperature": 0.7, "max_tokens": 1024}, converter=dict
+        factory=lambda: {"temperature": 0.7, "max_tokens": 1024},
+        converter=dict,
+        validator=_sampling,
     )
     retries: int = field(default=4, validator=_non_negative)
     timeout: float | None = field(default=None, validator=_positive)
@@ -120,6 +147,7 @@ class EvolveConfig:
     #: A second try for a call far slower than the run's others, on a spare slot (hedge.py);
     #: ``None``: on, unless the backend's hints say it would not help (a local model).
     hedge: bool | None = None
+    structured: str = field(default="auto", validator=attrs.validators.in_(STRUCTURED))
 
     def fitted(
         self,

@@ -10,7 +10,7 @@ from typing import Any
 from evolkit.engine.config import DUPLICATE_IDS
 from evolkit.engine.stats import RunStats, yield_warnings
 
-__all__ = ["add_failure_arguments", "failure_settings", "report_failures"]
+__all__ = ["add_failure_arguments", "failure_settings", "report_failures", "unanswered_exit"]
 
 
 def add_failure_arguments(p: Any) -> None:
@@ -29,6 +29,12 @@ def add_failure_arguments(p: Any) -> None:
     )
     p.add_argument(
         "--strict", action="store_true", help="stop at the first plugin error (a bug, not a drop)"
+    )
+    p.add_argument(
+        "--allow-unanswered",
+        action="store_true",
+        help="exit 0 even when some seeds are left without an answer (their answer failed); "
+        "by default such a run exits 2, and running it again asks for those answers again",
     )
     p.add_argument(
         "--max-reply-chars",
@@ -77,3 +83,20 @@ def report_failures(stats: RunStats) -> None:
     for cause, count in sorted(stats.failures.items(), key=lambda kv: (-kv[1], kv[0])):
         example = stats.failure_examples.get(cause, "")
         print(f"  {count} x {cause}: {example}", file=sys.stderr)
+
+
+def unanswered_exit(stats: RunStats, allowed: bool) -> int:
+    """The exit code of a run whose data set may hold seeds left without an answer: one line
+    on stderr when it does, and 2 unless ``allowed`` (``--allow-unanswered``)."""
+    missing = stats.seed_response_failures
+    if not missing:
+        return 0
+    line = (
+        f"{missing} of {stats.rows} rows have no answer (their seed's answer failed, see the "
+        "drops); run the same command again to ask for them again"
+    )
+    if allowed:
+        print(f"warning: {line}", file=sys.stderr)
+        return 0
+    print(f"error: {line}, or pass --allow-unanswered to keep them so", file=sys.stderr)
+    return 2

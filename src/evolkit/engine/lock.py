@@ -16,7 +16,7 @@ from filelock import FileLock, Timeout
 
 from evolkit.errors import ConfigError
 
-__all__ = ["LOCK_FILES", "locked", "sweep_temp_files"]
+__all__ = ["LOCK_FILES", "locked", "sweep_temp_files", "writing"]
 
 #: Files of the lock itself, which clearing a work directory leaves in place.
 LOCK_FILES = frozenset({"lock", "lock.pid"})
@@ -68,3 +68,16 @@ def sweep_temp_files(workdir: Path, output: Path | None) -> int:
                 path.unlink()
                 removed += 1
     return removed
+
+
+@contextlib.contextmanager
+def writing(workdir: Path, output: Path | None) -> Iterator[None]:
+    """What every command that writes ``output`` with a work directory holds while it works
+    (evolve, score, filter): a full disk or a read-only path as one line with the resume hint
+    (:func:`~evolkit.engine.preflight.disk_errors`), one writer (:func:`locked`), and the temp
+    files an interrupted run left swept."""
+    from evolkit.engine.preflight import disk_errors
+
+    with disk_errors(workdir), locked(workdir, output):
+        sweep_temp_files(workdir, output)
+        yield

@@ -18,6 +18,7 @@ from attrs import field, frozen
 
 from evolkit._protocols import Backend, Filter, HintedBackend, Mutator
 from evolkit.engine.config import EvolveConfig
+from evolkit.engine.structured import resolve_structured
 
 if TYPE_CHECKING:
     from evolkit._plugins import Plugins
@@ -53,7 +54,9 @@ def select_filters(plugins: Plugins, names: Iterable[str] | None) -> list[Filter
 
 
 def fit_to_backend(config: EvolveConfig, backend: Backend) -> EvolveConfig:
-    """``config`` with the settings left open (``None``) taken from the backend's hints."""
+    """``config`` with the settings left open (``None``) taken from the backend's hints, and
+    ``structured`` resolved to whether this backend constrains replies."""
+    config = attrs.evolve(config, structured=resolve_structured(config.structured, backend))
     if isinstance(backend, HintedBackend):
         hints = backend.hints
         return config.fitted(hints.parallel, hints.timeout, hints.hedge)

@@ -60,8 +60,11 @@ def finished_result(
         return None
     if saved.get("status", "complete") != "complete":
         return None
+    stats = RunStats.from_json(saved["stats"])
+    if stats.seed_response_failures:  # seeds left unanswered: the resume asks again
+        return None
     return RunResult(
-        stats=RunStats.from_json(saved["stats"]),
+        stats=stats,
         output=output,
         workdir=workdir,
         already_complete=True,

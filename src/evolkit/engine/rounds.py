@@ -9,6 +9,7 @@ reports progress; the evolution of each pool item happens in the executor
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import IO
 
 import attrs
@@ -21,7 +22,7 @@ from evolkit.engine.plan import RunPlan
 from evolkit.engine.progress import Progress, Snapshot
 from evolkit.engine.stats import Drop
 from evolkit.engine.steps import Outcome, RoundContext
-from evolkit.engine.workdir import WorkDir
+from evolkit.engine.workdir import WorkDir, read_jsonl
 from evolkit.errors import ModelError
 from evolkit.io import atomic_writer
 
@@ -122,6 +123,47 @@ class Rounds:
                 self.progress.update(self.snapshot(0, total, tally))
             self.runner.failures.check_round(0, tally.failed, tally.done, final=True)
         self.progress.end_round(self.snapshot(0, total, tally))
+
+    async def answer_failed_seeds(self, completed: int) -> int:
+        """A resumed run: ask again for the seed answers an earlier run left failed (a model
+        error, not a reply too long), and write them into round 0's rows and every committed
+        pool. Returns how many are answered now."""
+        cfg = self.plan.config
+        path = self.wd.drops(0)
+        if completed < 0 or not (cfg.respond and cfg.respond_seeds) or not path.exists():
+            return 0
+        drops = [Drop.from_record(r) for r in read_jsonl(path)]
+        failed = {d.parent_id for d in drops if d.reason.startswith("model_error:")}
+        if not failed:
+            return 0
+        todo = [s for s in self.wd.instructions(self.wd.rows(0)) if s.id in failed]
+        answered: dict[str, Instruction] = {}
+        again: dict[str, Drop] = {}
+        async for seed, failure in ordered_map(todo, self._answer_seed, item_window(cfg)):
+            if failure is None:
+                answered[seed.id] = seed
+            else:
+                again[seed.id] = failure
+        if answered:
+            for target in [self.wd.rows(0), *(self.wd.pool(r) for r in range(completed + 1))]:
+                self._replace_rows(target, answered)
+            with atomic_writer(path) as fh:
+                for drop in drops:
+                    if drop.parent_id not in answered:
+                        fh.write(_line(again.get(drop.parent_id, drop).to_record()))
+            self.stats.seed_response_failures -= len(answered)
+        return len(answered)
+
+    def _replace_rows(self, path: Path, answered: dict[str, Instruction]) -> None:
+        """Rewrite ``path`` with each seed of ``answered`` (by id) in place of its old row."""
+        if not path.exists():
+            return
+        rows = list(self.wd.instructions(path))
+        with atomic_writer(path) as fh:
+            for row in rows:
+                if row.id in answered and row.response is None:
+                    row = answered[row.id]
+                fh.write(_line(row.to_record()))
 
     async def evolve_round(self, round: int, total: int) -> None:
         """Round ``round``: every pool item evolved once; survivors kept, parents carried on."""

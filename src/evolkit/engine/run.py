@@ -23,13 +23,14 @@ from evolkit._version import __version__
 from evolkit.data.sources import SeedSource, open_seeds, remove_if_refused
 from evolkit.engine._heap import frozen_heap
 from evolkit.engine._loop import run_sync
+from evolkit.engine.cache import scoped_cache
 from evolkit.engine.calls import CallRunner, open_stores
 from evolkit.engine.config import EvolveConfig
 from evolkit.engine.controls import attach_cost_controls, cost_report, item_window
 from evolkit.engine.duplicates import SeedDeduper
 from evolkit.engine.executor import Executor, LocalExecutor
 from evolkit.engine.failures import RunAborted
-from evolkit.engine.lock import locked, sweep_temp_files
+from evolkit.engine.lock import writing
 from evolkit.engine.plan import (
     BackendSource,
     RunPlan,
@@ -37,7 +38,11 @@ from evolkit.engine.plan import (
     select_filters,
     select_mutators,
 )
-from evolkit.engine.preflight import check_output, check_size, disk_errors
+from evolkit.engine.preflight import (
+    check_output,
+    check_size,
+    refuse_output_over_input,
+)
 from evolkit.engine.progress import Progress, make_progress
 from evolkit.engine.result import RunResult
 from evolkit.engine.resume import finished_result, run_id, write_report
@@ -240,7 +245,7 @@ async def _open_rounds(
     """The journal, cache, call runner (with batch mode and the budget where asked for), round
     context and progress display of the run."""
     journal, cache = open_stores(stack, wd.journal, plan.config.cache)
-    runner = CallRunner.from_plan(plan, backend, journal, cache)
+    runner = CallRunner.from_plan(plan, backend, journal, scoped_cache(cache, backend))
     ctx = RoundContext(plan, runner, stats)
     reporter = make_progress(progress) if isinstance(progress, str) else progress
     stack.callback(reporter.close)
@@ -286,6 +291,8 @@ class _Checkpoint:
 async def _run_rounds(rounds: Rounds, completed: int, seeds: int, checkpoint: _Checkpoint) -> None:
     """Round 0 (when not done yet), then each round after ``completed``, saved one by one."""
     rounds.remember_kept(completed)
+    if await rounds.answer_failed_seeds(completed):  # a resumed run completes round 0 first
+        checkpoint.save(rounds.stats, completed)
     if completed < 0:
         await rounds.seed_round(seeds)
         completed = 0
@@ -316,7 +323,8 @@ def _finalise(rounds: Rounds, checkpoint: _Checkpoint, seeds: _SeedsWritten) -> 
         report: dict[str, Any] = {
             "status": "complete",
             "stats": final.to_json(),
-            "settings": checkpoint.fingerprint,
+            # with whether replies were constrained (not part of the fingerprint)
+            "settings": {**checkpoint.fingerprint, "structured": plan.config.structured},
         }
         report.update(seeds=checkpoint.seeds, evolkit=__version__, **cost_report(rounds.runner))
         with atomic_writer(summary_path(plan.output)) as fh:
@@ -352,6 +360,8 @@ async def aevolve(
     async with contextlib.AsyncExitStack() as stack:
         stack.enter_context(frozen_heap())
         wd, out_path = _prepare_workdir(stack, output)
+        if out_path is not None and isinstance(seeds, (str, os.PathLike)):
+            refuse_output_over_input(out_path, seeds)  # preflight.py
         with remove_if_refused(wd.path):  # refused seeds leave no work directory behind
             _guard_workdir(stack, wd, out_path)
             seed_source, written = _take_seeds(wd, seeds, fields, layout, progress, cfg)
@@ -391,9 +401,7 @@ def _guard_workdir(stack: contextlib.AsyncExitStack[Any], wd: WorkDir, out: Path
     writer per output (lock.py), temp files of an interrupted run removed."""
     if out is not None:
         check_output(out, wd.path)
-    stack.enter_context(disk_errors(wd.path))
-    stack.enter_context(locked(wd.path, out))
-    sweep_temp_files(wd.path, out)
+    stack.enter_context(writing(wd.path, out))
 
 
 def _failure_counts(rounds: Rounds) -> dict[str, Any]:

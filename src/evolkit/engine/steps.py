@@ -12,13 +12,15 @@ import attrs
 from attrs import frozen
 
 from evolkit._filter_call import apply_filter
-from evolkit._protocols import Filter, Mutator, PoolFilter
+from evolkit._protocols import ConstrainedBackend, Filter, Mutator, PoolFilter, ShapedMutator
+from evolkit._shapes import ReplyShape
 from evolkit._types import ChatMessage, Completion, Instruction, Rejected
 from evolkit.engine.calls import CallRunner
 from evolkit.engine.dedupe import Dedupe
 from evolkit.engine.failures import PluginError, plugin_error
 from evolkit.engine.journal import CallSite, request_key
 from evolkit.engine.stats import Drop, StatsBuilder
+from evolkit.engine.structured import constrainer, read_shaped
 from evolkit.errors import EvolkitError, ModelError
 from evolkit.redact import redact
 
@@ -72,6 +74,7 @@ class _AccountedBackend:
 
     Each call is journaled under the filter's name and the index of the identical request it
     repeats, so a filter that asks the same question k times (self-consistency) gets k calls.
+    It constrains replies (:class:`~evolkit._protocols.ConstrainedBackend`) when the run does.
     """
 
     def __init__(self, ctx: RoundContext, round: int, operator: str, parent: str) -> None:
@@ -82,6 +85,16 @@ class _AccountedBackend:
         self._repeats: Counter[str] = Counter()
         self.stage = "filter"
         self.model = ctx.runner.backend.model
+
+    @property
+    def constrains(self) -> bool:
+        """Whether the run constrains replies (``structured`` on and a backend that can)."""
+        return self._ctx.constrainer is not None
+
+    def constraint(self, shape: ReplyShape) -> dict[str, Any]:
+        """The run's backend's parameters for a reply of ``shape`` (none when it does not)."""
+        found = self._ctx.constrainer
+        return found.constraint(shape) if found is not None else {}
 
     async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
         request = request_key(self.model, messages, params)
@@ -107,6 +120,10 @@ class RoundContext:
         # Pool rules (near duplicates) are checked in the run's ordered stream, not here.
         self.dedupe = Dedupe(f for f in usable if isinstance(f, PoolFilter))
         self.max_reply_chars = plan.config.max_reply_chars
+        #: The backend when replies are constrained to their declared shape, else ``None``.
+        self.constrainer: ConstrainedBackend | None = constrainer(
+            plan.config.structured, runner.backend
+        )
 
     def guard(self, name: str, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)``; an exception from the plugin ``name`` becomes a counted
@@ -177,6 +194,27 @@ class RoundContext:
         )
         return completion.text.strip()
 
+    async def mutate(
+        self, mutator: Mutator, parent: Instruction, round: int, rng: random.Random
+    ) -> tuple[list[ChatMessage], Completion, Instruction | Rejected]:
+        """Ask ``mutator`` to evolve ``parent``: the messages, the reply and what it parsed to.
+
+        When the run constrains replies and the mutator declares its reply's shape
+        (:class:`~evolkit._protocols.ShapedMutator`), the reply is asked for and read as
+        JSON of that shape; otherwise as text, with the mutator's own ``parse``."""
+        name = mutator.name
+        site = CallSite(round, parent.id, "mutate")
+        params = self.plan.config.mutate_params
+        if self.constrainer is None or not isinstance(mutator, ShapedMutator):
+            messages = self.guard(name, mutator.build_messages, parent, rng)
+            reply = await self.call(messages, params, round, name, "mutate", site)
+            return messages, reply, self.guard(name, mutator.parse, reply.text, parent)
+        shape = self.guard(name, mutator.reply_shape, parent)
+        messages = self.guard(name, mutator.build_shaped_messages, parent, rng)
+        params = {**params, **self.constrainer.constraint(shape)}
+        reply = await self.call(messages, params, round, name, "mutate", site)
+        return messages, reply, self.guard(name, read_shaped, mutator, shape, reply.text, parent)
+
     async def evolve_one(self, index: int, parent: Instruction, round: int) -> Outcome:
         """Evolve ``parent`` once. Never raises for a model or parse failure: those are drops."""
 
@@ -199,11 +237,7 @@ class RoundContext:
             return dropped("mutate", "engine", "no_applicable_operator", "none")
         name = mutator.name
         try:
-            messages = self.guard(name, mutator.build_messages, parent, rng)
-            site = CallSite(round, parent.id, "mutate")
-            params = self.plan.config.mutate_params
-            reply = await self.call(messages, params, round, name, "mutate", site)
-            parsed = self.guard(name, mutator.parse, reply.text, parent)
+            messages, reply, parsed = await self.mutate(mutator, parent, round, rng)
         except ModelError as exc:
             return dropped("mutate", "model", f"model_error:{exc.kind}", name, redact(str(exc)))
         except PluginError as exc:

@@ -8,6 +8,10 @@ The judge is shown worked examples first, as earlier turns of the chat: asked th
 question, the small embedded model gave one label to every pair (Not Equal to 69 of 69
 benchmark cases), so it carried no signal; with the examples it tells rewordings from real
 changes (benchmarks/README.md, "Eliminator").
+
+When the run constrains replies (``--structured``), the judge's reply is a JSON object of
+:data:`VERDICT_SHAPE` (``{"verdict": "Equal"}`` or ``{"verdict": "Not Equal"}``) and the worked
+examples are answered in that form.
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ import attrs
 from attrs import field, frozen
 
 from evolkit._markers import JUDGE_TAGS, described, wrap
-from evolkit._protocols import Backend
+from evolkit._protocols import Backend, ConstrainedBackend
+from evolkit._shapes import ShapeMismatch, verdict_shape
 from evolkit._types import ChatMessage, Instruction, Verdict
 
 __all__ = [
     "JUDGE_EXAMPLES",
     "JUDGE_SYSTEM",
     "JUDGE_TEMPLATE",
+    "VERDICT_SHAPE",
     "InformationGainFilter",
     "JudgeExample",
     "read_judgement",
@@ -43,6 +49,9 @@ Equal (the second only rewords the first) \
 or Not Equal (the second asks for more or for something else)?"""
 
 _LABELS = {True: "Equal", False: "Not Equal"}
+
+#: The judge's reply when replies are constrained: one of the two labels.
+VERDICT_SHAPE = verdict_shape((_LABELS[True], _LABELS[False]), name="information_gain")
 
 
 @frozen
@@ -144,6 +153,10 @@ class InformationGainFilter:
     label whatever the pair, and the swap keeps good rewrites it called Equal
     (``benchmarks/README.md``) at one more call per Equal. A candidate the swapped question
     calls Not Equal is kept with the reason ``judge_disagreed``.
+
+    A backend that constrains replies (:class:`~evolkit._protocols.ConstrainedBackend`) is
+    asked for :data:`VERDICT_SHAPE`; a reply that does not fit it is unclear, counted under
+    ``unfit_reply:<why>`` instead of ``judge_unclear``.
     """
 
     name: str = "information_gain"
@@ -157,15 +170,20 @@ class InformationGainFilter:
     template: str = field(default=JUDGE_TEMPLATE, repr=False)
     examples: tuple[JudgeExample, ...] = field(default=JUDGE_EXAMPLES, converter=tuple, repr=False)
 
-    def build_messages(self, candidate: Instruction, parent: Instruction) -> list[ChatMessage]:
+    def build_messages(
+        self, candidate: Instruction, parent: Instruction, *, structured: bool = False
+    ) -> list[ChatMessage]:
         """The judge prompt: the worked examples as earlier turns, then the pair to judge,
-        the parent in ``<first>`` tags and the candidate in ``<second>``."""
+        the parent in ``<first>`` tags and the candidate in ``<second>``. With
+        ``structured`` the examples are answered as JSON of :data:`VERDICT_SHAPE`."""
         messages = [ChatMessage(role="system", content=self.system)]
         for example in self.examples:
+            label = _LABELS[example.equal]
+            answer = VERDICT_SHAPE.example(verdict=label) if structured else label
             messages.append(
                 ChatMessage(role="user", content=self._ask(example.first, example.second))
             )
-            messages.append(ChatMessage(role="assistant", content=_LABELS[example.equal]))
+            messages.append(ChatMessage(role="assistant", content=answer))
         messages.append(
             ChatMessage(role="user", content=self._ask(described(parent), described(candidate)))
         )
@@ -176,19 +194,29 @@ class InformationGainFilter:
         values = {"first": wrap(first, first_text), "second": wrap(second, second_text)}
         return _SLOT.sub(lambda m: values[m.group(1)], self.template)
 
-    async def _ask_model(self, messages: list[ChatMessage], backend: Backend) -> Judgement:
+    async def _ask_model(
+        self, candidate: Instruction, parent: Instruction, backend: Backend
+    ) -> tuple[Judgement, str]:
+        """The judgement of the pair, and the reason an unclear one is counted under."""
         params: dict[str, Any] = {"temperature": self.temperature}
         if self.max_tokens is not None:
             params["max_tokens"] = self.max_tokens
-        completion = await backend.complete(messages, **params)
-        return read_judgement(completion.text)
+        if not (isinstance(backend, ConstrainedBackend) and backend.constrains):
+            completion = await backend.complete(self.build_messages(candidate, parent), **params)
+            return read_judgement(completion.text), "judge_unclear"
+        params.update(backend.constraint(VERDICT_SHAPE))
+        messages = self.build_messages(candidate, parent, structured=True)
+        fields = VERDICT_SHAPE.read((await backend.complete(messages, **params)).text)
+        if isinstance(fields, ShapeMismatch):
+            return "unclear", f"unfit_reply:{fields.reason}"
+        return ("equal" if fields["verdict"] == _LABELS[True] else "not_equal"), ""
 
     async def judge(self, candidate: Instruction, parent: Instruction, backend: Backend) -> Verdict:
         """Drop ``candidate`` when the model judges it equal to ``parent`` (both ways round,
         with ``double_check``)."""
-        judgement = await self._ask_model(self.build_messages(candidate, parent), backend)
+        judgement, unclear = await self._ask_model(candidate, parent, backend)
         if judgement == "equal" and self.double_check:
-            swapped = await self._ask_model(self.build_messages(parent, candidate), backend)
+            swapped, _ = await self._ask_model(parent, candidate, backend)
             if swapped != "equal":
                 return Verdict.kept(
                     self.name,
@@ -199,6 +227,6 @@ class InformationGainFilter:
             return Verdict.dropped(self.name, "no_information_gain")
         if judgement == "unclear":
             if self.drop_unclear:
-                return Verdict.dropped(self.name, "judge_unclear")
-            return Verdict.kept(self.name, "judge_unclear")
+                return Verdict.dropped(self.name, unclear)
+            return Verdict.kept(self.name, unclear)
         return Verdict.kept(self.name)

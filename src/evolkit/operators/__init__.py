@@ -6,6 +6,10 @@ In-depth evolving (kind ``"depth"``) makes an instruction a little harder:
 data). In-breadth evolving (kind ``"breadth"``), ``breadth.mutate``, writes a new, rarer
 instruction in the same domain.
 
+An operator may declare the shape of its reply (:class:`ReplyShape`, see
+:class:`~evolkit._protocols.ShapedMutator`) so that a backend that constrains decoding can only
+return a well-formed rewrite; every ``TemplateMutator`` does.
+
 This module is itself a plugin: it registers the operators through
 ``evolkit_register_mutators`` like any third-party package would.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from evolkit._registry import MutatorRegistry
+from evolkit._shapes import ReplyField, ReplyShape, ShapeMismatch, rewrite_shape
 from evolkit.hookspecs import hookimpl
 from evolkit.operators._builtin import (
     ADD_CONSTRAINTS,
@@ -43,6 +48,9 @@ __all__ = [
     "DEEPEN",
     "INCREASE_REASONING",
     "InputMode",
+    "ReplyField",
+    "ReplyShape",
+    "ShapeMismatch",
     "TemplateMutator",
     "asks_for_something",
     "carries_data",
@@ -50,6 +58,7 @@ __all__ = [
     "extract_input",
     "extract_rewrite",
     "looks_like_answer",
+    "rewrite_shape",
 ]
 
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
 from attrs import field, frozen
 
 from evolkit._markers import INPUT_TAG, INSTRUCTION_TAG, wrap
+from evolkit._shapes import ReplyShape, rewrite_shape
 from evolkit._types import ChatMessage, Instruction, Rejected
 from evolkit.operators import prompts
 from evolkit.operators._reply import (
@@ -83,6 +84,11 @@ class TemplateMutator:
     answers the instruction; off with ``reject_answers=False``) and ``too_long`` (more than
     ``max_added_words`` words longer than the parent, or its input more than
     ``max_added_input_words`` longer).
+
+    It also declares the shape of its reply (:class:`~evolkit._protocols.ShapedMutator`): with
+    ``--structured`` on, the reply format is ``json_format`` (or ``json_format_with_input``), the
+    reply is a JSON object with a short ``plan`` and the ``rewrite`` (and the new ``input``), and
+    :meth:`parse_shaped` applies the same checks to the fields.
     """
 
     name: str = field(validator=attrs.validators.instance_of(str))
@@ -101,6 +107,8 @@ class TemplateMutator:
     reject_answers: bool = True
     output_format: str = field(default=prompts.FORMAT_REWRITE, repr=False)
     output_format_with_input: str = field(default=prompts.FORMAT_REWRITE_WITH_INPUT, repr=False)
+    json_format: str = field(default=prompts.FORMAT_JSON, repr=False)
+    json_format_with_input: str = field(default=prompts.FORMAT_JSON_WITH_INPUT, repr=False)
     description: str = field(default="", repr=False)
 
     def applies_to(self, instruction: Instruction) -> bool:
@@ -114,39 +122,79 @@ class TemplateMutator:
         The placeholders are cut out, so no run of words spans one.
         """
         pieces = _PLACEHOLDER.split(self.template)[::2]
-        formats = (self.output_format, self.output_format_with_input)
+        formats = (
+            self.output_format,
+            self.output_format_with_input,
+            self.json_format,
+            self.json_format_with_input,
+        )
         return (self.system, *pieces, *self.variants, *formats)
 
-    def render(self, instruction: Instruction, variant: str = "") -> str:
-        """The user prompt for ``instruction`` with ``variant``, reply format last."""
+    def _rewrites_input(self, instruction: Instruction) -> bool:
+        return self.input_mode == "rewrite" and bool(instruction.input.strip())
+
+    def render(self, instruction: Instruction, variant: str = "", *, json: bool = False) -> str:
+        """The user prompt for ``instruction`` with ``variant``, reply format last (the JSON
+        one with ``json``)."""
         block = wrap(INSTRUCTION_TAG, instruction.text)
         if instruction.input.strip():
             block += "\n" + wrap(INPUT_TAG, instruction.input)
         values = {"instruction": block, "variant": variant}
         body = _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.template).rstrip()
-        rewrites_input = self.input_mode == "rewrite" and bool(instruction.input.strip())
-        fmt = self.output_format_with_input if rewrites_input else self.output_format
+        with_input = self._rewrites_input(instruction)
+        if json:
+            fmt = self.json_format_with_input if with_input else self.json_format
+        else:
+            fmt = self.output_format_with_input if with_input else self.output_format
         return f"{body}\n\n{fmt}"
 
-    def build_messages(self, instruction: Instruction, rng: random.Random) -> list[ChatMessage]:
-        """``[system, user]`` messages asking to evolve ``instruction``; one variant drawn."""
+    def _messages(
+        self, instruction: Instruction, rng: random.Random, json: bool
+    ) -> list[ChatMessage]:
         variant = rng.choice(self.variants) if self.variants else ""
         return [
             ChatMessage(role="system", content=self.system),
-            ChatMessage(role="user", content=self.render(instruction, variant)),
+            ChatMessage(role="user", content=self.render(instruction, variant, json=json)),
         ]
+
+    def build_messages(self, instruction: Instruction, rng: random.Random) -> list[ChatMessage]:
+        """``[system, user]`` messages asking to evolve ``instruction``; one variant drawn."""
+        return self._messages(instruction, rng, json=False)
+
+    def reply_shape(self, instruction: Instruction) -> ReplyShape:
+        """A short plan and the rewrite, and the new input when this operator rewrites it."""
+        return rewrite_shape(with_input=self._rewrites_input(instruction))
+
+    def build_shaped_messages(
+        self, instruction: Instruction, rng: random.Random
+    ) -> list[ChatMessage]:
+        """:meth:`build_messages` with the JSON reply format last (same variant drawn)."""
+        return self._messages(instruction, rng, json=True)
 
     def parse(self, reply: str, parent: Instruction) -> Instruction | Rejected:
         """The evolved instruction in ``reply``, or :class:`~evolkit.Rejected` saying why not."""
-        text = extract_rewrite(reply)
+        new_input: str | None = None
+        if self.input_mode == "rewrite":
+            new_input = extract_input(reply)
+        return self._checked(extract_rewrite(reply), new_input, parent)
+
+    def parse_shaped(
+        self, fields: Mapping[str, Any], parent: Instruction
+    ) -> Instruction | Rejected:
+        """The evolved instruction in a JSON reply's ``fields`` (``rewrite``, and ``input``
+        when asked for), with the checks of :meth:`parse`."""
+        raw_input = fields.get("input")
+        new_input = raw_input.strip() or None if isinstance(raw_input, str) else None
+        return self._checked(extract_rewrite(str(fields["rewrite"])), new_input, parent)
+
+    def _checked(
+        self, text: str, new_input: str | None, parent: Instruction
+    ) -> Instruction | Rejected:
         if not text:
             return Rejected("empty_rewrite")
         if looks_like_refusal(text):
             return Rejected("refused")
-        new_input: str | None = None
-        if self.input_mode == "rewrite":
-            new_input = extract_input(reply)
-        elif self.input_mode == "drop":
+        if self.input_mode == "drop":
             new_input = ""
         child_input = parent.input if new_input is None else new_input
         if normalise(text) == normalise(parent.text) and normalise(child_input) == normalise(

@@ -22,6 +22,8 @@ __all__ = [
     "CONCRETIZE_VARIANTS",
     "DEEPEN",
     "DEEPEN_VARIANTS",
+    "FORMAT_JSON",
+    "FORMAT_JSON_WITH_INPUT",
     "FORMAT_REWRITE",
     "FORMAT_REWRITE_WITH_INPUT",
     "INCREASE_REASONING",
@@ -131,4 +133,14 @@ FORMAT_REWRITE = "Reply with only the new instruction, inside <rewrite></rewrite
 FORMAT_REWRITE_WITH_INPUT = (
     "Reply with only the new instruction inside <rewrite></rewrite> tags, "
     "then the new data inside <rewrite_input></rewrite_input> tags."
+)
+
+# The reply format when the backend constrains the reply to JSON (``--structured``).
+FORMAT_JSON = (
+    'Reply with only a JSON object: "plan" (one short sentence on what you will change) '
+    'and "rewrite" (the new instruction).'
+)
+FORMAT_JSON_WITH_INPUT = (
+    'Reply with only a JSON object: "plan" (one short sentence on what you will change), '
+    '"rewrite" (the new instruction) and "input" (the new data).'
 )

@@ -6,15 +6,21 @@ first drop, then the pool rules (``near_duplicate``) in round order. A row witho
 in the data set (a seed, or any row of a plain Alpaca file) is judged by the response rules
 (filters with ``needs_response``) and the pool rules only. The prompt a ``template_leak`` check
 needs is rebuilt from the row's operator (see :func:`operator_prompt`).
+
+With a ``journal`` path, every model call goes through the engine's call runner (retries,
+concurrency, timeout) and is journaled there, so a judging run that was stopped or killed is
+run again without sending a finished call twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from attrs import frozen
@@ -31,6 +37,9 @@ from evolkit._protocols import (
 )
 from evolkit._types import ChatMessage, Completion, Instruction, Verdict
 from evolkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from evolkit.engine.calls import CallRunner
 
 __all__ = [
     "NoModel",
@@ -50,6 +59,42 @@ class NoModel:
 
     async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
         raise ConfigError("a filter called the model: pass --model to run model-based rules")
+
+
+class JournaledBackend:
+    """What a filter sees as its backend when its calls are journaled: every call goes
+    through ``runner`` (the journal first, then the model within the run's limits)."""
+
+    def __init__(self, runner: CallRunner) -> None:
+        self._runner = runner
+        self.model = runner.backend.model
+
+    async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
+        completion, _ = await self._runner.call(messages, params)
+        return completion
+
+
+async def _journaled(
+    stack: contextlib.AsyncExitStack[Any],
+    backend: Backend,
+    journal: Path,
+    concurrency: int,
+    retries: int,
+) -> Backend:
+    """``backend`` behind a call runner over the journal at ``journal`` (engine/calls.py)."""
+    from evolkit.engine.cache import scope_digest
+    from evolkit.engine.calls import CallRunner, open_stores
+    from evolkit.engine.config import EvolveConfig
+    from evolkit.engine.plan import fit_to_backend
+
+    store, _ = open_stores(stack, journal, None)
+    runner = CallRunner.from_config(
+        fit_to_backend(EvolveConfig(concurrency=concurrency, retries=retries), backend),
+        backend,
+        store,
+    )
+    runner.run_id = scope_digest(backend)  # another model or server: other journal keys
+    return JournaledBackend(runner)
 
 
 def calls_model(flt: Filter) -> bool:
@@ -117,8 +162,28 @@ async def arefilter(
     backend: Backend | None = None,
     mutators: Mapping[str, Mutator] | None = None,
     concurrency: int = 8,
+    journal: Path | None = None,
+    retries: int = 4,
 ) -> list[RowVerdicts]:
-    """Judge every row of ``rows`` (see the module); results in round order, then file order."""
+    """Judge every row of ``rows`` (see the module); results in round order, then file order.
+    With ``journal``, the model calls are journaled there, each retried up to ``retries``
+    times (see the module)."""
+    async with contextlib.AsyncExitStack() as stack:
+        if backend is not None and journal is not None:
+            judged = await _journaled(stack, backend, journal, concurrency, retries)
+            return await _judge_all(rows, filters, judged, backend, mutators, concurrency)
+        return await _judge_all(rows, filters, backend, backend, mutators, concurrency)
+
+
+async def _judge_all(
+    rows: Iterable[Instruction],
+    filters: Sequence[Filter],
+    backend: Backend | None,
+    owner: Backend | None,
+    mutators: Mapping[str, Mutator] | None,
+    concurrency: int,
+) -> list[RowVerdicts]:
+    """:func:`arefilter` with the filters' ``backend``; ``owner`` is the backend it wraps."""
     ordered = sorted(rows, key=lambda r: r.round)
     by_id = {r.id: r for r in ordered}
     per_row = [f for f in filters if not isinstance(f, PoolFilter)]
@@ -143,8 +208,9 @@ async def arefilter(
         for task in tasks:  # one failed: the others stop before the connections close
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if isinstance(model, LoopBoundBackend):
-            await model.release_connections()  # before this event loop ends
+        held: object = owner
+        if isinstance(held, LoopBoundBackend):
+            await held.release_connections()  # before this event loop ends
     out: list[RowVerdicts] = []
     for result in results:
         if result.kept:
@@ -167,12 +233,22 @@ def refilter(
     backend: Backend | None = None,
     mutators: Mapping[str, Mutator] | None = None,
     concurrency: int = 8,
+    journal: Path | None = None,
+    retries: int = 4,
 ) -> list[RowVerdicts]:
     """Blocking :func:`arefilter`."""
     from evolkit.engine._loop import run_sync
 
     return run_sync(
-        arefilter(rows, filters, backend=backend, mutators=mutators, concurrency=concurrency)
+        arefilter(
+            rows,
+            filters,
+            backend=backend,
+            mutators=mutators,
+            concurrency=concurrency,
+            journal=journal,
+            retries=retries,
+        )
     )
 
 

@@ -14,7 +14,10 @@ from typing import Any
 from evolkit._arguments import Command, positive_int
 from evolkit.engine.config import split_names
 
-__all__ = ["add_subcommand", "run"]
+__all__ = ["JOURNAL_NAME", "add_subcommand", "run"]
+
+#: The journal of the judge calls, in the work directory of the output (``OUT.evolkit/``).
+JOURNAL_NAME = "filter-journal.sqlite"
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
@@ -33,6 +36,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model for the model-based rules (off without)")
     p.add_argument("--api-base", default=None, help="endpoint for the model")
     p.add_argument("--concurrency", type=positive_int, default=8, help="model calls in flight (8)")
+    p.add_argument("--retries", type=int, default=4, help="retries per model call (4)")
     p.add_argument(
         "--verdicts", type=Path, default=None, help="verdicts file (default: OUT.verdicts.jsonl)"
     )
@@ -57,19 +61,37 @@ def run(args: argparse.Namespace) -> int:
     if args.output is None:
         raise ConfigError("evolkit filter needs -o OUT for the kept rows (or --labels LABELS)")
     filters, skipped = _chosen_filters(args)
+    from evolkit.engine.preflight import (
+        check_data_file,
+        check_output_file,
+        refuse_output_over_input,
+    )
+
+    check_data_file(args.input)
+    verdicts_path = args.verdicts or args.output.with_name(args.output.name + ".verdicts.jsonl")
+    for path in (args.output, verdicts_path):
+        refuse_output_over_input(path, args.input)
     rows = list(read_instructions(args.input))
     if not rows:
         raise SeedFileError(str(args.input), None, "the file has no rows", "nothing to judge")
     backend, mutators = _model_and_operators(args)
-    from evolkit.engine.preflight import check_output_file
-
-    verdicts_path = args.verdicts or args.output.with_name(args.output.name + ".verdicts.jsonl")
     for path in (args.output, verdicts_path):
         check_output_file(path)  # before any model call
+    from evolkit.engine.lock import writing
+    from evolkit.engine.workdir import WorkDir
+
+    workdir = WorkDir.for_output(args.output).path  # its journal: a stopped run resumes
     try:
-        results = refilter(
-            rows, filters, backend=backend, mutators=mutators, concurrency=args.concurrency
-        )
+        with writing(workdir, args.output):
+            results = refilter(
+                rows,
+                filters,
+                backend=backend,
+                mutators=mutators,
+                concurrency=args.concurrency,
+                journal=workdir / JOURNAL_NAME if backend is not None else None,
+                retries=args.retries,
+            )
     finally:
         held: object = backend
         if isinstance(held, ClosableBackend):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import field, frozen
 
 from evolkit._types import Instruction, lineage_of
+from evolkit.engine.preflight import check_data_file
 from evolkit.engine.stats import Drop, RunStats
 from evolkit.engine.workdir import WorkDir, summary_path
 from evolkit.errors import SeedFileError
@@ -147,6 +148,8 @@ def load_run(output: str | os.PathLike[str]) -> RunData:
     report has no drops.
     """
     out = Path(output)
+    if out.is_symlink() or out.exists():  # a running run has only its work directory
+        check_data_file(out, jsonl=True, fix="pass the data set a run wrote (its -o path)")
     rows = tuple(iter_rows(out))
     stats, settings = read_summary(out)
     drops = tuple(iter_drops(out))

@@ -25,7 +25,7 @@ from typing import Any
 from attrs import frozen
 
 from evolkit._types import ChatMessage, Completion, Instruction
-from evolkit.engine.cache import ResponseCache
+from evolkit.engine.cache import ResponseCache, scoped_cache
 from evolkit.engine.calls import CallRunner
 from evolkit.engine.journal import CallSite, Journal
 from evolkit.engine.plan import RunPlan
@@ -220,7 +220,9 @@ class Worker:
         main = WorkDir(plan.workdir).journal
         self._journal = SharedJournal(_journal_folder(spec.journal_dir), f"w{self.index}", main)
         self._cache = _open_cache(plan.config.cache)
-        runner = CallRunner.from_plan(plan, backend, self._journal, self._cache)
+        runner = CallRunner.from_plan(
+            plan, backend, self._journal, scoped_cache(self._cache, backend)
+        )
         self._ctx = _RecordingContext(plan, runner, StatsBuilder())
         self._token = token
         return self._ctx

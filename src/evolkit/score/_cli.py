@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from evolkit._arguments import Command, positive_int
 from evolkit.engine.config import split_names
+from evolkit.engine.structured import add_structured_argument
 
 __all__ = ["add_subcommand", "run_score", "run_select"]
 
@@ -45,6 +47,7 @@ def _score_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rpm", type=float, default=None, help="request-per-minute limit")
     p.add_argument("--tpm", type=float, default=None, help="token-per-minute limit")
     p.add_argument("--cache", default="default", help="response cache file, 'default' or 'off'")
+    add_structured_argument(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
@@ -97,7 +100,20 @@ def run_score(args: argparse.Namespace) -> int:
         console.print(
             f"scores written to {report.output}; report in {score_report_path(report.output)}"
         )
-    return 1 if report.failed else 0
+    if report.failed:
+        print(f"error: {_failed_line(report)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _failed_line(report: Any) -> str:
+    """The one line of a scoring run that could not give every score."""
+    reasons = sorted({reason for per_scorer in report.failures.values() for reason in per_scorer})
+    return (
+        f"{report.failed} scores of {report.rows} rows could not be given ({', '.join(reasons)}); "
+        "they are left out of the rows: fix the cause and run the same command again to ask "
+        "for them again"
+    )
 
 
 def _score(args: argparse.Namespace, progress: Any) -> Any:
@@ -116,6 +132,7 @@ def _score(args: argparse.Namespace, progress: Any) -> Any:
         rpm=args.rpm,
         tpm=args.tpm,
         cache=cache_path(args.cache),
+        structured=args.structured,
         progress=progress,
     )
 
@@ -141,9 +158,10 @@ SCORE = Command(
     "score every row: difficulty, quality, complexity along its lineage, diversity",
     "Score every row of OUT and write the scores into each row's metadata "
     "(metadata.scores), with the counts, means per round and per operator, and cost in "
-    "OUT.scores.json. Model calls are journaled in OUT.evolkit/: running the same "
-    "command again resumes. A reply that cannot be read is a counted failure, never a "
-    "default score. Exit code 1 when some scores could not be given.",
+    "OUT.scores.json. Model calls are journaled in OUT.evolkit/ (of the -o file when "
+    "given), one writer at a time: running the same command again resumes. A reply that "
+    "cannot be read is a counted failure, never a default score. Exit code 1 when some "
+    "scores could not be given.",
     _score_arguments,
     run_score,
 )

@@ -5,6 +5,12 @@ lineage) and the reply is read strictly: a reply without exactly one readable sc
 or with a score outside 1–10, is a :class:`~evolkit.ScoreFailure` with its reason, never a
 default value. Requests use temperature 0 and a short ``max_tokens``, so a resumed or repeated
 run asks the very same questions and is answered from the journal or the cache.
+
+A backend that constrains replies (:class:`~evolkit._protocols.ConstrainedBackend`, with
+``--structured`` on) is asked for a JSON object instead: ``{"score": N}`` with N an integer
+from 1 to 10 (:func:`~evolkit._shapes.score_shape`), or ``{"scores": [N, ...]}`` with one per
+version (:func:`~evolkit._shapes.scores_shape`); the last paragraph of the prompt then asks for
+that form, and a reply that does not fit is a failure with the reason ``unfit_reply:<why>``.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from typing import Any
 from attrs import field, frozen
 
 from evolkit._markers import described, wrap
-from evolkit._protocols import Backend
+from evolkit._protocols import Backend, ConstrainedBackend
+from evolkit._shapes import ReplyShape, ShapeMismatch, score_shape, scores_shape
 from evolkit._types import ChatMessage, Instruction, ScoreFailure, ScoreItem
 
 __all__ = [
@@ -24,6 +31,7 @@ __all__ = [
     "DIFFICULTY_TEMPLATE",
     "JUDGE_SYSTEM",
     "QUALITY_TEMPLATE",
+    "SCORE_SHAPE",
     "ChainComplexityScorer",
     "DifficultyScorer",
     "QualityScorer",
@@ -134,6 +142,39 @@ def parse_chain_scores(reply: str, count: int) -> list[float] | ScoreFailure:
     return [scores[i] for i in range(1, count + 1)]
 
 
+#: The reply of a difficulty or quality score when replies are constrained.
+SCORE_SHAPE = score_shape(SCALE[0], SCALE[1])
+
+
+def _constrainer(backend: Backend) -> ConstrainedBackend | None:
+    if isinstance(backend, ConstrainedBackend) and backend.constrains:
+        return backend
+    return None
+
+
+def _json_form(messages: list[ChatMessage], shape: ReplyShape, example: str) -> list[ChatMessage]:
+    """``messages`` with the last paragraph of the user turn (the reply form) asking for
+    ``example``, a JSON object of ``shape``."""
+    head, _, _ = messages[-1]["content"].rpartition("\n\n")
+    form = f"Reply with only a JSON object of this form: {example}"
+    return [*messages[:-1], {"role": "user", "content": f"{head}\n\n{form}"}]
+
+
+async def _ask_score(
+    backend: Backend, messages: list[ChatMessage], params: Mapping[str, Any]
+) -> float | ScoreFailure:
+    """One 1-10 score: read from text, or as JSON of :data:`SCORE_SHAPE` when constrained."""
+    shaped = _constrainer(backend)
+    if shaped is None:
+        return parse_score((await backend.complete(messages, **params)).text)
+    asked = _json_form(messages, SCORE_SHAPE, '{"score": N}')
+    reply = await backend.complete(asked, **{**params, **shaped.constraint(SCORE_SHAPE)})
+    fields = SCORE_SHAPE.read(reply.text)
+    if isinstance(fields, ShapeMismatch):
+        return ScoreFailure(f"unfit_reply:{fields.reason}", reply.text[:200])
+    return float(fields["score"])
+
+
 def _messages(content: str) -> list[ChatMessage]:
     return [
         {"role": "system", "content": JUDGE_SYSTEM},
@@ -158,8 +199,7 @@ class DifficultyScorer:
         return _messages(self.template.format(instruction=wrap("instruction", described(item.row))))
 
     async def score(self, item: ScoreItem, backend: Backend) -> float | ScoreFailure:
-        reply = await backend.complete(self.messages(item), **self.params)
-        return parse_score(reply.text)
+        return await _ask_score(backend, self.messages(item), self.params)
 
 
 @frozen(kw_only=True)
@@ -183,8 +223,7 @@ class QualityScorer:
     async def score(self, item: ScoreItem, backend: Backend) -> float | ScoreFailure:
         if not (item.row.response or "").strip():
             return ScoreFailure("no_response")
-        reply = await backend.complete(self.messages(item), **self.params)
-        return parse_score(reply.text)
+        return await _ask_score(backend, self.messages(item), self.params)
 
 
 @frozen(kw_only=True)
@@ -219,6 +258,16 @@ class ChainComplexityScorer:
     async def score(self, item: ScoreItem, backend: Backend) -> float | ScoreFailure:
         count = len(self.chain(item))
         params = _params(self.tokens_per_version * count)
-        reply = await backend.complete(self.messages(item), **params)
-        scores = parse_chain_scores(reply.text, count)
-        return scores if isinstance(scores, ScoreFailure) else scores[-1]
+        shaped = _constrainer(backend)
+        if shaped is None:
+            reply = await backend.complete(self.messages(item), **params)
+            scores = parse_chain_scores(reply.text, count)
+            return scores if isinstance(scores, ScoreFailure) else scores[-1]
+        shape = scores_shape(count, SCALE[0], SCALE[1])
+        example = '{"scores": [' + ", ".join(["N"] * count) + "]}"
+        messages = _json_form(self.messages(item), shape, example)
+        reply = await backend.complete(messages, **{**params, **shaped.constraint(shape)})
+        fields = shape.read(reply.text)
+        if isinstance(fields, ShapeMismatch):
+            return ScoreFailure(f"unfit_reply:{fields.reason}", reply.text[:200])
+        return float(fields["scores"][-1])

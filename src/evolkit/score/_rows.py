@@ -14,6 +14,7 @@ from typing import IO
 
 from evolkit._encoding import undecodable
 from evolkit._types import Instruction
+from evolkit.engine.preflight import check_data_file
 from evolkit.errors import SeedFileError
 
 __all__ = ["RowFile"]
@@ -24,8 +25,7 @@ class RowFile:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            raise SeedFileError(str(self.path), None, "file not found", "pass a data set (.jsonl)")
+        check_data_file(self.path, jsonl=True, fix="pass a data set (.jsonl)")
         self._handle: IO[bytes] = self.path.open("rb")
         self.offsets: dict[str, int] = {}
         self._order: list[int] = []
@@ -46,7 +46,10 @@ class RowFile:
 
     def _parse(self, line: bytes, number: int | None = None) -> Instruction:
         try:
-            return Instruction.from_record(json.loads(line))
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise TypeError(f"a JSON {type(record).__name__}, not an object")
+            return Instruction.from_record(record)
         except UnicodeDecodeError:
             raise undecodable(self.path) from None
         except (ValueError, TypeError) as exc:

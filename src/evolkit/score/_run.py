@@ -2,10 +2,11 @@
 
 Model calls go through the engine's :class:`~evolkit.engine.calls.CallRunner` and
 :class:`~evolkit.engine.journal.Journal`, built as an evolution run builds them: bounded
-concurrency, retries, rate limits, the shared response cache, and a journal in
-``OUT.evolkit/score-journal.sqlite``, so an interrupted scoring run resumes without paying for a
-call twice. Rows are streamed in file order through a bounded window; the output is written
-atomically when every row is done (by default over the input).
+concurrency, retries, rate limits, the shared response cache, and a journal in the work
+directory of the file written (``OUT.evolkit/score-journal.sqlite``), locked like an evolution
+run's, so an interrupted scoring run resumes without paying for a call twice and two never
+write one file at once. Rows are streamed in file order through a bounded window; the output is
+written atomically when every row is done (by default over the input).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import os
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -24,16 +26,24 @@ import attrs
 
 from evolkit._plugins import Plugins, default_plugins
 from evolkit._protocols import Backend, PreparedScorer, Scorer
+from evolkit._shapes import ReplyShape
 from evolkit._types import ChatMessage, Completion, Instruction, ScoreFailure, ScoreItem, Usage
 from evolkit.engine._loop import run_sync
+from evolkit.engine.cache import scope_digest, scoped_cache
 from evolkit.engine.calls import CallRunner, open_stores
 from evolkit.engine.config import DEFAULT_CONCURRENCY, EvolveConfig, split_names
+from evolkit.engine.lock import writing
 from evolkit.engine.ordered import ordered_map
 from evolkit.engine.plan import fit_to_backend
-from evolkit.engine.preflight import check_output_file
+from evolkit.engine.preflight import (
+    check_data_file,
+    check_output_file,
+    refuse_output_over_input,
+)
 from evolkit.engine.run import _build_config, _open_backend
+from evolkit.engine.structured import constrainer
 from evolkit.engine.workdir import WorkDir
-from evolkit.errors import ModelError
+from evolkit.errors import EvolkitError, ModelError
 from evolkit.io import atomic_writer
 from evolkit.score._rows import RowFile
 from evolkit.score._summary import FAILURES_KEY, SCORES_KEY, ScoreReport, TableBuilder
@@ -58,13 +68,24 @@ def select_scorers(plugins: Plugins, names: Sequence[str] | str | None) -> list[
 
 
 class _ScoringBackend:
-    """What a scorer sees as its backend: calls go through the runner and are counted."""
+    """What a scorer sees as its backend: calls go through the runner and are counted; it
+    constrains replies (:class:`~evolkit._protocols.ConstrainedBackend`) when the run does."""
 
-    def __init__(self, runner: CallRunner, usage: dict[str, Usage], scorer: str) -> None:
+    def __init__(
+        self, runner: CallRunner, usage: dict[str, Usage], scorer: str, structured: str = "off"
+    ) -> None:
         self._runner = runner
         self._usage = usage
         self._scorer = scorer
         self.model = runner.backend.model
+        self._constrainer = constrainer(structured, runner.backend)
+
+    @property
+    def constrains(self) -> bool:
+        return self._constrainer is not None
+
+    def constraint(self, shape: ReplyShape) -> dict[str, Any]:
+        return self._constrainer.constraint(shape) if self._constrainer is not None else {}
 
     async def complete(self, messages: Sequence[ChatMessage], **params: Any) -> Completion:
         completion, _ = await self._runner.call(messages, params)
@@ -86,6 +107,8 @@ async def _one(scorer: Scorer, item: ScoreItem, backend: Backend) -> float | Sco
         value = await scorer.score(item, backend)
     except ModelError as exc:
         return ScoreFailure(f"model_error:{exc.kind}", str(exc)[:200])
+    except (OSError, sqlite3.Error, EvolkitError):
+        raise  # the run's own files (a full disk), a stopped run: not the scorer's failure
     except Exception as exc:  # a bug in a third-party scorer is a counted failure, not a crash
         return ScoreFailure("scorer_error", f"{type(exc).__name__}: {exc}"[:200])
     if isinstance(value, ScoreFailure):
@@ -121,7 +144,9 @@ def _runner(
     """The engine's call runner over a journal in ``workdir``, as an evolution run builds it."""
     workdir.mkdir(parents=True, exist_ok=True)
     journal, cache = open_stores(stack, workdir / JOURNAL_NAME, cfg.cache)
-    return CallRunner.from_config(cfg, backend, journal, cache)
+    runner = CallRunner.from_config(cfg, backend, journal, scoped_cache(cache, backend))
+    runner.run_id = scope_digest(backend)  # another server or model: other journal keys too
+    return runner
 
 
 async def _score_rows(
@@ -131,10 +156,11 @@ async def _score_rows(
     target: Path,
     window: int,
     progress: Callable[[int, int], None] | None,
+    structured: str = "off",
 ) -> ScoreReport:
     """Score ``rows`` in order through a bounded window and write them to ``target``."""
     usage: dict[str, Usage] = {}
-    backends = {s.name: _ScoringBackend(runner, usage, s.name) for s in chosen}
+    backends = {s.name: _ScoringBackend(runner, usage, s.name, structured) for s in chosen}
 
     async def score_row(index: int, row: Instruction) -> Instruction:
         item = ScoreItem(row, rows.ancestors(row))
@@ -195,19 +221,24 @@ async def ascore(
     cfg = _build_config(None, settings)
     source = Path(data)
     target = Path(output) if output is not None else source
+    if output is not None:  # leaving it out writes the scores into the input, atomically
+        refuse_output_over_input(target, source, fix="leave out -o to score the file in place")
+    check_data_file(source, jsonl=True, fix="pass a data set (.jsonl)")  # before any lock
     check_output_file(target)  # before any call is paid for
+    workdir = WorkDir.for_output(target).path  # one per output: two outputs never share one
     async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(writing(workdir, target))  # one writer, disk errors, temp files
         rows = stack.enter_context(RowFile(source))
         runner_backend: Backend = _NoModel()
         if any(s.needs_model for s in chosen):
             runner_backend, _ = await _open_backend(stack, plugins, backend, model, model_params)
         cfg = fit_to_backend(cfg, runner_backend)
         window = (cfg.concurrency or DEFAULT_CONCURRENCY) * 4
-        runner = _runner(stack, runner_backend, WorkDir.for_output(source).path, cfg)
+        runner = _runner(stack, runner_backend, workdir, cfg)
         for scorer in chosen:
             if isinstance(scorer, PreparedScorer):
                 await asyncio.to_thread(scorer.prepare, iter(rows))
-        report = await _score_rows(rows, chosen, runner, target, window, progress)
+        report = await _score_rows(rows, chosen, runner, target, window, progress, cfg.structured)
     report = attrs.evolve(report, elapsed_s=time.monotonic() - started)
     with atomic_writer(score_report_path(target)) as fh:
         json.dump(report.to_json(), fh, indent=2)

@@ -22,7 +22,7 @@ from typing import IO, Any
 from attrs import field, frozen
 
 from evolkit._types import Instruction
-from evolkit.engine.preflight import check_output_file
+from evolkit.engine.preflight import check_output_file, refuse_output_over_input
 from evolkit.errors import ConfigError
 from evolkit.io import atomic_writer
 from evolkit.score._diversity import Embed, default_embed, embedding_text, numpy, unit_rows
@@ -167,6 +167,7 @@ def select(
     target = Path(output)
     log_path = target.with_name(target.name + ".selection.jsonl")
     for path in (target, log_path):
+        refuse_output_over_input(path, data)
         check_output_file(path)
     skipped: Counter[str] = Counter()
     taken = _Taken(budget)

@@ -46,17 +46,29 @@ async def arun_mutator(
     *,
     seed: int = 0,
     round: int = 1,
+    structured: str = "auto",
 ) -> Instruction | Rejected:
     """Evolve ``instruction`` once with ``mutator`` through ``backend`` (the default fake),
-    exactly as round ``round`` of a run with ``seed`` would: the same random generator, and the
-    child stamped the engine's way (fresh id from its content, lineage, no response)."""
+    exactly as round ``round`` of a run with ``seed`` would: the same random generator, the
+    reply asked for and read as JSON of the mutator's shape when ``backend`` constrains and
+    ``structured`` allows it, and the child stamped the engine's way (fresh id from its
+    content, lineage, no response)."""
+    from evolkit._protocols import ShapedMutator
+    from evolkit.engine.structured import constrainer, read_shaped
+
     parent = Instruction(text=instruction) if isinstance(instruction, str) else instruction
     model = backend if backend is not None else FakeBackend.default()
     rng = mutation_rng(seed, round, parent)
     draw_operator([(mutator, 1.0)], rng)  # the engine's draw, so ``rng`` is in the same state
-    messages = mutator.build_messages(parent, rng)
-    completion = await model.complete(messages)
-    result = mutator.parse(completion.text, parent)
+    shaped = constrainer(structured, model)
+    if shaped is not None and isinstance(mutator, ShapedMutator):
+        shape = mutator.reply_shape(parent)
+        messages = mutator.build_shaped_messages(parent, rng)
+        completion = await model.complete(messages, **shaped.constraint(shape))
+        result = read_shaped(mutator, shape, completion.text, parent)
+    else:
+        completion = await model.complete(mutator.build_messages(parent, rng))
+        result = mutator.parse(completion.text, parent)
     if isinstance(result, Rejected):
         return result
     return result.evolved_from(parent, mutator.name, round)
@@ -69,9 +81,12 @@ def run_mutator(
     *,
     seed: int = 0,
     round: int = 1,
+    structured: str = "auto",
 ) -> Instruction | Rejected:
     """Blocking :func:`arun_mutator`; works inside a running event loop (Jupyter) too."""
-    return _run(arun_mutator(mutator, instruction, backend, seed=seed, round=round))
+    return _run(
+        arun_mutator(mutator, instruction, backend, seed=seed, round=round, structured=structured)
+    )
 
 
 async def arun_filter(
