@@ -253,7 +253,7 @@ def _run(backend: Any, **settings: Any) -> evolkit.RunResult:
 
 def test_each_call_of_a_run_sends_its_schema_and_a_fitting_reply_is_kept() -> None:
     with loopback() as server:
-        result = _run(lean(server))
+        result = _run(lean(server), structured="auto")
     assert result.stats.rows_per_round[1] == len(SEEDS)
     by_schema: dict[str, int] = {}
     for body in server.bodies:
@@ -282,7 +282,7 @@ def _tagged_rewrite(body: dict[str, Any]) -> str:
 def test_a_reply_that_does_not_fit_is_a_parse_failure_with_its_reason(tmp_path: Path) -> None:
     out = tmp_path / "o.jsonl"
     with loopback(_tagged_rewrite) as server:
-        result = _run(lean(server), output=out)
+        result = _run(lean(server), structured="auto", output=out)
     report = json.loads(out.with_name("o.jsonl.run.json").read_text())
     assert report["settings"]["structured"] == "on"
     assert report["stats"]["drop_reasons"] == {"unfit_reply:not_json": len(SEEDS)}

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from evolkit.engine.preflight import check_data_file
+from evolkit.engine.preflight import check_data_file, check_input
 from evolkit.engine.stats import RunStats, rule_yield
 from evolkit.errors import SeedFileError
 
@@ -34,7 +34,10 @@ def run_status(output: Path) -> str | None:
 def load_stats(output: Path) -> RunStats:
     """The counts of the run that wrote ``output``: from its report, or recounted from rows."""
     report = report_path(output)
-    if os.path.lexists(output) or not report.exists():  # a stopped run has only its report
+    if report.exists():  # its counts are the report's: a stopped run may have no rows at all
+        if os.path.lexists(output):
+            check_input(output)
+    else:
         check_data_file(output, fix="pass the -o path of a run")
     if report.exists():
         return RunStats.from_json(json.loads(report.read_text(encoding="utf-8"))["stats"])

@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from evolkit._types import ChatMessage, Completion
 from evolkit.engine.calls import CallRunner
@@ -69,3 +73,35 @@ async def test_answered_calls_not_yet_on_disk_never_exceed_the_concurrency(
         await journal.aclose()
     assert ledger.journaled == ledger.answered == 40
     assert ledger.most_unjournaled <= 3
+
+
+class FailsOnce(Journal):
+    """A journal whose first commit fails (a disk that filled up and was freed)."""
+
+    failed = False
+
+    def _commit(self, rows: list[tuple[str, str]]) -> None:
+        if not self.failed:
+            self.failed = True
+            raise sqlite3.OperationalError("database or disk is full")
+        super()._commit(rows)
+
+
+async def test_a_failed_commit_fails_its_calls_only_and_leaves_no_unretrieved_error(
+    tmp_path: Path,
+) -> None:
+    loop = asyncio.get_running_loop()
+    logged: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: logged.append(context))
+    journal = FailsOnce(tmp_path / "journal.sqlite")
+    answer = Completion(text="fine")
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+            await journal.append("first", answer)
+        await journal.append("second", answer)  # a new flush, after the failed one
+    finally:
+        await journal.aclose()
+    gc.collect()
+    await asyncio.sleep(0)
+    assert [context.get("message") for context in logged] == []
+    assert Journal(tmp_path / "journal.sqlite").keys() == ["second"]

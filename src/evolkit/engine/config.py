@@ -147,7 +147,7 @@ class EvolveConfig:
     #: A second try for a call far slower than the run's others, on a spare slot (hedge.py);
     #: ``None``: on, unless the backend's hints say it would not help (a local model).
     hedge: bool | None = None
-    structured: str = field(default="auto", validator=attrs.validators.in_(STRUCTURED))
+    structured: str = field(default="off", validator=attrs.validators.in_(STRUCTURED))
 
     def fitted(
         self,

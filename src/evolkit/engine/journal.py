@@ -137,7 +137,9 @@ class Journal:
                 for _, _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
-                raise
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                continue  # each waiting call has the error; the calls queued since still go
             for key, _, fut in batch:
                 self._unflushed.pop(key, None)
                 if not fut.done():

@@ -85,7 +85,7 @@ def add_structured_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--structured",
         choices=list(STRUCTURED),
-        default="auto",
+        default="off",
         help="constrain each reply to the JSON shape its call declares (a rewrite, a verdict, "
-        "a score): 'auto' where the backend can (the default), 'on' always, 'off' never",
+        "a score): 'auto' where the backend can, 'on' always, 'off' never (the default)",
     )
