@@ -1,6 +1,6 @@
-"""Throughput of the fake OpenAI-compatible server (evolkit.testing.server) in its own process.
+"""Throughput of the fake OpenAI-compatible server (tests/fakeserver) in its own process.
 
-The server runs as ``python -m evolkit.testing.server`` in a child process; this process is the
+The server runs as ``python -m fakeserver`` in a child process; this process is the
 client and keeps ``--concurrency`` requests in flight until ``--requests`` are done, then prints
 requests per second, latency percentiles and the server's own counters.
 
@@ -17,7 +17,9 @@ import statistics
 import time
 from typing import Any
 
-from evolkit.testing.server import FakeServer, FaultPlan
+import _tests_dir  # noqa: F401  (tests/ on sys.path, for the fake server)
+
+from fakeserver import FakeServer, FaultPlan
 
 
 def _messages(i: int) -> list[dict[str, str]]:

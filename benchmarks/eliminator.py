@@ -38,7 +38,7 @@ from evolkit import Instruction, Verdict
 from evolkit._filter_call import apply_filter
 from evolkit._plugins import default_plugins
 from evolkit._protocols import Backend, ClosableBackend, Filter, PoolFilter
-from evolkit.filters.refilter import NoModel, calls_model, operator_prompt
+from evolkit.refilter import NoModel, calls_model, operator_prompt
 
 CASES = Path(__file__).with_name("eliminator_cases.jsonl")
 

@@ -31,12 +31,14 @@ from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+import _tests_dir  # noqa: F401  (tests/ on sys.path, for the fake server)
+
 import evolkit
 from evolkit._protocols import Backend
 from evolkit.backends._litellm_import import import_litellm
 from evolkit.backends.litellm import LiteLLMBackend
 from evolkit.backends.openai_compat import OpenAICompatBackend
-from evolkit.testing.server import FakeServer
+from fakeserver import FakeServer
 
 #: calls per measurement at each concurrency (about 1–4 s for the lean systems at 100 ms)
 CALLS = {1: 40, 64: 3200, 512: 8192}

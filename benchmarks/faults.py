@@ -15,9 +15,11 @@ import time
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+import _tests_dir  # noqa: F401  (tests/ on sys.path, for the fake server)
+
 import evolkit
 from evolkit.backends.litellm import LiteLLMBackend
-from evolkit.testing.server import FakeServer, FaultPlan
+from fakeserver import FakeServer, FaultPlan
 
 
 def run(url: str, seeds: list[str], args: argparse.Namespace) -> tuple[evolkit.RunResult, float]:

@@ -18,11 +18,13 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+import _tests_dir  # noqa: F401  (tests/ on sys.path, for the fake server)
+
 from evolkit._types import ChatMessage
 from evolkit.cost import aforecast
 from evolkit.engine import aevolve
 from evolkit.testing import default_reply
-from evolkit.testing.server import FakeServer
+from fakeserver import FakeServer
 
 MODEL = "openai/gpt-4o-mini"
 

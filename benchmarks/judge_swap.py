@@ -27,8 +27,8 @@ from eliminator import CASES, chain, instructions, load
 from evolkit._protocols import Backend, ClosableBackend
 from evolkit.filters import InformationGainFilter
 from evolkit.filters.information_gain import read_judgement
-from evolkit.filters.refilter import NoModel, calls_model
 from evolkit.plugins import default_plugins
+from evolkit.refilter import NoModel, calls_model
 
 
 async def reaching_the_judge(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:

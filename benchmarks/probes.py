@@ -32,11 +32,13 @@ from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+import _tests_dir  # noqa: F401  (tests/ on sys.path, for the fake server)
+
 from evolkit import Instruction
 from evolkit.auto import INITIAL_METHOD, Method
 from evolkit.auto import _prompts as prompts
 from evolkit.testing import default_reply
-from evolkit.testing.server import FakeServer, FaultPlan
+from fakeserver import FakeServer, FaultPlan
 
 KEY = "sk-probe-0123456789abcdef"
 SHORT_KEY = "tok1234"

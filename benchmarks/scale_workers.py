@@ -18,10 +18,12 @@ import os
 import time
 from typing import Any
 
+import _tests_dir  # noqa: F401  (tests/ on sys.path, for the fake server)
+
 import evolkit
 from evolkit.scale import RayExecutor, RouterBackend, RouterConfig
 from evolkit.scale.executor import import_ray
-from evolkit.testing.server import FakeServer
+from fakeserver import FakeServer
 
 
 def _seeds(n: int, tag: str) -> list[str]:

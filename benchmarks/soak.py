@@ -39,8 +39,10 @@ from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+import _tests_dir  # noqa: F401  (tests/ on sys.path, for the fake server)
+
 from evolkit.engine.interrupts import INTERRUPTED
-from evolkit.testing.server import FakeServer, FaultPlan, ServerStats
+from fakeserver import FakeServer, FaultPlan, ServerStats
 
 LEAKS = ("Traceback", "Task exception was never retrieved", "Exception ignored", "Unclosed")
 STOPS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)

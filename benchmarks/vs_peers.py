@@ -436,7 +436,9 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from evolkit.testing.server import FakeServer
+    import _tests_dir  # noqa: F401  (tests/ on sys.path, for the fake server)
+
+    from fakeserver import FakeServer
 
     seeds = make_seeds(args.seeds)
     batch = args.distilabel_batch or args.concurrency

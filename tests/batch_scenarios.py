@@ -131,10 +131,10 @@ def restart_finds_a_batch_whose_id_was_never_recorded(server: BatchStandIn, tmp_
 async def _restart_finds(server: BatchStandIn, tmp_path: Path) -> None:
     import litellm
 
-    from evolkit.batch._batcher import Batcher
-    from evolkit.batch._litellm import LiteLLMBatchClient
-    from evolkit.batch._store import BatchStore
+    from evolkit.backends._litellm_batch import LiteLLMBatchClient
     from evolkit.batch._types import BatchSettings
+    from evolkit.engine.batch_store import BatchStore
+    from evolkit.engine.batcher import Batcher
     from evolkit.engine.calls import CallCounters
     from evolkit.engine.journal import Journal
 

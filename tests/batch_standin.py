@@ -20,8 +20,8 @@ from typing import Any
 from aiohttp import web
 
 from evolkit.testing import default_reply
-from evolkit.testing._wire import completion_body, error_body, truncate, words
-from evolkit.testing.server import FakeServer
+from fakeserver import FakeServer
+from fakeserver._wire import completion_body, error_body, truncate, words
 
 _JSON = "application/json"
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -12,6 +13,11 @@ settings.load_profile("evolkit")
 
 # Nothing in the tests may reach a network or a user's cache.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+# The helpers beside the tests (the fake server, ``python -m fakeserver``) import in child
+# processes too, as they do here through pyproject's ``pythonpath``.
+HELPERS = str(Path(__file__).resolve().parent)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [HELPERS, os.environ.get("PYTHONPATH")]))
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from evolkit.testing.server import FakeServer
+from fakeserver import FakeServer
 
 SEEDS = [
     "Explain why the sky is blue.",

@@ -16,7 +16,7 @@ import pytest
 from evolkit._plugins import default_plugins
 from evolkit.cost import BudgetExhausted, aforecast, prices_for
 from evolkit.engine import aevolve
-from evolkit.testing.server import FakeServer
+from fakeserver import FakeServer
 
 MODEL = "openai/gpt-4o-mini"
 TOPICS = [

@@ -24,7 +24,7 @@ from evolkit.backends._litellm_import import import_litellm
 from evolkit.backends.litellm import LiteLLMBackend, classify_error
 from evolkit.errors import ModelError
 from evolkit.testing import default_reply
-from evolkit.testing.server import FakeServer, FaultPlan, ServerStats, request_key
+from fakeserver import FakeServer, FaultPlan, ServerStats, request_key
 
 T = TypeVar("T")
 
@@ -461,7 +461,7 @@ def test_cli_prints_its_url_and_exits_on_sigterm() -> None:
         [
             sys.executable,
             "-m",
-            "evolkit.testing.server",
+            "fakeserver",
             "--port",
             "0",
             "--latency",
@@ -483,7 +483,7 @@ def test_cli_prints_its_url_and_exits_on_sigterm() -> None:
 
 def test_cli_rejects_a_bad_plan() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "evolkit.testing.server", "--rate-429", "0.8", "--rate-500", "0.8"],
+        [sys.executable, "-m", "fakeserver", "--rate-429", "0.8", "--rate-500", "0.8"],
         capture_output=True,
         text=True,
         timeout=60,

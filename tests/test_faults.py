@@ -10,7 +10,7 @@ import pytest
 import evolkit
 from evolkit._plugins import default_plugins
 from evolkit.backends.litellm import LiteLLMBackend
-from evolkit.testing.server import FakeServer, FaultPlan
+from fakeserver import FakeServer, FaultPlan
 
 SEEDS = [f"Describe step {i} of making bread by hand, with timings." for i in range(24)]
 

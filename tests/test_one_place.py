@@ -16,7 +16,7 @@ from evolkit.filters.near_duplicate import NearDuplicateFilter
 from evolkit.filters.refusal import RefusalFilter
 from evolkit.operators import DEEPEN
 from evolkit.operators._reply import looks_like_refusal
-from evolkit.testing._process import ServerProcess as FakeServerProcess
+from fakeserver import ServerProcess as FakeServerProcess
 
 PARENT = Instruction(text="Explain why copper is used in household wiring.")
 

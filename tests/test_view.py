@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from evolkit.cli import main as cli_main
 from evolkit.engine.workdir import WorkDir
 from evolkit.errors import EvolkitError
+from evolkit.refilter._calibrate import calibrate
 from evolkit.view import (
     Label,
     LabelStore,
@@ -30,7 +31,6 @@ from evolkit.view import (
     make_app,
     read_labels,
 )
-from evolkit.view._calibrate import calibrate
 from view_run import (
     COPY,
     DROPS,

@@ -18,6 +18,7 @@ from evolkit._types import (
     Usage,
     Verdict,
 )
+from evolkit._version import __version__
 from evolkit.engine import EvolveConfig, RunResult, RunStats, aevolve, evolve
 from evolkit.errors import EvolkitError
 from evolkit.hookspecs import hookimpl
@@ -44,5 +45,3 @@ __all__ = [
     "evolve",
     "hookimpl",
 ]
-
-__version__ = "0.1.0"

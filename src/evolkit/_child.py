@@ -2,7 +2,7 @@
 
 One helper for every child server evolkit starts: the llama.cpp server of the local backend
 (:mod:`evolkit.backends._server`) and the fake OpenAI-compatible server of the tests
-(:mod:`evolkit.testing._process`). A subclass gives the command line (:meth:`command`) and
+(`tests/fakeserver/_process.py`). A subclass gives the command line (:meth:`command`) and
 reads the ready line (:meth:`ready_address`); this class does the rest:
 
 * the child's stdout is read on a thread until the ready line, so a silent child cannot

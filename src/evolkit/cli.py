@@ -27,7 +27,7 @@ _SUBCOMMAND_MODULES = (
     "evolkit.train._cli",
     "evolkit.report._cli",
     "evolkit.score._cli",
-    "evolkit.filters._cli",
+    "evolkit.refilter._cli",
     "evolkit.auto._cli",
     "evolkit.view._cli",
 )
@@ -212,7 +212,7 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
         plugins, operators = method_setup(args.method, args.operators)
         config = attrs.evolve(config, operators=operators)
     if args.decontaminate is not None:
-        from evolkit.filters.decontaminate import with_decontamination
+        from evolkit.evaluate.decontaminate import with_decontamination
 
         plugins, filters = with_decontamination(args.decontaminate, args.filters, plugins)
         config = attrs.evolve(config, filters=filters)

@@ -35,6 +35,7 @@ __all__ = [
     "read_instructions",
     "to_chat_record",
     "write_instructions",
+    "write_jsonl",
 ]
 
 Format = Literal["jsonl", "json", "text", "chat", "sharegpt"]
@@ -264,3 +265,13 @@ def write_instructions(
                 fh.write(json.dumps(inst.to_record(), ensure_ascii=False) + "\n")
             count += 1
     return count
+
+
+def write_jsonl(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]) -> Path:
+    """Write one JSON line per record (non-ASCII kept), creating the folder; returns the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return target

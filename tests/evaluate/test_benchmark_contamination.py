@@ -12,7 +12,7 @@ import pytest
 import evolkit
 from evolkit.errors import ConfigError, SeedFileError
 from evolkit.evaluate import check_contamination, load_benchmark
-from evolkit.filters.decontaminate import DecontaminationFilter, with_decontamination
+from evolkit.evaluate.decontaminate import DecontaminationFilter, with_decontamination
 from evolkit.testing import FakeBackend, arun_filter
 
 FIB = (

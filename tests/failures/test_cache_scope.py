@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from evolkit import Instruction
-from evolkit.testing.server import FakeServer
+from fakeserver import FakeServer
 
 ROWS = [
     Instruction(text=f"Explain the water cycle to child number {i}.", response="Water rises.")

@@ -12,7 +12,7 @@ import pytest
 from evolkit._types import ChatMessage
 from evolkit.auto import INITIAL_METHOD, Method
 from evolkit.auto import _prompts as prompts
-from evolkit.testing.server import FakeServer
+from fakeserver import FakeServer
 from test_auto import DEV, SEEDS, Script
 
 

@@ -274,7 +274,7 @@ WARN_SCRIPT = """
 import asyncio, warnings
 from evolkit.backends.litellm import LiteLLMBackend
 from evolkit.backends._litellm_import import import_litellm
-from evolkit.testing.server import FakeServer
+from fakeserver import FakeServer
 
 async def many(url):
     backend = LiteLLMBackend("openai/fake", {"api_base": url, "api_key": "x"})

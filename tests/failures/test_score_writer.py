@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from evolkit import Instruction
-from evolkit.testing.server import FakeServer
+from fakeserver import FakeServer
 from process_tools import wait_for
 
 ROWS = [

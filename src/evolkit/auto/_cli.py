@@ -7,23 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from evolkit._arguments import Command
+
 __all__ = ["add_subcommand", "method_setup", "run"]
 
 
-def add_subcommand(subparsers: Any) -> None:
-    """Add ``optimize`` to the ``evolkit`` command."""
-    p = subparsers.add_parser(
-        "optimize",
-        help="fit an evolving method to your seeds and model (Auto Evol-Instruct)",
-        description=(
-            "Start from a universal evolving method; at each step evolve a mini-batch of SEEDS "
-            "with it, have the optimizer model analyse the trajectories and write CANDIDATES "
-            "improved methods, and keep the one with the lowest evolution failure rate on the "
-            "held-out DEV set (failures judged by the eliminator's filters). Writes the method "
-            "file (TOML) and OUT.trajectory.json; the same command again resumes. Run the "
-            "method with 'evolkit evolve --method OUT'."
-        ),
-    )
+def _arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``evolkit optimize``."""
     p.add_argument("seeds", type=Path, help="seed instructions (.jsonl, .json or text)")
     p.add_argument("--dev", type=Path, required=True, help="held-out dev set, disjoint from SEEDS")
     p.add_argument("-o", "--output", type=Path, required=True, help="method file to write (.toml)")
@@ -56,7 +46,6 @@ def add_subcommand(subparsers: Any) -> None:
     p.add_argument("--cache", default="default", help="response cache file, 'default' or 'off'")
     p.add_argument("--overwrite", action="store_true", help="discard a previous optimisation")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the result")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,3 +95,18 @@ def method_setup(method_file: Path, operators: str | None) -> tuple[Any, str]:
     plugins.register(MethodPlugin(method), name=method.operator_name, package=str(method_file))
     chosen = f"{operators},{method.operator_name}" if operators else method.operator_name
     return plugins, chosen
+
+
+COMMAND = Command(
+    "optimize",
+    "fit an evolving method to your seeds and model (Auto Evol-Instruct)",
+    "Start from a universal evolving method; at each step evolve a mini-batch of SEEDS "
+    "with it, have the optimizer model analyse the trajectories and write CANDIDATES "
+    "improved methods, and keep the one with the lowest evolution failure rate on the "
+    "held-out DEV set (failures judged by the eliminator's filters). Writes the method "
+    "file (TOML) and OUT.trajectory.json; the same command again resumes. Run the "
+    "method with 'evolkit evolve --method OUT'.",
+    _arguments,
+    run,
+)
+add_subcommand = COMMAND.add_to

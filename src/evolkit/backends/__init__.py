@@ -41,13 +41,13 @@ def _is_local(model: str) -> bool:
 
 
 def _router(model: str, params: Mapping[str, Any]) -> Backend:
-    from evolkit.scale.router import router_backend_factory
+    from evolkit.backends.router import router_backend_factory
 
     return router_backend_factory(model, params)
 
 
 def _fake(model: str, params: Mapping[str, Any]) -> Backend:
-    from evolkit.testing import FakeBackend
+    from evolkit.backends.fake import FakeBackend
 
     return FakeBackend.default(model=model)
 

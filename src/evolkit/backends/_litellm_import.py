@@ -1,12 +1,17 @@
-"""Import litellm lazily, offline-safe, with targeted warning filters installed once."""
+"""Import litellm lazily, offline-safe, with targeted warning filters installed once; read
+its replies."""
 
 from __future__ import annotations
 
 import os
 import warnings
 from types import ModuleType
+from typing import Any
 
-__all__ = ["import_litellm", "install_warning_filters"]
+from evolkit._types import Completion, Usage
+from evolkit.errors import ModelError
+
+__all__ = ["completion_from_response", "import_litellm", "install_warning_filters"]
 
 #: (message regex, category, module regex) of warnings litellm's own code triggers on every
 #: call: pydantic deprecations and serializer notes inside litellm, its dependencies' own
@@ -59,3 +64,28 @@ def import_litellm() -> ModuleType:
 
     litellm.suppress_debug_info = True
     return litellm
+
+
+def completion_from_response(response: Any, fallback_model: str) -> Completion:
+    """A :class:`Completion` from a litellm ``ModelResponse`` (text, usage, litellm's cost)."""
+    try:
+        choice = response.choices[0]
+        text = choice.message.content
+        finish = getattr(choice, "finish_reason", None)
+    except (AttributeError, IndexError, TypeError) as exc:
+        raise ModelError("malformed reply: no choices", kind="malformed", retryable=True) from exc
+    if text is None:
+        raise ModelError("malformed reply: empty message", kind="malformed", retryable=True)
+    usage = getattr(response, "usage", None)
+    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    cost = 0.0
+    hidden = getattr(response, "_hidden_params", None) or {}
+    if isinstance(hidden, dict) and isinstance(hidden.get("response_cost"), (int, float)):
+        cost = float(hidden["response_cost"])
+    return Completion(
+        text=text,
+        usage=Usage(prompt_tokens, completion_tokens, cost),
+        model=str(getattr(response, "model", None) or fallback_model),
+        finish_reason=finish,
+    )

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from evolkit._shapes import ReplyShape, json_schema_format
-from evolkit._types import ChatMessage, Completion, Usage
+from evolkit._types import ChatMessage, Completion
 from evolkit.backends._classify import classify_provider_error, provider_error_types
-from evolkit.backends._litellm_import import import_litellm
+from evolkit.backends._litellm_batch import LiteLLMBatchClient
+from evolkit.backends._litellm_import import completion_from_response, import_litellm
 from evolkit.errors import ModelError
-
-if TYPE_CHECKING:
-    from evolkit.batch._litellm import LiteLLMBatchClient
 
 __all__ = ["LiteLLMBackend", "classify_error", "completion_from_response"]
 
@@ -86,8 +84,6 @@ class LiteLLMBackend:
 
     def batch_client(self) -> LiteLLMBatchClient:
         """The provider's batch API for this model (batch mode, ``--batch``)."""
-        from evolkit.batch._litellm import LiteLLMBatchClient
-
         return LiteLLMBatchClient(self.model, self.params)
 
 
@@ -97,28 +93,3 @@ def _supports_schema(model: str) -> bool:
         return bool(litellm.supports_response_schema(model=model))
     except Exception:  # litellm raises a bare Exception for a model it does not know
         return False
-
-
-def completion_from_response(response: Any, fallback_model: str) -> Completion:
-    """A :class:`Completion` from a litellm ``ModelResponse`` (text, usage, litellm's cost)."""
-    try:
-        choice = response.choices[0]
-        text = choice.message.content
-        finish = getattr(choice, "finish_reason", None)
-    except (AttributeError, IndexError, TypeError) as exc:
-        raise ModelError("malformed reply: no choices", kind="malformed", retryable=True) from exc
-    if text is None:
-        raise ModelError("malformed reply: empty message", kind="malformed", retryable=True)
-    usage = getattr(response, "usage", None)
-    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-    cost = 0.0
-    hidden = getattr(response, "_hidden_params", None) or {}
-    if isinstance(hidden, dict) and isinstance(hidden.get("response_cost"), (int, float)):
-        cost = float(hidden["response_cost"])
-    return Completion(
-        text=text,
-        usage=Usage(prompt_tokens, completion_tokens, cost),
-        model=str(getattr(response, "model", None) or fallback_model),
-        finish_reason=finish,
-    )

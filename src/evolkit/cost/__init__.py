@@ -7,9 +7,9 @@ it would pass a budget. See the "Paying less" guide.
 
 from __future__ import annotations
 
-from evolkit.cost._budget import Budget, BudgetExhausted
+from evolkit.backends._prices import Prices, prices_for
 from evolkit.cost._forecast import Forecast, StageForecast, aforecast, forecast
-from evolkit.cost._prices import Prices, prices_for
+from evolkit.engine.budget import Budget, BudgetExhausted
 
 __all__ = [
     "Budget",

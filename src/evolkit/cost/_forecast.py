@@ -214,7 +214,7 @@ async def aforecast(
     ``settings`` are the run's own (rounds, seed, operators, filters, ...). The pilot is sent
     online; its calls are copied into the run's journal so the run does not pay for them again.
     """
-    from evolkit.cost._prices import prices_for
+    from evolkit.backends._prices import prices_for
     from evolkit.engine.run import _seed_stream, aevolve
 
     settings = {k: v for k, v in settings.items() if k not in {"batch", "max_cost"}}

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from evolkit._arguments import Command
 from evolkit.errors import ConfigError
 
 __all__ = ["add_subcommand"]
@@ -29,18 +30,10 @@ class _IntermixedParser(argparse.ArgumentParser):
             self._inner = False
 
 
-def add_subcommand(sub: Any) -> None:
+def _arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``evolkit export``."""
     from evolkit.data.export import EXPORT_FORMATS
 
-    p = sub.add_parser(
-        "export",
-        help="convert a data set to Alpaca, chat, ShareGPT or a Hugging Face data set",
-        description=(
-            "Write the data set DATA (a run's output, or any file evolkit reads) in FORMAT to "
-            "TARGET. `--format hf` writes a directory with Parquet data and a data set card "
-            "(README.md) built from the run's report; `--push-to-hub REPO` uploads it."
-        ),
-    )
     p.add_argument("data", type=Path, help="a data set (.jsonl, .json, or text)")
     p.add_argument("target", type=Path, nargs="?", help="file (or directory for hf) to write")
     p.add_argument("-o", "--output", type=Path, default=None, help="the same as TARGET")
@@ -53,7 +46,6 @@ def add_subcommand(sub: Any) -> None:
     p.add_argument("--license", default=None, help="licence for the card (default: the seeds')")
     p.add_argument("--push-to-hub", metavar="REPO", default=None, help="upload an hf export")
     p.add_argument("--private", action="store_true", help="create the Hub repository private")
-    p.set_defaults(func=_cmd_export)
     p.__class__ = _IntermixedParser
 
 
@@ -83,3 +75,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
         url = push_to_hub(result.path, args.push_to_hub, private=args.private)
         print(f"pushed {result.path} to {args.push_to_hub}: {url}")
     return 0
+
+
+COMMAND = Command(
+    "export",
+    "convert a data set to Alpaca, chat, ShareGPT or a Hugging Face data set",
+    "Write the data set DATA (a run's output, or any file evolkit reads) in FORMAT to "
+    "TARGET. `--format hf` writes a directory with Parquet data and a data set card "
+    "(README.md) built from the run's report; `--push-to-hub REPO` uploads it.",
+    _arguments,
+    _cmd_export,
+)
+add_subcommand = COMMAND.add_to

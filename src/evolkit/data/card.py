@@ -1,5 +1,6 @@
 """The data set card (``README.md``) of an ``hf`` export: what was made, from what, with
-which models, operators, weights and settings, at what cost, and how to make it again."""
+which models, operators, weights and settings, at what cost, and how to make it again; and
+the fixed schema (``Features``) the card declares and the export writes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from typing import Any
 
 from attrs import frozen
 
-__all__ = ["CITATIONS", "RunInfo", "card_text", "write_card"]
+from evolkit._version import __version__
+from evolkit.errors import missing_extra
+
+__all__ = ["CITATIONS", "RunInfo", "card_text", "hf_features", "write_card"]
 
 #: The method papers, cited by the card: Evol-Instruct always, the others when their
 #: operators were used (by name prefix).
@@ -82,10 +86,36 @@ def _size_category(rows: int) -> str:
     return next((label for limit, label in bounds if rows < limit), "10M<n<100M")
 
 
+def hf_features() -> Any:
+    """The fixed schema of the ``hf`` export, as ``datasets.Features``: the same columns
+    whatever the run's flags (``metadata`` is JSON text, so any keys fit)."""
+    datasets = _import_datasets()
+    string = datasets.Value("string")
+    return datasets.Features(
+        {
+            "id": string,
+            "instruction": string,
+            "input": string,
+            "output": string,
+            "parent_id": string,
+            "operator": string,
+            "round": datasets.Value("int32"),
+            "metadata": string,
+        }
+    )
+
+
+def _import_datasets() -> Any:
+    try:
+        import datasets
+    except ImportError as exc:
+        raise missing_extra("datasets", "hub", exc) from exc
+    return datasets
+
+
 def _yaml(info: RunInfo, rows: int, license: str | None) -> str:
     from huggingface_hub import DatasetCardData
 
-    from evolkit.data.export import hf_features
     from evolkit.data.sources import HUB_PREFIX, parse_hub_spec
 
     source = info.seeds.get("source", "")
@@ -180,8 +210,6 @@ def card_text(
     license: str | None = None,
 ) -> str:
     """The whole card: YAML header and Markdown body."""
-    from evolkit import __version__
-
     st, seeds = info.stats, info.seeds
     usage = st.get("usage_per_model", {})
     total_cost = sum(u.get("cost", 0.0) for u in usage.values())

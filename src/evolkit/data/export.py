@@ -16,9 +16,10 @@ from typing import Any
 from attrs import frozen
 
 from evolkit._types import Instruction
+from evolkit.data.card import RunInfo, hf_features, write_card
 from evolkit.data.sources import remove_if_refused
 from evolkit.engine.preflight import check_data_file, refuse_output_over_input
-from evolkit.errors import ConfigError, missing_extra
+from evolkit.errors import ConfigError
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -83,33 +84,6 @@ class _Counted:
                     continue
             self.written += 1
             yield row
-
-
-def hf_features() -> Any:
-    """The fixed schema of the ``hf`` export, as ``datasets.Features``: the same columns
-    whatever the run's flags (``metadata`` is JSON text, so any keys fit)."""
-    datasets = _import_datasets()
-    string = datasets.Value("string")
-    return datasets.Features(
-        {
-            "id": string,
-            "instruction": string,
-            "input": string,
-            "output": string,
-            "parent_id": string,
-            "operator": string,
-            "round": datasets.Value("int32"),
-            "metadata": string,
-        }
-    )
-
-
-def _import_datasets() -> Any:
-    try:
-        import datasets
-    except ImportError as exc:
-        raise missing_extra("datasets", "hub", exc) from exc
-    return datasets
 
 
 def _columns(batch: list[Instruction]) -> dict[str, list[Any]]:
@@ -178,8 +152,6 @@ def export(
     rows = _Counted(read_instructions(source), require_response)
     with remove_if_refused(out):
         if format == "hf":
-            from evolkit.data.card import RunInfo, write_card
-
             if out.exists() and not out.is_dir():
                 raise ConfigError(f"{out} is a file: the hf format writes a directory")
             write_parquet(out / PARQUET_FILE, rows)

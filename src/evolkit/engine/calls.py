@@ -24,8 +24,8 @@ from evolkit.engine.retry import RetryPolicy, retrying
 from evolkit.errors import MODEL_ERROR_KINDS, EvolkitError, ModelError
 
 if TYPE_CHECKING:
-    from evolkit.batch._batcher import Batcher
-    from evolkit.cost._budget import Budget
+    from evolkit.engine.batcher import Batcher
+    from evolkit.engine.budget import Budget
     from evolkit.engine.config import EvolveConfig
     from evolkit.engine.plan import RunPlan
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol, TextIO, runtime_checkable
 from attrs import frozen
 
 if TYPE_CHECKING:
-    from evolkit.batch._batcher import BatchView
+    from evolkit.engine.batcher import BatchView
 
 __all__ = [
     "BatchProgress",

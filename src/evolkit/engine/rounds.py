@@ -15,7 +15,7 @@ from typing import IO
 import attrs
 
 from evolkit._types import Instruction
-from evolkit.cost._controls import item_window
+from evolkit.engine.controls import item_window
 from evolkit.engine.executor import Executor
 from evolkit.engine.ordered import ordered_map
 from evolkit.engine.plan import RunPlan

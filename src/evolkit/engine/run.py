@@ -19,13 +19,14 @@ from attrs import frozen
 from evolkit._plugins import Plugins, default_plugins
 from evolkit._protocols import Backend, ClosableBackend, LoopBoundBackend
 from evolkit._types import Instruction
-from evolkit.cost._controls import attach_cost_controls, cost_report, item_window
+from evolkit._version import __version__
 from evolkit.data.sources import SeedSource, open_seeds, remove_if_refused
 from evolkit.engine._heap import frozen_heap
 from evolkit.engine._loop import run_sync
 from evolkit.engine.cache import scoped_cache
 from evolkit.engine.calls import CallRunner, open_stores
 from evolkit.engine.config import EvolveConfig
+from evolkit.engine.controls import attach_cost_controls, cost_report, item_window
 from evolkit.engine.duplicates import SeedDeduper
 from evolkit.engine.executor import Executor, LocalExecutor
 from evolkit.engine.failures import RunAborted
@@ -319,8 +320,6 @@ def _finalise(rounds: Rounds, checkpoint: _Checkpoint, seeds: _SeedsWritten) -> 
         **_failure_counts(rounds),
     )
     if plan.output is not None:
-        from evolkit import __version__
-
         report: dict[str, Any] = {
             "status": "complete",
             "stats": final.to_json(),

@@ -6,39 +6,9 @@ import argparse
 import json
 from typing import Any
 
+from evolkit._arguments import fraction, key_value, non_negative_int, positive_int
+
 __all__ = ["add_subcommand", "run_contamination", "run_gsm8k"]
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _option(text: str) -> tuple[str, Any]:
-    key, sep, raw = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        value: Any = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return key, value
 
 
 def add_subcommand(subparsers: Any) -> None:
@@ -66,23 +36,23 @@ def add_subcommand(subparsers: Any) -> None:
     gsm8k.add_argument("--style", choices=sorted(STYLES), default="wizardmath")
     gsm8k.add_argument("--data", help="GSM8K JSONL file (default: openai/gsm8k from the hub)")
     gsm8k.add_argument("--split", default="test", help="which split the data is (default: test)")
-    gsm8k.add_argument("--limit", type=_non_negative_int, help="evaluate the first N questions")
-    gsm8k.add_argument("--num-fewshot", type=_non_negative_int, help="worked examples shown")
+    gsm8k.add_argument("--limit", type=non_negative_int, help="evaluate the first N questions")
+    gsm8k.add_argument("--num-fewshot", type=non_negative_int, help="worked examples shown")
     gsm8k.add_argument("--fewshot-data", help="GSM8K train JSONL to draw worked examples from")
     gsm8k.add_argument(
         "--strip-calculator", action="store_true", help="remove <<...>> calculator notes"
     )
-    gsm8k.add_argument("--batch-size", type=_positive_int, default=8, help="hf batch size")
-    gsm8k.add_argument("--max-new-tokens", type=_positive_int, default=512)
-    gsm8k.add_argument("--samples", type=_positive_int, default=1, help="k for maj@k")
+    gsm8k.add_argument("--batch-size", type=positive_int, default=8, help="hf batch size")
+    gsm8k.add_argument("--max-new-tokens", type=positive_int, default=512)
+    gsm8k.add_argument("--samples", type=positive_int, default=1, help="k for maj@k")
     gsm8k.add_argument("--temperature", type=float, help="default 0 (greedy), 0.7 with k > 1")
     gsm8k.add_argument("--top-p", type=float, default=1.0)
     gsm8k.add_argument("--seed", type=int, default=0)
-    gsm8k.add_argument("--concurrency", type=_positive_int, default=16, help="litellm requests")
+    gsm8k.add_argument("--concurrency", type=positive_int, default=16, help="litellm requests")
     gsm8k.add_argument(
         "--option",
         "-O",
-        type=_option,
+        type=key_value,
         action="append",
         default=[],
         metavar="KEY=VALUE",
@@ -91,7 +61,7 @@ def add_subcommand(subparsers: Any) -> None:
     )
     gsm8k.add_argument(
         "--max-failure-rate",
-        type=_fraction,
+        type=fraction,
         default=0.5,
         help="fail (exit 2, no score) when more than this share of questions had failed calls",
     )
@@ -126,8 +96,8 @@ def add_subcommand(subparsers: Any) -> None:
         help="also flag rows whose instruction embedding has at least this cosine similarity "
         "to a test item (e.g. 0.9; needs evolkit[quality])",
     )
-    contamination.add_argument("--ngram", type=_positive_int, default=13, help="default 13")
-    contamination.add_argument("--min-shared", type=_positive_int, default=1)
+    contamination.add_argument("--ngram", type=positive_int, default=13, help="default 13")
+    contamination.add_argument("--min-shared", type=positive_int, default=1)
     contamination.add_argument(
         "--include-solutions", action="store_true", help="also match the test solutions"
     )

@@ -14,7 +14,6 @@ item's are flagged too (paraphrases that share few n-grams).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import unicodedata
@@ -29,6 +28,7 @@ from evolkit._types import Instruction
 from evolkit.errors import ConfigError
 from evolkit.evaluate._benchmarks import Benchmark, load_benchmark
 from evolkit.evaluate._data import GSM8KData, load_gsm8k, read_jsonl, strip_calculator_notes
+from evolkit.io import write_jsonl
 
 __all__ = [
     "ContaminationHit",
@@ -111,12 +111,7 @@ class ContaminationReport:
 
     def to_jsonl(self, path: str | os.PathLike[str]) -> Path:
         """Write one JSON line per hit; returns the path."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("w", encoding="utf-8") as handle:
-            for hit in self.hits:
-                handle.write(json.dumps(hit.to_json(), ensure_ascii=False) + "\n")
-        return target
+        return write_jsonl(path, (hit.to_json() for hit in self.hits))
 
     def __rich__(self) -> Any:
         from rich.table import Table

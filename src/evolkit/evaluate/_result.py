@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -13,6 +12,7 @@ from typing import Any
 from attrs import field, frozen
 
 from evolkit.evaluate._extract import Layer
+from evolkit.io import write_jsonl
 
 __all__ = ["GSM8KRecord", "GSM8KResult", "Score", "wilson_interval"]
 
@@ -245,12 +245,7 @@ class GSM8KResult:
 
     def to_jsonl(self, path: str | os.PathLike[str]) -> Path:
         """Write one JSON line per question (see :meth:`GSM8KRecord.to_json`); returns the path."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("w", encoding="utf-8") as handle:
-            for record in self.records:
-                handle.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
-        return target
+        return write_jsonl(path, (record.to_json() for record in self.records))
 
     def _rows(self) -> list[tuple[str, str, str, str]]:
         rows = []

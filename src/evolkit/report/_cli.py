@@ -5,23 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+
+from evolkit._arguments import Command
 
 __all__ = ["add_subcommand", "run"]
 
 
-def add_subcommand(subparsers: Any) -> None:
-    """Add ``report`` to the ``evolkit`` command."""
-    p = subparsers.add_parser(
-        "report",
-        help="write a self-contained HTML report of a finished run",
-        description=(
-            "Read OUT, OUT.run.json and OUT.evolkit/ of a finished run and write one HTML file "
-            "with figures: rows per round, kept and dropped per operator, drop reasons, length "
-            "and complexity per round, diversity, token use and cost, and sample evolution "
-            "chains."
-        ),
-    )
+def _arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``evolkit report``."""
     p.add_argument(
         "output",
         type=Path,
@@ -50,7 +41,6 @@ def add_subcommand(subparsers: Any) -> None:
     p.add_argument(
         "--quality-json", action="store_true", help="also print the data-quality summary as JSON"
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,3 +62,16 @@ def run(args: argparse.Namespace) -> int:
         summary = quality_summary(load_run(args.output).rows, embeddings=args.embeddings)
         print(json.dumps(summary.to_json(), indent=2))
     return 0
+
+
+COMMAND = Command(
+    "report",
+    "write a self-contained HTML report of a finished run",
+    "Read OUT, OUT.run.json and OUT.evolkit/ of a finished run and write one HTML file "
+    "with figures: rows per round, kept and dropped per operator, drop reasons, length "
+    "and complexity per round, diversity, token use and cost, and sample evolution "
+    "chains.",
+    _arguments,
+    run,
+)
+add_subcommand = COMMAND.add_to

@@ -54,6 +54,15 @@ def _style(ax: Any) -> None:
     ax.set_axisbelow(True)
 
 
+def framed(ax: Any, xlabel: str, ylabel: str, title: str, fontsize: float | None = None) -> None:
+    """The axis labels and title, the legend outside on the right, and the house style."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _style(ax)
+
+
 def _round_labels(rounds: Sequence[int]) -> list[str]:
     return ["seeds" if r == 0 else str(r) for r in rounds]
 
@@ -69,11 +78,7 @@ def rows_per_round(run: RunData) -> Any:
     ax.bar(x, kept, color=KEPT, label="kept")
     ax.bar(x, dropped, bottom=kept, color=DROPPED, label="dropped")
     ax.set_xticks(x, _round_labels(rounds))
-    ax.set_xlabel("round")
-    ax.set_ylabel("instructions")
-    ax.set_title("Rows kept and evolutions dropped per round")
-    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    _style(ax)
+    framed(ax, "round", "instructions", "Rows kept and evolutions dropped per round")
     return fig
 
 
@@ -171,11 +176,7 @@ def token_use(run: RunData) -> Any:
                 fontsize=8,
             )
     ax.set_xticks(x, _round_labels(rounds))
-    ax.set_xlabel("round")
-    ax.set_ylabel("tokens")
-    ax.set_title("Token use per round")
-    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    _style(ax)
+    framed(ax, "round", "tokens", "Token use per round")
     return fig
 
 
@@ -205,11 +206,7 @@ def diversity(quality: QualitySummary) -> Any:
         )
     ax.set_xticks(range(len(rounds)), _round_labels(rounds))
     ax.set_ylim(0, 1.05)
-    ax.set_xlabel("round")
-    ax.set_ylabel("ratio")
-    ax.set_title("Diversity per round (higher: more varied)")
-    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    _style(ax)
+    framed(ax, "round", "ratio", "Diversity per round (higher: more varied)", fontsize=8)
     return fig
 
 

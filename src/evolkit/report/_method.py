@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from evolkit.errors import ConfigError
-from evolkit.report._figures import ACCENT, DROPPED, KEPT, _style, figure, to_data_uri
+from evolkit.report._figures import ACCENT, DROPPED, KEPT, figure, framed, to_data_uri
 from evolkit.report._html import _CSS, _SCRIPT
 
 __all__ = ["failure_plot", "render_method_report", "write_method_report"]
@@ -37,11 +37,13 @@ def failure_plot(steps: Sequence[Mapping[str, Any]]) -> Any:
         ax.axhline(chosen_y[0], color=ACCENT, linestyle=":", label="initial method")
     ax.set_xticks([int(s["step"]) for s in steps])
     ax.set_ylim(-0.03, 1.03)
-    ax.set_xlabel("step (0: initial method)")
-    ax.set_ylabel("dev failure rate")
-    ax.set_title("Evolution failure rate on the dev set (lower is better)")
-    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    _style(ax)
+    framed(
+        ax,
+        "step (0: initial method)",
+        "dev failure rate",
+        "Evolution failure rate on the dev set (lower is better)",
+        fontsize=8,
+    )
     return fig
 
 

@@ -145,7 +145,7 @@ def _root_ids(rows: Sequence[Instruction]) -> dict[str, str]:
 def _embedding_measures(
     per_round: Mapping[int, Sequence[Instruction]], rows: Sequence[Instruction], limit: int
 ) -> dict[int, tuple[float | None, float | None]]:
-    from evolkit.report._embed import load_embedder
+    from evolkit.score._embed import load_embedder
 
     embed = load_embedder()
     roots = _root_ids(rows)
@@ -208,13 +208,13 @@ def quality_summary(
         per_round[number] = rng.sample(items, size) if len(items) > size else items
     use_embeddings = embeddings
     if embeddings is None:
-        from evolkit.report._embed import embedding_available
+        from evolkit.score._embed import embedding_available
 
         use_embeddings = embedding_available()
     measured: dict[int, tuple[float | None, float | None]] = {}
     model = None
     if use_embeddings:
-        from evolkit.report._embed import EMBEDDING_MODEL
+        from evolkit.score._embed import EMBEDDING_MODEL
 
         measured = _embedding_measures(per_round, insts, embedding_sample)
         model = EMBEDDING_MODEL

@@ -14,8 +14,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from evolkit.backends._router_config import load_router_config
 from evolkit.errors import ConfigError
-from evolkit.scale._config import load_router_config
 from evolkit.scale.executor import RayExecutor
 
 __all__ = ["add_scale_arguments", "scale_setup"]

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from evolkit._arguments import Command, positive_int
 from evolkit.engine.config import split_names
 from evolkit.engine.structured import add_structured_argument
-from evolkit.evaluate._cli import _positive_int
 
 __all__ = ["add_subcommand", "run_score", "run_select"]
 
@@ -22,19 +22,8 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _add_score(sub: Any) -> None:
-    p = sub.add_parser(
-        "score",
-        help="score every row: difficulty, quality, complexity along its lineage, diversity",
-        description=(
-            "Score every row of OUT and write the scores into each row's metadata "
-            "(metadata.scores), with the counts, means per round and per operator, and cost in "
-            "OUT.scores.json. Model calls are journaled in OUT.evolkit/ (of the -o file when "
-            "given), one writer at a time: running the same command again resumes. A reply that "
-            "cannot be read is a counted failure, never a default score. Exit code 1 when some "
-            "scores could not be given."
-        ),
-    )
+def _score_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``evolkit score``."""
     p.add_argument(
         "data", metavar="OUT", type=Path, help="the data set to score (.jsonl, a run's -o path)"
     )
@@ -52,7 +41,7 @@ def _add_score(sub: Any) -> None:
     )
     p.add_argument("--api-base", default=None, help="endpoint for the model")
     p.add_argument("-o", "--output", type=Path, default=None, help="write here (default: OUT)")
-    p.add_argument("--concurrency", type=_positive_int, default=None, help="calls in flight")
+    p.add_argument("--concurrency", type=positive_int, default=None, help="calls in flight")
     p.add_argument("--timeout", type=float, default=None, help="seconds per call")
     p.add_argument("--retries", type=int, default=4, help="retries per call (4)")
     p.add_argument("--rpm", type=float, default=None, help="request-per-minute limit")
@@ -61,27 +50,17 @@ def _add_score(sub: Any) -> None:
     add_structured_argument(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
-    p.set_defaults(func=run_score)
 
 
-def _add_select(sub: Any) -> None:
-    p = sub.add_parser(
-        "select",
-        help="pick the best rows by score, none too similar to another (deita-style)",
-        description=(
-            "Rank the scored rows of OUT by the product of the --by scores and take them best "
-            "first, skipping any row whose embedding has a cosine similarity of THRESHOLD or "
-            "more with a row already taken, until BUDGET rows are taken. Writes SUBSET, every "
-            "decision to SUBSET.selection.jsonl and the counts to SUBSET.select.json."
-        ),
-    )
+def _select_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``evolkit select``."""
     p.add_argument(
         "data", metavar="OUT", type=Path, help="a scored data set (run `evolkit score` first)"
     )
     p.add_argument(
         "-o", "--output", metavar="SUBSET", type=Path, required=True, help="the subset to write"
     )
-    p.add_argument("--budget", type=_positive_int, required=True, help="rows to take at most")
+    p.add_argument("--budget", type=positive_int, required=True, help="rows to take at most")
     p.add_argument(
         "--threshold", type=float, default=0.9, help="cosine similarity that is too close (0.9)"
     )
@@ -92,13 +71,6 @@ def _add_select(sub: Any) -> None:
         help="scores multiplied into the ranking score (default: difficulty,quality)",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(func=run_select)
-
-
-def add_subcommand(subparsers: Any) -> None:
-    """Add ``score`` and ``select`` to the ``evolkit`` command."""
-    _add_score(subparsers)
-    _add_select(subparsers)
 
 
 def run_score(args: argparse.Namespace) -> int:
@@ -179,3 +151,35 @@ def run_select(args: argparse.Namespace) -> int:
     else:
         Console(highlight=False).print(report)
     return 0 if report.taken else 1
+
+
+SCORE = Command(
+    "score",
+    "score every row: difficulty, quality, complexity along its lineage, diversity",
+    "Score every row of OUT and write the scores into each row's metadata "
+    "(metadata.scores), with the counts, means per round and per operator, and cost in "
+    "OUT.scores.json. Model calls are journaled in OUT.evolkit/ (of the -o file when "
+    "given), one writer at a time: running the same command again resumes. A reply that "
+    "cannot be read is a counted failure, never a default score. Exit code 1 when some "
+    "scores could not be given.",
+    _score_arguments,
+    run_score,
+)
+
+
+SELECT = Command(
+    "select",
+    "pick the best rows by score, none too similar to another (deita-style)",
+    "Rank the scored rows of OUT by the product of the --by scores and take them best "
+    "first, skipping any row whose embedding has a cosine similarity of THRESHOLD or "
+    "more with a row already taken, until BUDGET rows are taken. Writes SUBSET, every "
+    "decision to SUBSET.selection.jsonl and the counts to SUBSET.select.json.",
+    _select_arguments,
+    run_select,
+)
+
+
+def add_subcommand(subparsers: Any) -> None:
+    """Add ``score`` and ``select`` to the ``evolkit`` command."""
+    SCORE.add_to(subparsers)
+    SELECT.add_to(subparsers)

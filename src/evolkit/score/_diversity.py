@@ -2,7 +2,7 @@
 
 A row close to another (a near-paraphrase) scores near 0; a row unlike any other scores high.
 Rows are embedded with the ``quality`` extra's sentence model (all-MiniLM-L6-v2, see
-:mod:`evolkit.report._embed`) or any function that maps texts to unit vectors. The vectors are
+:mod:`evolkit.score._embed`) or any function that maps texts to unit vectors. The vectors are
 held as one float32 matrix (384 numbers, 1.5 KB a row: 150 MB for 100,000 rows) and the nearest
 neighbours are found block by block, so the similarity matrix is never held whole.
 """
@@ -38,7 +38,7 @@ def embedding_text(instruction: Instruction) -> str:
 
 
 def default_embed(texts: Sequence[str]) -> Any:
-    from evolkit.report._embed import load_embedder
+    from evolkit.score._embed import load_embedder
 
     return load_embedder()(texts)
 

@@ -22,7 +22,7 @@ __all__ = ["evolkit_register_scorers"]
 @hookimpl
 def evolkit_register_scorers(registry: ScorerRegistry) -> None:
     """Register difficulty, quality and diversity (defaults); complexity and growth by name."""
-    from evolkit.report._embed import embedding_available
+    from evolkit.score._embed import embedding_available
 
     # Typed loosely: mypy reads frozen attrs fields as read-only where the Scorer protocol
     # declares properties; at run time they satisfy it.

@@ -19,7 +19,9 @@ import attrs
 from evolkit._filter_call import apply_filter
 from evolkit._protocols import Backend, Filter, Mutator
 from evolkit._types import ChatMessage, Instruction, Rejected, Verdict
-from evolkit.testing._fake import FakeBackend, default_reply
+from evolkit.backends.fake import FakeBackend, default_reply
+from evolkit.engine._loop import run_sync
+from evolkit.engine.steps import draw_operator, mutation_rng
 
 __all__ = [
     "FakeBackend",
@@ -34,8 +36,6 @@ T = TypeVar("T")
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    from evolkit.engine._loop import run_sync
-
     return run_sync(coro)
 
 
@@ -54,7 +54,6 @@ async def arun_mutator(
     ``structured`` allows it, and the child stamped the engine's way (fresh id from its
     content, lineage, no response)."""
     from evolkit._protocols import ShapedMutator
-    from evolkit.engine.steps import draw_operator, mutation_rng
     from evolkit.engine.structured import constrainer, read_shaped
 
     parent = Instruction(text=instruction) if isinstance(instruction, str) else instruction

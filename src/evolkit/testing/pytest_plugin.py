@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from evolkit._plugins import Plugins, default_plugins
-from evolkit.testing._fake import FakeBackend
+from evolkit.backends.fake import FakeBackend
 
 
 @pytest.fixture

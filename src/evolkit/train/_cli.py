@@ -6,6 +6,7 @@ import argparse
 import os
 from typing import Any
 
+from evolkit._arguments import Command
 from evolkit.train._config import DATA_FORMATS, TrainConfig
 
 __all__ = ["add_arguments", "add_subcommand", "config_from_args", "run"]
@@ -139,12 +140,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_subcommand(subparsers: Any) -> None:
-    """Add ``evolkit train`` to the main command's subparsers."""
-    parser = subparsers.add_parser(
-        "train",
-        help="fine-tune a model on evolved data (needs evolkit[train])",
-        description="Supervised fine-tuning, loss on responses only (docs/guides/train.md).",
-    )
-    add_arguments(parser)
-    parser.set_defaults(func=run)
+COMMAND = Command(
+    "train",
+    "fine-tune a model on evolved data (needs evolkit[train])",
+    "Supervised fine-tuning, loss on responses only (docs/guides/train.md).",
+    add_arguments,
+    run,
+)
+add_subcommand = COMMAND.add_to

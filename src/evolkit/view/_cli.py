@@ -5,24 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+
+from evolkit._arguments import Command
 
 __all__ = ["add_subcommand", "run"]
 
 
-def add_subcommand(subparsers: Any) -> None:
-    """Add ``view`` to the ``evolkit`` command."""
-    p = subparsers.add_parser(
-        "view",
-        help="read, filter, diff and label a run's rows in a local web page",
-        description=(
-            "Serve a page over OUT, OUT.run.json and OUT.evolkit/ (kept and dropped rows, "
-            "lineage with word diffs, verdicts, scores, answers) on 127.0.0.1 and open it in "
-            "the browser. Labels typed there (k keep, d drop, n note) are appended to "
-            "OUT.labels.jsonl; 'evolkit filter OUT --labels OUT.labels.jsonl' measures the "
-            "eliminator against them. Stop with Ctrl-C."
-        ),
-    )
+def _arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``evolkit view``."""
     p.add_argument("output", type=Path, help="the data set a run wrote (its -o path)")
     p.add_argument(
         "--host",
@@ -35,7 +25,6 @@ def add_subcommand(subparsers: Any) -> None:
         "--labels", type=Path, default=None, help="labels file (default: OUT.labels.jsonl)"
     )
     p.add_argument("--no-browser", action="store_true", help="print the address only")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,3 +51,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"stopped; labels are in {server.labels}", file=sys.stderr)
         return 0
     return 0
+
+
+COMMAND = Command(
+    "view",
+    "read, filter, diff and label a run's rows in a local web page",
+    "Serve a page over OUT, OUT.run.json and OUT.evolkit/ (kept and dropped rows, "
+    "lineage with word diffs, verdicts, scores, answers) on 127.0.0.1 and open it in "
+    "the browser. Labels typed there (k keep, d drop, n note) are appended to "
+    "OUT.labels.jsonl; 'evolkit filter OUT --labels OUT.labels.jsonl' measures the "
+    "eliminator against them. Stop with Ctrl-C.",
+    _arguments,
+    run,
+)
+add_subcommand = COMMAND.add_to

@@ -2,7 +2,7 @@
 
 Every labelled evolution of the run, kept or dropped, is judged again by each rule on its own
 (not stopping at an earlier rule's drop, so every rule is measured on every row), with the
-engine's own :func:`~evolkit.filters.refilter.refilter`. The whole eliminator drops a row when
+engine's own :func:`~evolkit.refilter.refilter`. The whole eliminator drops a row when
 any of the rules does. The run's own decisions are measured beside them (:func:`as_run`).
 A dropped evolution keeps no answer in the run's files, so the rules that read the answer judge
 it without one; a drop with no text (a failed call) and a seed are not judged.
@@ -17,6 +17,7 @@ from attrs import frozen
 
 from evolkit._protocols import Backend, Filter, Mutator
 from evolkit._types import Instruction
+from evolkit.refilter import refilter
 from evolkit.view._agreement import (
     Agreement,
     Disagreement,
@@ -83,8 +84,6 @@ def calibrate(
     concurrency: int = 8,
 ) -> Calibration:
     """Judge the labelled evolutions with each of ``filters`` and measure them (see module)."""
-    from evolkit.filters.refilter import refilter
-
     candidates, not_judged = _candidates(index, labels)
     ids = [c.id for c in candidates]
     known = set(ids)

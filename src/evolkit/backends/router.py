@@ -23,10 +23,9 @@ from typing import Any
 
 from evolkit._types import ChatMessage, Completion
 from evolkit.backends._classify import classify_provider_error, provider_error_types
-from evolkit.backends._litellm_import import import_litellm
-from evolkit.backends.litellm import completion_from_response
+from evolkit.backends._litellm_import import completion_from_response, import_litellm
+from evolkit.backends._router_config import RouterConfig, load_router_config
 from evolkit.errors import ConfigError, ModelError
-from evolkit.scale._config import RouterConfig, load_router_config
 
 __all__ = ["ROUTER_CONFIG_ENV", "RouterBackend", "router_backend_factory"]
 

@@ -4,7 +4,7 @@ It answers ``POST /v1/chat/completions`` (plain or ``stream=true``) and ``GET /v
 loopback, computing replies with :func:`evolkit.testing.default_reply` (or your ``handler``), so
 evolkit's built-in prompts get rewrites, judgements and answers. Latency and faults (429, 500,
 503, timeouts, dropped connections, malformed bodies) are drawn per *(request key, attempt)* from
-the seed; see :mod:`evolkit.testing._faults` and :class:`FaultPlan`.
+the seed; see :mod:`fakeserver._faults` and :class:`FaultPlan`.
 
 Three ways to run it::
 
@@ -17,7 +17,7 @@ Three ways to run it::
     with FakeServer(latency=0.1).run_in_process() as server:  # its own process (and GIL)
         ...
 
-or from a shell: ``python -m evolkit.testing.server --port 8000 --latency 0.1 --rate-503 0.05``,
+or from a shell: ``python -m fakeserver --port 8000 --latency 0.1 --rate-503 0.05``,
 which prints the base URL (``http://127.0.0.1:8000/v1``) and serves until interrupted.
 
 Counters (:class:`ServerStats`) are in ``server.stats``; a server in another process serves them
@@ -30,14 +30,13 @@ import asyncio
 import contextlib
 import inspect
 import json
-import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from evolkit._types import ChatMessage
-from evolkit.testing._fake import default_reply
-from evolkit.testing._faults import (
+from evolkit.testing import default_reply
+from fakeserver._faults import (
     FAULT_KINDS,
     FaultKind,
     FaultPlan,
@@ -45,7 +44,8 @@ from evolkit.testing._faults import (
     request_key,
     unit_draw,
 )
-from evolkit.testing._wire import (
+from fakeserver._process import ServerProcess
+from fakeserver._wire import (
     chat_messages,
     completion_body,
     error_body,
@@ -58,8 +58,6 @@ from evolkit.testing._wire import (
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from evolkit.testing._process import ServerProcess
-
 __all__ = [
     "FAULT_KINDS",
     "FakeServer",
@@ -67,7 +65,6 @@ __all__ = [
     "FaultPlan",
     "ServerHandler",
     "ServerStats",
-    "main",
     "request_key",
 ]
 
@@ -225,13 +222,11 @@ class FakeServer:
     def run_in_process(
         self, *, python: str | None = None, startup_timeout: float = 30.0
     ) -> ServerProcess:
-        """This configuration served by ``python -m evolkit.testing.server`` in a child process.
+        """This configuration served by ``python -m fakeserver`` in a child process.
 
         Use as ``with server.run_in_process() as remote: remote.url``; ``remote.snapshot()``
         fetches the counters. A custom ``handler`` cannot cross processes.
         """
-        from evolkit.testing._process import ServerProcess
-
         if self.handler is not None:
             raise ValueError("a FakeServer with a custom handler cannot run in another process")
         return ServerProcess(self.cli_args(), python=python, startup_timeout=startup_timeout)
@@ -453,17 +448,3 @@ class FakeServer:
             transport.close()
         # aiohttp cannot write this to the closed connection and drops it quietly.
         return web.Response(status=500)
-
-
-# -- command line ----------------------------------------------------------------------------
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m evolkit.testing.server``: serve until SIGINT/SIGTERM, then exit 0."""
-    from evolkit.testing._process import serve_main
-
-    return serve_main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 from attrs import frozen
 
 from evolkit._types import ChatMessage, Completion
-from evolkit.batch._store import BatchStore, StoredJob
 from evolkit.batch._types import BatchClient, BatchJob, BatchResult, BatchSettings
+from evolkit.engine.batch_store import BatchStore, StoredJob
 from evolkit.engine.calls import CallCounters
 from evolkit.engine.journal import Journal
 from evolkit.engine.retry import RetryPolicy, retrying

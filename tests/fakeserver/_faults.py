@@ -156,7 +156,7 @@ class FaultPlan:
         return None
 
     def to_args(self) -> list[str]:
-        """Command-line flags for ``python -m evolkit.testing.server`` that rebuild this plan."""
+        """Command-line flags for ``python -m fakeserver`` that rebuild this plan."""
         args: list[str] = []
         for kind in FAULT_KINDS:
             if self.rate(kind):

@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 import attrs
 
 from evolkit._types import ChatMessage
-from evolkit.backends._litellm_import import import_litellm
-from evolkit.backends.litellm import classify_error, completion_from_response
+from evolkit.backends._classify import classify_provider_error
+from evolkit.backends._litellm_import import completion_from_response, import_litellm
+from evolkit.backends._prices import Prices, prices_for
 from evolkit.batch._types import BatchJob, BatchResult
-from evolkit.cost._prices import Prices, prices_for
 from evolkit.errors import BackendError, ModelError
 
 __all__ = ["BATCH_PROVIDERS", "LiteLLMBatchClient", "parse_result"]
@@ -142,7 +142,7 @@ class LiteLLMBatchClient:
         except ModelError:
             raise
         except Exception as exc:
-            raise classify_error(exc) from exc
+            raise classify_provider_error(exc) from exc
 
     async def upload(self, content: bytes) -> str:
         litellm = import_litellm()

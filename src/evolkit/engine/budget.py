@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from evolkit._types import ChatMessage, Completion
-from evolkit.cost._prices import Prices
+from evolkit.backends._prices import Prices
 from evolkit.errors import EvolkitError
 
 __all__ = ["Budget", "BudgetExhausted"]

@@ -42,8 +42,8 @@ async def attach_cost_controls(
             "--ray / --workers (or without a custom executor)"
         )
     if cfg.max_cost is not None:
-        from evolkit.cost._budget import Budget
-        from evolkit.cost._prices import prices_for
+        from evolkit.backends._prices import prices_for
+        from evolkit.engine.budget import Budget
 
         prices = prices_for(backend.model)
         if not prices.known:
@@ -59,8 +59,8 @@ async def attach_cost_controls(
             f"batch mode needs a backend with a provider batch API (a litellm model such as "
             f"openai/gpt-4o-mini); {backend!r} has none: run it without --batch"
         )
-    from evolkit.batch._batcher import Batcher
-    from evolkit.batch._store import BatchStore
+    from evolkit.engine.batch_store import BatchStore
+    from evolkit.engine.batcher import Batcher
     from evolkit.engine.progress import BatchProgress
 
     store = BatchStore(runner.journal.path)

@@ -1,7 +1,7 @@
 """``evolkit filter IN -o OUT``: run the eliminator again over an existing data set.
 
 ``evolkit filter OUT --labels OUT.labels.jsonl`` measures the rules against the labels typed in
-``evolkit view`` instead (:mod:`evolkit.view._calibrate`) and writes nothing.
+``evolkit view`` instead (:mod:`evolkit.refilter._calibrate`) and writes nothing.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from evolkit._arguments import Command, positive_int
 from evolkit.engine.config import split_names
-from evolkit.evaluate._cli import _positive_int
 
 __all__ = ["JOURNAL_NAME", "add_subcommand", "run"]
 
@@ -20,21 +20,8 @@ __all__ = ["JOURNAL_NAME", "add_subcommand", "run"]
 JOURNAL_NAME = "filter-journal.sqlite"
 
 
-def add_subcommand(subparsers: Any) -> None:
-    """Add ``filter`` to the ``evolkit`` command."""
-    p = subparsers.add_parser(
-        "filter",
-        help="judge an existing data set again with the eliminator's rules",
-        description=(
-            "Read IN (evolkit's output, or any JSONL / Alpaca JSON file; parents are found by "
-            "parent_id in the same file), judge every evolved row with the filters, write the "
-            "kept rows to OUT and every row's verdicts to OUT.verdicts.jsonl, and print the "
-            "kept and dropped counts per reason. Rules that ask the model run only with --model. "
-            "With --labels, judge the labelled rows of the run that wrote IN and print each "
-            "rule's and the whole eliminator's precision and recall against the labels, and the "
-            "rows where they disagree (no -o)."
-        ),
-    )
+def _arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``evolkit filter``."""
     p.add_argument("input", type=Path, help="data set to judge (.jsonl or Alpaca .json)")
     p.add_argument("-o", "--output", type=Path, default=None, help="kept rows (.jsonl)")
     p.add_argument(
@@ -48,12 +35,11 @@ def add_subcommand(subparsers: Any) -> None:
     )
     p.add_argument("--model", default=None, help="model for the model-based rules (off without)")
     p.add_argument("--api-base", default=None, help="endpoint for the model")
-    p.add_argument("--concurrency", type=_positive_int, default=8, help="model calls in flight (8)")
+    p.add_argument("--concurrency", type=positive_int, default=8, help="model calls in flight (8)")
     p.add_argument("--retries", type=int, default=4, help="retries per model call (4)")
     p.add_argument(
         "--verdicts", type=Path, default=None, help="verdicts file (default: OUT.verdicts.jsonl)"
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from evolkit._protocols import ClosableBackend
     from evolkit.engine._loop import run_sync
     from evolkit.errors import ConfigError, SeedFileError
-    from evolkit.filters.refilter import drop_counts, refilter
     from evolkit.io import atomic_writer, read_instructions
+    from evolkit.refilter import drop_counts, refilter
 
     if args.labels is not None:
         if args.output is not None:
@@ -130,7 +116,7 @@ def _chosen_filters(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
     """The filters to run, and the names of those left out for want of --model."""
     from evolkit._plugins import default_plugins
     from evolkit.errors import ConfigError
-    from evolkit.filters.refilter import calls_model
+    from evolkit.refilter import calls_model
 
     registry = default_plugins().filters()
     names = registry.defaults() if args.filters is None else list(split_names(args.filters) or ())
@@ -164,7 +150,7 @@ def _run_labels(args: argparse.Namespace) -> int:
     from evolkit._protocols import ClosableBackend
     from evolkit.engine._loop import run_sync
     from evolkit.errors import ConfigError
-    from evolkit.view._calibrate import calibrate
+    from evolkit.refilter._calibrate import calibrate
     from evolkit.view._index import RowIndex
     from evolkit.view._labels import read_labels
 
@@ -216,3 +202,19 @@ def _run_labels(args: argparse.Namespace) -> int:
         text = d.text if len(d.text) <= 90 else d.text[:89] + "…"
         console.print(f"  {d.id}  you: {d.label}  eliminator: {d.verdict}  {text!r}", markup=False)
     return 0
+
+
+COMMAND = Command(
+    "filter",
+    "judge an existing data set again with the eliminator's rules",
+    "Read IN (evolkit's output, or any JSONL / Alpaca JSON file; parents are found by "
+    "parent_id in the same file), judge every evolved row with the filters, write the "
+    "kept rows to OUT and every row's verdicts to OUT.verdicts.jsonl, and print the "
+    "kept and dropped counts per reason. Rules that ask the model run only with --model. "
+    "With --labels, judge the labelled rows of the run that wrote IN and print each "
+    "rule's and the whole eliminator's precision and recall against the labels, and the "
+    "rows where they disagree (no -o).",
+    _arguments,
+    run,
+)
+add_subcommand = COMMAND.add_to
