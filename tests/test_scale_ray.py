@@ -208,7 +208,7 @@ def _every_setting_changed(tmp_path: Path) -> EvolveConfig:
         "max_instruction_chars": 40_000,
         "duplicate_ids": "drop",
         "hedge": False,
-        "structured": "off",
+        "structured": "on",
     }
     fields = attrs.fields(EvolveConfig)
     # Batch mode and the budget work on one process's calls and are refused with workers
