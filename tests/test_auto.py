@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from evolkit import evolve
@@ -273,6 +273,7 @@ def test_code_failure_rules_judge_the_candidates(tmp_path: Path) -> None:
     prompt=st.text(min_size=1).map(lambda t: f"Make it harder in five words. {t}"),
     rates=st.lists(st.integers(0, 9), min_size=1, max_size=4),
 )
+@example(prompt="Make it harder in five words. \r\n0", rates=[0])  # TOML reads CRLF as LF
 def test_any_method_file_round_trips(prompt: str, rates: list[int]) -> None:
     from evolkit.auto import CandidateScore, Fitted, StepRecord
 

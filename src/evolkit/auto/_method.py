@@ -256,7 +256,11 @@ class Method:
     def dumps(self) -> str:
         import tomli_w
 
-        return tomli_w.dumps(self.to_toml(), multiline_strings=True)
+        data = self.to_toml()
+        text = tomli_w.dumps(data, multiline_strings=True)  # a prompt reads as it was written
+        if tomllib.loads(text) != data:  # TOML reads a raw "\r\n" in a multi-line string as "\n"
+            text = tomli_w.dumps(data)
+        return text
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the method file atomically."""
