@@ -17,7 +17,9 @@ import subprocess
 import sys
 import time
 
-from soak import cpu_hog
+import _tests_dir  # noqa: F401  (tests/ on sys.path, for its process tools)
+
+from process_tools import cpu_hog
 
 
 def main() -> None:

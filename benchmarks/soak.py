@@ -24,17 +24,14 @@ times, so every call ends answered and the two outputs can be compared.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -43,34 +40,10 @@ import _tests_dir  # noqa: F401  (tests/ on sys.path, for the fake server)
 
 from evolkit.engine.interrupts import INTERRUPTED
 from fakeserver import FakeServer, FaultPlan, ServerStats
+from process_tools import LEAKS, cpu_hog, journaled
 
-LEAKS = ("Traceback", "Task exception was never retrieved", "Exception ignored", "Unclosed")
 STOPS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
 CLI = "import sys; from evolkit.cli import main; sys.exit(main())"
-
-
-@contextlib.contextmanager
-def cpu_hog(processes: int) -> Iterator[None]:
-    """``processes`` spinning Python processes for as long as the block runs."""
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
-    try:
-        yield
-    finally:
-        for hog in hogs:
-            hog.kill()
-            hog.wait()
-
-
-def journaled(out: Path) -> int:
-    """Calls in the run's journal, read from outside (0 before it exists)."""
-    path = out.with_name(out.name + ".evolkit") / "journal.sqlite"
-    if not path.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-            return int(db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
 
 
 def evolve_command(seeds: Path, out: Path, url: str, args: argparse.Namespace) -> list[str]:

@@ -15,6 +15,9 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+#: What a stopped command must never print: a traceback, or asyncio's and Python's own reports.
+LEAKS = ("Traceback", "Task exception was never retrieved", "Exception ignored", "Unclosed")
+
 #: Kept busy by :func:`cpu_hog`: as many spinning processes as the machine has cores, at most 2.
 HOG_PROCESSES = min(2, os.cpu_count() or 1)
 

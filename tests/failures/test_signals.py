@@ -29,6 +29,7 @@ from batch_standin import BatchStandIn
 from evolkit.cli import main
 from evolkit.engine.interrupts import INTERRUPTED
 from process_tools import (
+    LEAKS,
     completed_round,
     cpu_hog,
     handles_signals,
@@ -41,7 +42,6 @@ from process_tools import (
 
 SEEDS = [f"Name two habits that help with studying subject number {i}." for i in range(10)]
 PRELUDE = "import evolkit.backends.openai_compat as c\nc._prices = lambda model: (0.0, 0.0)"
-LEAKS = ("Traceback", "Task exception was never retrieved", "Exception ignored", "Unclosed")
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 #: When to send the signal: once ``ready(out, calls)()`` holds, after ``delay`` seconds.

@@ -20,10 +20,9 @@ import pytest
 
 from evolkit.cli import main
 from evolkit.engine.interrupts import INTERRUPTED
-from process_tools import handles_signals, journaled, lines, spawn, wait_for
+from process_tools import LEAKS, handles_signals, journaled, lines, spawn, wait_for
 
 PRELUDE = "import evolkit.backends.openai_compat as c\nc._prices = lambda model: (0.0, 0.0)"
-LEAKS = ("Traceback", "Task exception was never retrieved", "Exception ignored", "Unclosed")
 MODEL = "openai-compatible/known"
 SEEDS = [f"Give three tips for learning musical instrument number {i}." for i in range(12)]
 
