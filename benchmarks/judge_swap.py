@@ -2,6 +2,7 @@
 
     python benchmarks/judge_swap.py                 # the embedded model
     python benchmarks/judge_swap.py --model gpt-4o-mini --ids 063,144
+    python benchmarks/judge_swap.py --structured on  # verdicts constrained to the JSON shape
 
 For every case of ``eliminator_cases.jsonl`` that the rules without a model keep (the cases
 that reach ``information_gain`` in a run), asks the judge about (parent, rewrite) and about
@@ -22,11 +23,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from attrs import define
 from eliminator import CASES, chain, instructions, load
 
 from evolkit._protocols import Backend, ClosableBackend
+from evolkit._types import Completion
 from evolkit.filters import InformationGainFilter
-from evolkit.filters.information_gain import read_judgement
 from evolkit.plugins import default_plugins
 from evolkit.refilter import NoModel, calls_model
 
@@ -44,13 +46,28 @@ async def reaching_the_judge(cases: list[dict[str, Any]]) -> list[dict[str, Any]
     return kept
 
 
+@define
+class Plain:
+    """A backend's ``complete`` alone, so the judge asks in plain text (``--structured off``)."""
+
+    inner: Backend
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    async def complete(self, messages: list[dict[str, str]], **params: Any) -> Completion:
+        return await self.inner.complete(messages, **params)
+
+
 async def both_ways(case: dict[str, Any], backend: Backend, limit: asyncio.Semaphore) -> tuple:
+    """The judgement of (parent, rewrite) and of (rewrite, parent), as the filter asks it."""
     parent, candidate = instructions(case)
-    judge = InformationGainFilter(double_check=False)
+    judge = InformationGainFilter(double_check=False, temperature=0.0)
     async with limit:
-        first = await backend.complete(judge.build_messages(candidate, parent), temperature=0.0)
-        swapped = await backend.complete(judge.build_messages(parent, candidate), temperature=0.0)
-    return read_judgement(first.text), read_judgement(swapped.text)
+        first, _ = await judge._ask_model(candidate, parent, backend)
+        swapped, _ = await judge._ask_model(parent, candidate, backend)
+    return first, swapped
 
 
 def summary(name: str, cases: list[dict[str, Any]], dropped: list[bool]) -> str:
@@ -64,7 +81,7 @@ def summary(name: str, cases: list[dict[str, Any]], dropped: list[bool]) -> str:
     )
 
 
-async def main_async(model: str, ids: set[str] | None, concurrency: int) -> None:
+async def main_async(model: str, ids: set[str] | None, concurrency: int, structured: str) -> None:
     cases = load(CASES)
     if ids:
         cases = [c for c in cases if c["id"] in ids]
@@ -75,14 +92,16 @@ async def main_async(model: str, ids: set[str] | None, concurrency: int) -> None
 
         model, _ = resolve_model(None)
     backend = plugins.backends().create(model, {})
+    asked = backend if structured == "on" else Plain(backend)
     started = time.perf_counter()
     limit = asyncio.Semaphore(concurrency)
     try:
-        answers = await asyncio.gather(*(both_ways(c, backend, limit) for c in reaching))
+        answers = await asyncio.gather(*(both_ways(c, asked, limit) for c in reaching))
     finally:
         if isinstance(backend, ClosableBackend):
             await backend.aclose()
-    print(f"model: {model}; {len(reaching)} of {len(cases)} cases reach the judge")
+    reach = f"{len(reaching)} of {len(cases)} cases reach the judge"
+    print(f"model: {model}, structured {structured}; {reach}")
     for case, (first, swapped) in zip(reaching, answers, strict=True):
         where = f"{case['id']} {case['label']:<4} {case['set']:<8}"
         print(f"  {where} first {first:<9} swapped {swapped}")
@@ -98,9 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="default", help="'default' for the embedded model")
     parser.add_argument("--ids", default=None, help="comma-separated case ids (default: all)")
     parser.add_argument("--concurrency", type=int, default=4, help="cases in flight (4)")
+    parser.add_argument("--structured", choices=("on", "off"), default="off")
     args = parser.parse_args(argv)
     ids = set(args.ids.split(",")) if args.ids else None
-    asyncio.run(main_async(args.model, ids, args.concurrency))
+    asyncio.run(main_async(args.model, ids, args.concurrency, args.structured))
     return 0
 
 
