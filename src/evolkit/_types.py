@@ -244,6 +244,10 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
 
+#: The finish reason of a reply over the run's size limit (:meth:`Completion.within`).
+REPLY_TOO_LONG = "reply_too_long"
+
+
 @frozen
 class Completion:
     """A backend's answer: the reply text, what it cost, and which model gave it."""
@@ -252,6 +256,20 @@ class Completion:
     usage: Usage = field(factory=Usage)
     model: str = ""
     finish_reason: str | None = None
+
+    @property
+    def too_long(self) -> bool:
+        """Whether this is a reply that was over the run's size limit, kept without its text
+        (:meth:`within`)."""
+        return self.finish_reason == REPLY_TOO_LONG
+
+    def within(self, max_chars: int | None) -> Completion:
+        """This reply, or, when its text is over ``max_chars`` characters, the same reply
+        without the text and marked :attr:`too_long`: what a journal keeps of it, so a
+        resumed run reaches the same verdict without the body stored."""
+        if max_chars is None or len(self.text) <= max_chars:
+            return self
+        return attrs.evolve(self, text="", finish_reason=REPLY_TOO_LONG)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -119,8 +119,10 @@ class CallRunner:
         run_id: str = "",
         failures: FailureTracker | None = None,
         hedge: bool = True,
+        max_reply_chars: int | None = None,
     ) -> None:
         self.backend = backend
+        self.max_reply_chars = max_reply_chars  # a longer reply is journaled without its text
         self.run_id = run_id
         # Counting only unless a run plan sets the rules (CallRunner.from_plan).
         self.failures = failures or FailureTracker(FailurePolicy(stops=False))
@@ -188,6 +190,7 @@ class CallRunner:
             rpm=config.rpm,
             tpm=config.tpm,
             hedge=bool(config.hedge),  # never with a budget: see _attempt
+            max_reply_chars=config.max_reply_chars,
         )
 
     async def call(
@@ -264,9 +267,10 @@ class CallRunner:
 
         The slot is held until the answer is journaled, so at any moment at most
         ``concurrency`` answered calls are not yet on disk: a kill repeats no more calls than
-        that on resume."""
+        that on resume. A reply over ``max_reply_chars`` is journaled and returned without its
+        text (:meth:`Completion.within`): the caller's verdict is the same on a resume."""
         async with self._semaphore:
-            completion = await self._answer(messages, params)
+            completion = (await self._answer(messages, params)).within(self.max_reply_chars)
             await self.journal.append(key, completion)
         await self._limiter.charge(completion.usage.completion_tokens)
         return completion

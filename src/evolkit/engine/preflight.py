@@ -28,6 +28,7 @@ __all__ = [
     "check_output_file",
     "check_size",
     "disk_errors",
+    "oversize",
     "read_pipe",
     "refuse_directory",
     "refuse_output_over_input",
@@ -126,16 +127,20 @@ def read_pipe(path: str | os.PathLike[str], wait: float | None = None) -> bytes:
         os.close(fd)
 
 
-def check_size(source: str, row: int, inst: Instruction, max_chars: int) -> None:
-    """Refuse a seed longer than ``max_chars`` characters (text and input together)."""
+def oversize(inst: Instruction, max_chars: int) -> str | None:
+    """Why ``inst`` is too long to send to a model (text and input together over
+    ``max_chars`` characters), or ``None``: the one size rule of seeds and scored rows."""
     size = len(inst.text) + len(inst.input)
     if size > max_chars:
-        raise SeedFileError(
-            source,
-            row,
-            f"the instruction is {size} characters, longer than {max_chars}",
-            "shorten it, or raise --max-instruction-chars",
-        )
+        return f"the instruction is {size} characters, longer than {max_chars}"
+    return None
+
+
+def check_size(source: str, row: int, inst: Instruction, max_chars: int) -> None:
+    """Refuse a seed longer than ``max_chars`` characters (:func:`oversize`)."""
+    reason = oversize(inst, max_chars)
+    if reason is not None:
+        raise SeedFileError(source, row, reason, "shorten it, or raise --max-instruction-chars")
 
 
 def _probe_writable(folder: Path, what: str) -> None:

@@ -92,7 +92,7 @@ class Rounds:
             return seed, Drop(
                 0, seed.id, "seed", "respond_seed", "model", f"model_error:{exc.kind}"
             )
-        if len(response) > cfg.max_reply_chars:
+        if response is None:  # over max_reply_chars: calls.py
             return seed, Drop(0, seed.id, "seed", "respond_seed", "engine", "reply_too_long")
         return attrs.evolve(seed, response=response), None
 

@@ -119,7 +119,6 @@ class RoundContext:
         self.filters: Sequence[Filter] = [f for f in usable if not isinstance(f, PoolFilter)]
         # Pool rules (near duplicates) are checked in the run's ordered stream, not here.
         self.dedupe = Dedupe(f for f in usable if isinstance(f, PoolFilter))
-        self.max_reply_chars = plan.config.max_reply_chars
         #: The backend when replies are constrained to their declared shape, else ``None``.
         self.constrainer: ConstrainedBackend | None = constrainer(
             plan.config.structured, runner.backend
@@ -182,7 +181,9 @@ class RoundContext:
 
     async def respond_to(
         self, instruction: Instruction, round: int, operator: str, parent: str | None = None
-    ) -> str:
+    ) -> str | None:
+        """The answer to ``instruction``, or ``None`` when the reply was over the run's
+        ``max_reply_chars`` (kept in the journal without its text)."""
         stage = "seed" if round == 0 else "respond"
         completion = await self.call(
             response_messages(instruction, self.plan.config.respond_system),
@@ -192,7 +193,7 @@ class RoundContext:
             "respond",
             CallSite(round, parent if parent is not None else instruction.id, stage),
         )
-        return completion.text.strip()
+        return None if completion.too_long else completion.text.strip()
 
     async def mutate(
         self, mutator: Mutator, parent: Instruction, round: int, rng: random.Random
@@ -242,6 +243,8 @@ class RoundContext:
             return dropped("mutate", "model", f"model_error:{exc.kind}", name, redact(str(exc)))
         except PluginError as exc:
             return dropped("mutate", exc.name, exc.reason, name, str(exc))
+        if reply.too_long:
+            return dropped("parse", "engine", "reply_too_long", name, "")
         if isinstance(parsed, Rejected):
             return dropped("parse", name, parsed.reason, name, reply.text[:2000])
         if len(parsed.text) + len(parsed.input) > self.plan.config.max_instruction_chars:
@@ -257,7 +260,7 @@ class RoundContext:
                 return dropped("respond", "model", f"model_error:{exc.kind}", name, child.text)
             except PluginError as exc:
                 return dropped("respond", exc.name, exc.reason, name, child.text)
-            if len(response) > self.max_reply_chars:
+            if response is None:  # over max_reply_chars: calls.py
                 return dropped("respond", "engine", "reply_too_long", name, child.text)
             child = attrs.evolve(child, response=response)
         backend = _AccountedBackend(self, round, name, parent.id)

@@ -38,6 +38,7 @@ from evolkit.engine.plan import fit_to_backend
 from evolkit.engine.preflight import (
     check_data_file,
     check_output_file,
+    oversize,
     refuse_output_over_input,
 )
 from evolkit.engine.run import _build_config, _open_backend
@@ -157,14 +158,27 @@ async def _score_rows(
     window: int,
     progress: Callable[[int, int], None] | None,
     structured: str = "off",
+    max_chars: int | None = None,
 ) -> ScoreReport:
-    """Score ``rows`` in order through a bounded window and write them to ``target``."""
+    """Score ``rows`` in order through a bounded window and write them to ``target``; a row
+    longer than ``max_chars``, or with an ancestor that is (the size rule of seeds,
+    :func:`oversize`), is never sent to a model: each scorer that needs one counts it failed,
+    ``instruction_too_long``."""
     usage: dict[str, Usage] = {}
     backends = {s.name: _ScoringBackend(runner, usage, s.name, structured) for s in chosen}
 
     async def score_row(index: int, row: Instruction) -> Instruction:
         item = ScoreItem(row, rows.ancestors(row))
-        values = await asyncio.gather(*(_one(s, item, backends[s.name]) for s in chosen))
+        reasons = () if max_chars is None else (oversize(r, max_chars) for r in item.chain)
+        too_long = next((reason for reason in reasons if reason is not None), None)
+        skipped = ScoreFailure("instruction_too_long", too_long or "")
+
+        async def one(scorer: Scorer) -> float | ScoreFailure:
+            if too_long is not None and scorer.needs_model:  # the row or an ancestor is too long
+                return skipped
+            return await _one(scorer, item, backends[scorer.name])
+
+        values = await asyncio.gather(*(one(s) for s in chosen))
         return _with_scores(row, {s.name: v for s, v in zip(chosen, values, strict=True)})
 
     scored: Counter[str] = Counter()
@@ -238,7 +252,10 @@ async def ascore(
         for scorer in chosen:
             if isinstance(scorer, PreparedScorer):
                 await asyncio.to_thread(scorer.prepare, iter(rows))
-        report = await _score_rows(rows, chosen, runner, target, window, progress, cfg.structured)
+        report = await _score_rows(
+            rows, chosen, runner, target, window, progress, cfg.structured,
+            cfg.max_instruction_chars,
+        )  # fmt: skip
     report = attrs.evolve(report, elapsed_s=time.monotonic() - started)
     with atomic_writer(score_report_path(target)) as fh:
         json.dump(report.to_json(), fh, indent=2)
