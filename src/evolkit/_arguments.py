@@ -16,19 +16,21 @@ __all__ = ["Command", "fraction", "key_value", "non_negative_int", "positive_int
 @frozen
 class Command:
     """One ``evolkit`` subcommand: its name, its one-line help, the description its ``--help``
-    prints, the function that adds its arguments, and the function that runs it (which
-    returns the exit code)."""
+    prints (none, or a function when it names something known only when the parser is built),
+    the function that adds its arguments, and the function that runs it (which returns the
+    exit code)."""
 
     name: str
     help: str
-    description: str
+    description: str | Callable[[], str] | None
     arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
 
     def add_to(self, subparsers: Any) -> argparse.ArgumentParser:
         """Add this command to the ``evolkit`` parser's subparsers."""
+        description = self.description() if callable(self.description) else self.description
         parser: argparse.ArgumentParser = subparsers.add_parser(
-            self.name, help=self.help, description=self.description
+            self.name, help=self.help, description=description
         )
         self.arguments(parser)
         parser.set_defaults(func=self.run)

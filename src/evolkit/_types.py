@@ -10,6 +10,8 @@ from typing import Any, Literal, TypedDict
 import attrs
 from attrs import field, frozen
 
+from evolkit._fields import named_fields
+
 __all__ = [
     "ChatMessage",
     "Completion",
@@ -155,9 +157,7 @@ class Instruction:
             "instruction": self.text,
             "input": self.input,
             "output": self.response,
-            "parent_id": self.parent_id,
-            "operator": self.operator,
-            "round": self.round,
+            **named_fields(self, "parent_id", "operator", "round"),
             "metadata": dict(self.metadata),
         }
 

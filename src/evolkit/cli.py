@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evolkit._arguments import Command
 from evolkit.errors import ConfigError, EvolkitError
 from evolkit.redact import redact
 
@@ -50,16 +51,15 @@ def _default_model_text() -> str:
         return f"none ({exc})"
 
 
-def _add_evolve(sub: Any) -> None:
-    p = sub.add_parser(
-        "evolve",
-        help="evolve a seed file into a data set",
-        description=(
-            "Evolve the instructions in SEEDS (JSONL, JSON array or text) for N rounds and write "
-            "the data set to OUT (JSONL with lineage). Running the same command again resumes an "
-            f"interrupted run. Default model: {_default_model_text()}."
-        ),
+def _evolve_description() -> str:
+    return (
+        "Evolve the instructions in SEEDS (JSONL, JSON array or text) for N rounds and write "
+        "the data set to OUT (JSONL with lineage). Running the same command again resumes an "
+        f"interrupted run. Default model: {_default_model_text()}."
     )
+
+
+def _evolve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "seeds",
         help="seed file (.jsonl, .json or plain text, any known layout) or "
@@ -161,7 +161,6 @@ def _add_evolve(sub: Any) -> None:
     from evolkit.cost._cli import add_cost_arguments
 
     add_cost_arguments(p)
-    p.set_defaults(func=_cmd_evolve)
 
 
 def _config_from_args(args: argparse.Namespace) -> Any:
@@ -259,12 +258,8 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
     return unanswered_exit(result.stats, args.allow_unanswered)
 
 
-def _add_plugins(sub: Any) -> None:
-    p = sub.add_parser(
-        "plugins", help="list operators, filters, backends and scorers with their packages"
-    )
+def _json_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=_cmd_plugins)
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
@@ -331,11 +326,9 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_stats(sub: Any) -> None:
-    p = sub.add_parser("stats", help="rows per round, per operator, and drop reasons of a run")
+def _stats_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("output", type=Path, help="the data set a run wrote")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=_cmd_stats)
+    _json_argument(p)
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
@@ -364,6 +357,31 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+_COMMANDS = (
+    Command(
+        "evolve",
+        "evolve a seed file into a data set",
+        _evolve_description,
+        _evolve_arguments,
+        _cmd_evolve,
+    ),
+    Command(
+        "plugins",
+        "list operators, filters, backends and scorers with their packages",
+        None,
+        _json_argument,
+        _cmd_plugins,
+    ),
+    Command(
+        "stats",
+        "rows per round, per operator, and drop reasons of a run",
+        None,
+        _stats_arguments,
+        _cmd_stats,
+    ),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evolkit", description="Evol-Instruct: evolve, filter, train and evaluate."
@@ -372,9 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"evolkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_evolve(sub)
-    _add_plugins(sub)
-    _add_stats(sub)
+    for command in _COMMANDS:
+        command.add_to(sub)
     for module_name in _SUBCOMMAND_MODULES:
         try:
             module = importlib.import_module(module_name)

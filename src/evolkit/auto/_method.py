@@ -37,6 +37,7 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
+from evolkit._fields import named_fields
 from evolkit._types import content_id
 from evolkit.errors import ConfigError
 from evolkit.io import atomic_writer
@@ -175,10 +176,7 @@ class Fitted:
 
     def to_toml(self) -> dict[str, Any]:
         return {
-            "evolver_model": self.evolver_model,
-            "optimizer_model": self.optimizer_model,
-            "seeds": self.seeds,
-            "dev": self.dev,
+            **named_fields(self, "evolver_model", "optimizer_model", "seeds", "dev"),
             "settings": dict(sorted(self.settings.items())),
         }
 

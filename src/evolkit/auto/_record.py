@@ -13,6 +13,7 @@ from typing import Any
 
 from attrs import field, frozen
 
+from evolkit._fields import named_fields
 from evolkit.auto._method import CandidateScore, Method
 from evolkit.io import atomic_writer
 
@@ -56,10 +57,7 @@ class StepView:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "step": self.step,
-            "chosen": self.chosen,
-            "feedback": self.feedback,
-            "diff": self.diff,
+            **named_fields(self, "step", "chosen", "feedback", "diff"),
             "candidates": [
                 {**score.to_toml(), "prompt": prompt}
                 for prompt, score in zip(self.prompts, self.scores, strict=True)

@@ -11,6 +11,7 @@ import attrs
 import cattrs
 from attrs import field, frozen
 
+from evolkit._fields import named_fields
 from evolkit._types import Completion, Usage
 
 __all__ = [
@@ -41,16 +42,8 @@ class Drop:
     metadata: Mapping[str, Any] = field(factory=dict, converter=dict, kw_only=True)
 
     def to_record(self) -> dict[str, Any]:
-        return {
-            "round": self.round,
-            "parent_id": self.parent_id,
-            "operator": self.operator,
-            "stage": self.stage,
-            "filter": self.filter,
-            "reason": self.reason,
-            "text": self.text,
-            "metadata": dict(self.metadata),
-        }
+        fields = ("round", "parent_id", "operator", "stage", "filter", "reason", "text")
+        return {**named_fields(self, *fields), "metadata": dict(self.metadata)}
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Drop:

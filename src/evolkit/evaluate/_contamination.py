@@ -24,6 +24,7 @@ from typing import Any
 
 from attrs import frozen
 
+from evolkit._fields import named_fields
 from evolkit._types import Instruction
 from evolkit.errors import ConfigError
 from evolkit.evaluate._benchmarks import Benchmark, load_benchmark
@@ -72,10 +73,7 @@ class ContaminationHit:
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of the hit."""
         return {
-            "row_index": self.row_index,
-            "row_id": self.row_id,
-            "test_index": self.test_index,
-            "test_question": self.test_question,
+            **named_fields(self, "row_index", "row_id", "test_index", "test_question"),
             "shared_ngrams": self.shared,
             "overlap": round(self.overlap, 4),
             "method": self.method,

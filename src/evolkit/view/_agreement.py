@@ -12,6 +12,7 @@ from typing import Any
 
 from attrs import frozen
 
+from evolkit._fields import named_fields
 from evolkit.view._index import RowIndex
 from evolkit.view._labels import Label
 
@@ -55,17 +56,8 @@ class Agreement:
         return self.true_drops / labelled_drop if labelled_drop else None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "judged": self.judged,
-            "agreed": self.agreed,
-            "true_drops": self.true_drops,
-            "false_drops": self.false_drops,
-            "missed_drops": self.missed_drops,
-            "true_keeps": self.true_keeps,
-            "precision": self.precision,
-            "recall": self.recall,
-        }
+        counts = ("judged", "agreed", "true_drops", "false_drops", "missed_drops", "true_keeps")
+        return named_fields(self, "name", *counts, "precision", "recall")
 
 
 def agreement(name: str, dropped: Mapping[str, bool], labels: Mapping[str, Label]) -> Agreement:
