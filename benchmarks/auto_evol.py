@@ -9,6 +9,7 @@
 
     python benchmarks/auto_evol.py --workdir /tmp/auto-bench            # the embedded model
     python benchmarks/auto_evol.py --model fake/x --workdir /tmp/auto-fake   # a dry run
+    python benchmarks/auto_evol.py --workdir /tmp/auto-on --structured on   # constrained replies
 
 The sets are written here, small and general (no benchmark data): a CPU model answers
 every call, so a run with the embedded model takes tens of minutes on two cores.
@@ -93,6 +94,10 @@ def main() -> None:
     parser.add_argument("--dev-size", type=int, default=len(DEV), help="first N of DEV")
     parser.add_argument("--test-size", type=int, default=len(TEST), help="first N of TEST")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--structured", choices=("auto", "on", "off"), default="off",
+        help="constrain the evolver's replies (rewrites, verdicts) to their JSON shapes",
+    )  # fmt: skip
     args = parser.parse_args()
     dev, test = DEV[: args.dev_size], TEST[: args.test_size]
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -102,6 +107,7 @@ def main() -> None:
     engine = {
         "seed": args.seed,
         "cache": cache,
+        "structured": args.structured,
         "mutate_params": {"temperature": 0.7, "max_tokens": args.mutate_tokens},
         "respond_params": {"temperature": 0.7, "max_tokens": args.respond_tokens},
     }
@@ -147,6 +153,7 @@ def main() -> None:
     auto_s = time.monotonic() - started
     figures = {
         "sets": {"seeds": len(SEEDS), "dev": len(dev), "test": len(test)},
+        "structured": args.structured,
         "optimise": {
             "steps": args.steps,
             "candidates": args.candidates,
