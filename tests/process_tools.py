@@ -41,15 +41,16 @@ def workdir(out: Path) -> Path:
     return out.with_name(out.name + ".evolkit")
 
 
-def journaled(out: Path) -> int:
-    """Calls in the run's journal (0 before it exists)."""
-    path = workdir(out) / "journal.sqlite"
+def journaled(out: Path, name: str = "journal.sqlite") -> int:
+    """Calls in the journal ``name`` of the run writing ``out`` (``filter-journal.sqlite`` for
+    filter's); 0 before it exists or while it cannot be read yet."""
+    path = workdir(out) / name
     if not path.exists():
         return 0
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
             return int(db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
-    except sqlite3.OperationalError:
+    except sqlite3.Error:
         return 0
 
 
