@@ -19,10 +19,9 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from evolkit.auto import _prompts as prompts
 from evolkit.refilter._cli import JOURNAL_NAME as FILTER_JOURNAL
 from evolkit.testing import default_reply
 from fakeserver import FakeServer, FaultPlan
-from process_tools import LEAKS, journaled
+from process_tools import LEAKS, journaled, serving
 
 KEY = "sk-probe-0123456789abcdef"
 SHORT_KEY = "tok1234"
@@ -156,15 +155,9 @@ def plain_server(answer: Callable[[str], tuple[int, dict[str, Any]]]) -> Iterato
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    seen.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as url:
+        seen.url = url
         yield seen
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextlib.contextmanager
