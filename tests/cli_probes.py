@@ -17,13 +17,11 @@ import contextlib
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +30,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from evolkit import Instruction
 from evolkit.auto import INITIAL_METHOD, Method
 from evolkit.auto import _prompts as prompts
+from evolkit.refilter._cli import JOURNAL_NAME as FILTER_JOURNAL
 from evolkit.testing import default_reply
 from fakeserver import FakeServer, FaultPlan
-from process_tools import LEAKS
+from process_tools import LEAKS, journaled, serving
 
 KEY = "sk-probe-0123456789abcdef"
 SHORT_KEY = "tok1234"
@@ -156,15 +155,9 @@ def plain_server(answer: Callable[[str], tuple[int, dict[str, Any]]]) -> Iterato
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    seen.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as url:
+        seen.url = url
         yield seen
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextlib.contextmanager
@@ -372,7 +365,6 @@ def filter_journal(folder: Path) -> bool:
     """filter killed midway and run again re-sends at most the calls that were in flight."""
     data = evolkit_rows(folder, 30)
     out = folder / "out.jsonl"
-    journal = folder / "out.jsonl.evolkit" / "filter-journal.sqlite"
     argv = ["filter", data, "-o", out, "--filters", "information_gain", "--concurrency", "4"]
     with fake(latency=0.05, api_key=KEY) as server:
         clean = cli([*argv[:3], folder / "clean.jsonl", *argv[4:], *model(server.url)])
@@ -380,7 +372,7 @@ def filter_journal(folder: Path) -> bool:
         server.reset_stats()
         proc = spawn([*argv, *model(server.url)])
         deadline = time.monotonic() + 60
-        while _journaled(journal) < calls // 2 and time.monotonic() < deadline:
+        while journaled(out, FILTER_JOURNAL) < calls // 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
@@ -393,7 +385,6 @@ def filter_journal(folder: Path) -> bool:
 def evolve_kill_repeats(folder: Path) -> bool:
     """evolve killed (-9) midway and run again re-sends at most ``--concurrency`` calls."""
     seeds, out = seeds_file(folder, 16), folder / "out.jsonl"
-    journal = folder / "out.jsonl.evolkit" / "journal.sqlite"
     argv = ["--rounds", "2", "-q", "--concurrency", "4", "--no-hedge"]
     with fake(latency=0.05, api_key=KEY) as server:
         clean = cli(["evolve", seeds, "-o", folder / "clean.jsonl", *model(server.url), *argv])
@@ -401,7 +392,7 @@ def evolve_kill_repeats(folder: Path) -> bool:
         server.reset_stats()
         proc = spawn(["evolve", seeds, "-o", out, *model(server.url), *argv])
         deadline = time.monotonic() + 60
-        while _journaled(journal) < calls // 2 and time.monotonic() < deadline:
+        while journaled(out) < calls // 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
@@ -460,16 +451,6 @@ def score_long_instruction(folder: Path) -> bool:
         run.code == 1 and no_trace and sent == 4 and longest[0] < 50_000
         and failures == [None] * 4 + ["instruction_too_long"]
     )  # fmt: skip
-
-
-def _journaled(path: Path) -> int:
-    if not path.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-            return int(db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
-    except sqlite3.Error:
-        return 0
 
 
 READERS = {

@@ -1,5 +1,6 @@
-"""Helpers for tests that run ``evolkit`` in child processes: start one, read its journal and
-state from outside, wait for a moment of its run, and keep the machine busy meanwhile."""
+"""Helpers for tests that run ``evolkit`` in child processes: serve it an HTTP handler on
+loopback, start it, read its journal and state from outside, wait for a moment of its run, and
+keep the machine busy meanwhile."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,26 @@ LEAKS = ("Traceback", "Task exception was never retrieved", "Exception ignored",
 
 #: Kept busy by :func:`cpu_hog`: as many spinning processes as the machine has cores, at most 2.
 HOG_PROCESSES = min(2, os.cpu_count() or 1)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client killed mid-request leaves a broken pipe: expected in these tests
+
+
+@contextlib.contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler`` answering on 127.0.0.1 and a free port, in a thread, for the block; yields
+    the base URL a model client is given (``http://127.0.0.1:PORT/v1``)."""
+    server = _QuietServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
 def spawn(
@@ -41,15 +64,16 @@ def workdir(out: Path) -> Path:
     return out.with_name(out.name + ".evolkit")
 
 
-def journaled(out: Path) -> int:
-    """Calls in the run's journal (0 before it exists)."""
-    path = workdir(out) / "journal.sqlite"
+def journaled(out: Path, name: str = "journal.sqlite") -> int:
+    """Calls in the journal ``name`` of the run writing ``out`` (``filter-journal.sqlite`` for
+    filter's); 0 before it exists or while it cannot be read yet."""
+    path = workdir(out) / name
     if not path.exists():
         return 0
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
             return int(db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
-    except sqlite3.OperationalError:
+    except sqlite3.Error:
         return 0
 
 
