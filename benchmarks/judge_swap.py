@@ -3,6 +3,7 @@
     python benchmarks/judge_swap.py                 # the embedded model
     python benchmarks/judge_swap.py --model gpt-4o-mini --ids 063,144
     python benchmarks/judge_swap.py --structured on  # verdicts constrained to the JSON shape
+    python benchmarks/judge_swap.py --structured reasoned  # a short reason, then the verdict
 
 For every case of ``eliminator_cases.jsonl`` that the rules without a model keep (the cases
 that reach ``information_gain`` in a run), asks the judge about (parent, rewrite) and about
@@ -60,10 +61,12 @@ class Plain:
         return await self.inner.complete(messages, **params)
 
 
-async def both_ways(case: dict[str, Any], backend: Backend, limit: asyncio.Semaphore) -> tuple:
+async def both_ways(
+    case: dict[str, Any], backend: Backend, limit: asyncio.Semaphore, reasoned: bool
+) -> tuple:
     """The judgement of (parent, rewrite) and of (rewrite, parent), as the filter asks it."""
     parent, candidate = instructions(case)
-    judge = InformationGainFilter(double_check=False, temperature=0.0)
+    judge = InformationGainFilter(double_check=False, temperature=0.0, reason_first=reasoned)
     async with limit:
         first, _ = await judge._ask_model(candidate, parent, backend)
         swapped, _ = await judge._ask_model(parent, candidate, backend)
@@ -92,11 +95,12 @@ async def main_async(model: str, ids: set[str] | None, concurrency: int, structu
 
         model, _ = resolve_model(None)
     backend = plugins.backends().create(model, {})
-    asked = backend if structured == "on" else Plain(backend)
+    asked = backend if structured != "off" else Plain(backend)
     started = time.perf_counter()
     limit = asyncio.Semaphore(concurrency)
     try:
-        answers = await asyncio.gather(*(both_ways(c, asked, limit) for c in reaching))
+        reasoned = structured == "reasoned"
+        answers = await asyncio.gather(*(both_ways(c, asked, limit, reasoned) for c in reaching))
     finally:
         if isinstance(backend, ClosableBackend):
             await backend.aclose()
@@ -117,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="default", help="'default' for the embedded model")
     parser.add_argument("--ids", default=None, help="comma-separated case ids (default: all)")
     parser.add_argument("--concurrency", type=int, default=4, help="cases in flight (4)")
-    parser.add_argument("--structured", choices=("on", "off"), default="off")
+    parser.add_argument("--structured", choices=("on", "reasoned", "off"), default="off")
     args = parser.parse_args(argv)
     ids = set(args.ids.split(",")) if args.ids else None
     asyncio.run(main_async(args.model, ids, args.concurrency, args.structured))

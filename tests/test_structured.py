@@ -44,7 +44,11 @@ from evolkit.backends.openai_compat import OpenAICompatBackend
 from evolkit.cli import main
 from evolkit.engine.journal import request_key
 from evolkit.errors import ConfigError
-from evolkit.filters.information_gain import VERDICT_SHAPE, InformationGainFilter
+from evolkit.filters.information_gain import (
+    REASONED_VERDICT_SHAPE,
+    VERDICT_SHAPE,
+    InformationGainFilter,
+)
 from evolkit.hookspecs import hookimpl
 from evolkit.operators import ADD_CONSTRAINTS, COMPLICATE_INPUT
 from evolkit.score._judge import ChainComplexityScorer, DifficultyScorer
@@ -358,6 +362,30 @@ def test_the_judge_sends_the_verdict_schema_and_counts_an_unfit_reply() -> None:
     assert not dropped.keep and dropped.reason == "no_information_gain"
     assert unclear.keep and unclear.reason == "unfit_reply:not_allowed"
     assert server.formats() == [json_schema_format(VERDICT_SHAPE)] * 3
+
+
+def test_a_judge_asked_for_a_reason_first_sends_that_schema_and_reads_its_label() -> None:
+    parent = Instruction(text="Name three rivers.")
+    child = Instruction(text="Name three rivers in Asia and their lengths.")
+    judge = InformationGainFilter(reason_first=True, double_check=False)
+    replies = iter([
+        '{"reason": "The second adds a continent and lengths.", "verdict": "Not Equal"}',
+        '{"reason": "Only reworded.", "verdict": "Equal"}',
+        '{"reason": "It asks for lengths."}',
+    ])  # fmt: skip
+
+    async def three(server: Recorder) -> list[Verdict]:
+        async with lean(server) as backend:
+            return [await judge.judge(child, parent, backend) for _ in range(3)]
+
+    with loopback(lambda body: next(replies)) as server:
+        kept, dropped, unclear = asyncio.run(three(server))
+    assert kept.keep and kept.reason == "ok"
+    assert not dropped.keep and dropped.reason == "no_information_gain"
+    assert unclear.keep and unclear.reason == "unfit_reply:missing_field"
+    assert server.formats() == [json_schema_format(REASONED_VERDICT_SHAPE)] * 3
+    examples = judge.build_messages(child, parent, structured=True)[2::2]
+    assert [json.loads(m["content"])["reason"] for m in examples] == [e.why for e in judge.examples]
 
 
 def test_the_scorers_send_their_schemas_and_count_an_unfit_reply() -> None:

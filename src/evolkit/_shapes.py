@@ -231,9 +231,14 @@ def rewrite_shape(*, with_input: bool = False) -> ReplyShape:
     return ReplyShape("rewrite_with_input" if with_input else "rewrite", fields)
 
 
-def verdict_shape(choices: Sequence[str], name: str = "verdict") -> ReplyShape:
-    """A label from ``choices`` (``Equal`` / ``Not Equal``), in the field ``verdict``."""
-    return ReplyShape(name, [ReplyField(name="verdict", kind="choice", choices=tuple(choices))])
+def verdict_shape(choices: Sequence[str], name: str = "verdict", reason: str = "") -> ReplyShape:
+    """A label from ``choices`` (``Equal`` / ``Not Equal``), in the field ``verdict``; with
+    ``reason`` (its description), a short ``reason`` written before the label."""
+    label = ReplyField(name="verdict", kind="choice", choices=tuple(choices))
+    if not reason:
+        return ReplyShape(name, [label])
+    why = ReplyField(name="reason", kind="text", blank=True, optional=True, description=reason)
+    return ReplyShape(name, [why, label])
 
 
 def score_shape(minimum: int, maximum: int, name: str = "score") -> ReplyShape:

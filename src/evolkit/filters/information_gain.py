@@ -31,6 +31,7 @@ __all__ = [
     "JUDGE_EXAMPLES",
     "JUDGE_SYSTEM",
     "JUDGE_TEMPLATE",
+    "REASONED_VERDICT_SHAPE",
     "VERDICT_SHAPE",
     "InformationGainFilter",
     "JudgeExample",
@@ -53,14 +54,25 @@ _LABELS = {True: "Equal", False: "Not Equal"}
 #: The judge's reply when replies are constrained: one of the two labels.
 VERDICT_SHAPE = verdict_shape((_LABELS[True], _LABELS[False]), name="information_gain")
 
+#: The same, after one short sentence on what the second asks that the first does not
+#: (``InformationGainFilter(reason_first=True)``).
+REASONED_VERDICT_SHAPE = verdict_shape(
+    (_LABELS[True], _LABELS[False]),
+    name="information_gain",
+    reason="one short sentence: what the second asks that the first does not, or that it "
+    "asks nothing more",
+)
+
 
 @frozen
 class JudgeExample:
-    """A worked example for the judge: two instructions and whether they are equal."""
+    """A worked example for the judge: two instructions, whether they are equal, and ``why``
+    in one sentence (the reason a judge asked for one gives first)."""
 
     first: str = field(validator=attrs.validators.instance_of(str))
     second: str = field(validator=attrs.validators.instance_of(str))
     equal: bool = field(validator=attrs.validators.instance_of(bool))
+    why: str = field(default="", validator=attrs.validators.instance_of(str))
 
 
 #: The judge's worked examples: rewordings (Equal) and rewrites that add a requirement or change
@@ -70,31 +82,37 @@ JUDGE_EXAMPLES: tuple[JudgeExample, ...] = (
         "List four ways to save water at home.",
         "What are four things a household can do to use less water?",
         equal=True,
+        why="Both ask for four ways to use less water at home; only the words differ.",
     ),
     JudgeExample(
         "Write a haiku about autumn.",
         "Write a haiku about autumn that mentions a red maple and ends with a question.",
         equal=False,
+        why="The second also asks for a red maple and a closing question.",
     ),
     JudgeExample(
         "A shop sells pens at $2 each. Tom buys 5 pens. What does he pay?",
         "A shop sells pens at $2 each. Tom buys 5 pens. Work out the amount he pays.",
         equal=True,
+        why="The same numbers and the same question, asked another way.",
     ),
     JudgeExample(
         "Explain how bicycle gears work.",
         "Explain how a ship's rudder turns the ship.",
         equal=False,
+        why="The second is about a different machine: a new task.",
     ),
     JudgeExample(
         "Summarise this article in three sentences.",
         "In three sentences, give a summary of the article below.",
         equal=True,
+        why="Both ask for a three-sentence summary of the article.",
     ),
     JudgeExample(
         "Name three uses of baking soda.",
         "Name three uses of baking soda in cleaning, with the amount to use for each.",
         equal=False,
+        why="The second narrows the uses to cleaning and also asks for amounts.",
     ),
 )
 
@@ -166,6 +184,7 @@ class InformationGainFilter:
     max_tokens: int | None = field(default=None)
     drop_unclear: bool = False
     double_check: bool = True
+    reason_first: bool = False
     system: str = field(default=JUDGE_SYSTEM, repr=False)
     template: str = field(default=JUDGE_TEMPLATE, repr=False)
     examples: tuple[JudgeExample, ...] = field(default=JUDGE_EXAMPLES, converter=tuple, repr=False)
@@ -179,7 +198,11 @@ class InformationGainFilter:
         messages = [ChatMessage(role="system", content=self.system)]
         for example in self.examples:
             label = _LABELS[example.equal]
-            answer = VERDICT_SHAPE.example(verdict=label) if structured else label
+            answer = label
+            if structured and self.reason_first:
+                answer = REASONED_VERDICT_SHAPE.example(reason=example.why, verdict=label)
+            elif structured:
+                answer = VERDICT_SHAPE.example(verdict=label)
             messages.append(
                 ChatMessage(role="user", content=self._ask(example.first, example.second))
             )
@@ -204,9 +227,10 @@ class InformationGainFilter:
         if not (isinstance(backend, ConstrainedBackend) and backend.constrains):
             completion = await backend.complete(self.build_messages(candidate, parent), **params)
             return read_judgement(completion.text), "judge_unclear"
-        params.update(backend.constraint(VERDICT_SHAPE))
+        shape = REASONED_VERDICT_SHAPE if self.reason_first else VERDICT_SHAPE
+        params.update(backend.constraint(shape))
         messages = self.build_messages(candidate, parent, structured=True)
-        fields = VERDICT_SHAPE.read((await backend.complete(messages, **params)).text)
+        fields = shape.read((await backend.complete(messages, **params)).text)
         if isinstance(fields, ShapeMismatch):
             return "unclear", f"unfit_reply:{fields.reason}"
         return ("equal" if fields["verdict"] == _LABELS[True] else "not_equal"), ""
