@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, TextIO, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, runtime_checkable
 
 from attrs import frozen
 
@@ -177,8 +177,9 @@ class RichProgress:
                 self._progress.console.print(batch_line(view))
 
     def start_round(self, round: int, rounds: int, total: int) -> None:
+        empty: dict[str, Any] = dict.fromkeys(_BAR_FIELDS, 0)
         self._task = self._progress.add_task(
-            "evolve", total=total, round=f"{round}/{rounds}", **dict.fromkeys(_BAR_FIELDS, 0)
+            "evolve", total=total, round=f"{round}/{rounds}", **empty
         )
 
     def update(self, snapshot: Snapshot) -> None:
