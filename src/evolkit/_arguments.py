@@ -10,7 +10,7 @@ from typing import Any
 
 from attrs import frozen
 
-__all__ = ["Command", "fraction", "key_value", "non_negative_int", "positive_int"]
+__all__ = ["Command", "flag_values", "fraction", "key_value", "non_negative_int", "positive_int"]
 
 
 @frozen
@@ -67,3 +67,9 @@ def key_value(text: str) -> tuple[str, Any]:
     except json.JSONDecodeError:
         value = raw
     return key, value
+
+
+def flag_values(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The parsed values of the flags ``names``, keyed by the name of the setting each one
+    fills: the one place a command hands its options on as they were given."""
+    return {name: getattr(args, name) for name in names}

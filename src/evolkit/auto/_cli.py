@@ -49,9 +49,10 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from evolkit._arguments import flag_values
     from evolkit.auto import Method, optimize
     from evolkit.auto._render import render_result
-    from evolkit.engine.cache import cache_path
+    from evolkit.engine.model_cli import model_settings
 
     def log(line: str) -> None:
         if not args.quiet:
@@ -60,26 +61,24 @@ def run(args: argparse.Namespace) -> int:
     result = optimize(
         args.seeds,
         args.dev,
-        output=args.output,
-        model=args.model,
-        optimizer_model=args.optimizer_model,
-        model_params={"api_base": args.api_base} if args.api_base else None,
-        steps=args.steps,
-        candidates=args.candidates,
-        batch_size=args.batch_size,
-        trajectory_rounds=args.trajectory_rounds,
-        seed=args.seed,
-        name=args.name,
         initial=Method.load(args.initial) if args.initial is not None else None,
         log=log,
-        overwrite=args.overwrite,
         progress="quiet" if args.quiet else "log",
-        filters=args.filters,
-        respond_system=args.respond_system,
-        concurrency=args.concurrency,
-        timeout=args.timeout,
-        retries=args.retries,
-        cache=cache_path(args.cache),
+        **model_settings(args),
+        **flag_values(
+            args,
+            "output",
+            "optimizer_model",
+            "steps",
+            "candidates",
+            "batch_size",
+            "trajectory_rounds",
+            "seed",
+            "name",
+            "overwrite",
+            "filters",
+            "respond_system",
+        ),
     )
     print(render_result(result))
     return 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, TextIO, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, runtime_checkable
 
 from attrs import frozen
 
@@ -131,6 +131,10 @@ class LogProgress:
         pass
 
 
+# the fields of a :class:`Snapshot` the bar's text column shows beside the count
+_BAR_FIELDS = ("kept", "dropped", "in_flight", "tokens", "cost")
+
+
 class RichProgress:
     """A rich progress bar per round with kept/dropped, calls in flight, tokens and cost."""
 
@@ -173,28 +177,15 @@ class RichProgress:
                 self._progress.console.print(batch_line(view))
 
     def start_round(self, round: int, rounds: int, total: int) -> None:
+        empty: dict[str, Any] = dict.fromkeys(_BAR_FIELDS, 0)
         self._task = self._progress.add_task(
-            "evolve",
-            total=total,
-            round=f"{round}/{rounds}",
-            kept=0,
-            dropped=0,
-            in_flight=0,
-            tokens=0,
-            cost=0.0,
+            "evolve", total=total, round=f"{round}/{rounds}", **empty
         )
 
     def update(self, snapshot: Snapshot) -> None:
         if self._task is not None:
-            self._progress.update(
-                self._task,
-                completed=snapshot.done,
-                kept=snapshot.kept,
-                dropped=snapshot.dropped,
-                in_flight=snapshot.in_flight,
-                tokens=snapshot.tokens,
-                cost=snapshot.cost,
-            )
+            shown = {name: getattr(snapshot, name) for name in _BAR_FIELDS}
+            self._progress.update(self._task, completed=snapshot.done, **shown)
 
     def end_round(self, snapshot: Snapshot) -> None:
         self.update(snapshot)

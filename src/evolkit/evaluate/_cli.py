@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from evolkit._arguments import fraction, key_value, non_negative_int, positive_int
+from evolkit._arguments import flag_values, fraction, key_value, non_negative_int, positive_int
 
 __all__ = ["add_subcommand", "run_contamination", "run_gsm8k"]
 
@@ -112,6 +112,14 @@ def _console() -> Any:
     return Console(stderr=False)
 
 
+# the flags of ``evolkit eval gsm8k`` handed on to :func:`evaluate_gsm8k` as they were given
+_GSM8K_FLAGS = (
+    "backend", "style", "data", "split", "limit", "num_fewshot", "fewshot_data",
+    "strip_calculator", "max_new_tokens", "samples", "temperature", "top_p", "seed",
+    "batch_size", "concurrency", "output",
+)  # fmt: skip
+
+
 def run_gsm8k(args: argparse.Namespace) -> int:
     """Run ``evolkit eval gsm8k``."""
     from evolkit.evaluate._gsm8k import evaluate_gsm8k
@@ -120,23 +128,8 @@ def run_gsm8k(args: argparse.Namespace) -> int:
     with console.status(f"evaluating {args.model} on GSM8K ({args.style})…"):
         result = evaluate_gsm8k(
             args.model,
-            backend=args.backend,
-            style=args.style,
-            data=args.data,
-            split=args.split,
-            limit=args.limit,
-            num_fewshot=args.num_fewshot,
-            fewshot_data=args.fewshot_data,
-            strip_calculator=args.strip_calculator,
-            max_new_tokens=args.max_new_tokens,
-            samples=args.samples,
-            temperature=args.temperature,
-            top_p=args.top_p,
-            seed=args.seed,
-            batch_size=args.batch_size,
-            concurrency=args.concurrency,
             backend_options=dict(args.option),
-            output=args.output,
+            **flag_values(args, *_GSM8K_FLAGS),
         )
     _refuse_if_calls_failed(result, args.max_failure_rate)
     console.print(result)
@@ -180,11 +173,9 @@ def run_contamination(args: argparse.Namespace) -> int:
         rows,
         args.benchmark or args.gsm8k,
         n=args.ngram,
-        include_solutions=args.include_solutions,
-        min_shared=args.min_shared,
-        layout=args.layout,
-        text_field=args.text_field,
-        embedding_threshold=args.embedding_threshold,
+        **flag_values(
+            args, "include_solutions", "min_shared", "layout", "text_field", "embedding_threshold"
+        ),
     )
     console.print(report)
     if args.output:

@@ -117,23 +117,15 @@ def _failed_line(report: Any) -> str:
 
 
 def _score(args: argparse.Namespace, progress: Any) -> Any:
-    from evolkit.engine.cache import cache_path
+    from evolkit._arguments import flag_values
+    from evolkit.engine.model_cli import model_settings
     from evolkit.score import score
 
     return score(
         args.data,
-        scores=args.scores,
-        model=args.model,
-        model_params={"api_base": args.api_base} if args.api_base else None,
-        output=args.output,
-        concurrency=args.concurrency,
-        timeout=args.timeout,
-        retries=args.retries,
-        rpm=args.rpm,
-        tpm=args.tpm,
-        cache=cache_path(args.cache),
-        structured=args.structured,
         progress=progress,
+        **model_settings(args),
+        **flag_values(args, "scores", "output", "rpm", "tpm", "structured"),
     )
 
 
