@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from types import CodeType, FrameType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from attrs import frozen
 
@@ -20,9 +20,25 @@ __all__ = [
     "MutatorRegistry",
     "ScorerRegistry",
     "Source",
+    "by_name",
 ]
 
 T = TypeVar("T")
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+NamedT = TypeVar("NamedT", bound=_Named)
+
+
+def by_name(*items: NamedT) -> dict[str, NamedT]:
+    """``items`` keyed by their names, in the order given: a fixed table of named values
+    (the embedded models, the seed layouts, the prompt styles)."""
+    return {item.name: item for item in items}
+
 
 BackendFactory = Callable[[str, Mapping[str, Any]], Backend]
 

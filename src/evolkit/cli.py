@@ -18,6 +18,7 @@ from evolkit.errors import ConfigError, EvolkitError
 from evolkit.redact import redact
 
 if TYPE_CHECKING:
+    from evolkit._plugins import Plugins
     from evolkit.engine.interrupts import Interrupts
 
 __all__ = ["main"]
@@ -262,66 +263,90 @@ def _json_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def _plugins_json(plugins: Plugins) -> dict[str, Any]:
+    """What ``evolkit plugins --json`` prints."""
+    mutators, filters, backends = plugins.mutators(), plugins.filters(), plugins.backends()
+    scorers = plugins.scorers()
+    return {
+        "operators": [
+            {"name": e.name, "kind": e.item.kind, "package": e.package, "default": e.default}
+            for e in mutators.entries()
+        ],
+        "filters": [
+            {"name": e.name, "package": e.package, "default": e.default} for e in filters.entries()
+        ],
+        "backends": [
+            {"name": e.name, "package": e.package, "description": e.item.description}
+            for e in backends.entries()
+        ],
+        "scorers": [
+            {"name": e.name, "package": e.package, "default": e.default} for e in scorers.entries()
+        ],
+        "plugins": [
+            {"name": i.name, "package": i.package, "version": i.version} for i in plugins.info()
+        ],
+        "default_model": _default_model_text(),
+    }
+
+
+def _plugin_tables(plugins: Plugins) -> list[tuple[str, tuple[str, ...], list[tuple[str, ...]]]]:
+    """The tables of ``evolkit plugins``: each its title, its columns and its rows."""
+    mutators, filters, backends = plugins.mutators(), plugins.filters(), plugins.backends()
+    scorers = plugins.scorers()
+
+    def by_default(default: bool) -> str:
+        return "yes" if default else "on request"
+
+    def yes_no(value: bool) -> str:
+        return "yes" if value else "no"
+
+    return [
+        (
+            "operators",
+            ("name", "kind", "package", "default"),
+            [(e.name, e.item.kind, e.package, by_default(e.default)) for e in mutators.entries()],
+        ),
+        (
+            "filters (run in this order)",
+            ("name", "package", "needs response", "default"),
+            [
+                (f.name, f.package, yes_no(f.item.needs_response), by_default(f.default))
+                for f in filters.entries()
+            ],
+        ),
+        (
+            "backends",
+            ("name", "package", "handles"),
+            [(b.name, b.package, b.item.description) for b in backends.entries()],
+        ),
+        (
+            "scorers (evolkit score)",
+            ("name", "package", "needs a model", "default"),
+            [
+                (sc.name, sc.package, yes_no(sc.item.needs_model), by_default(sc.default))
+                for sc in scorers.entries()
+            ],
+        ),
+    ]
+
+
 def _cmd_plugins(args: argparse.Namespace) -> int:
     from evolkit._plugins import default_plugins
 
     plugins = default_plugins()
-    mutators, filters, backends = plugins.mutators(), plugins.filters(), plugins.backends()
-    scorers = plugins.scorers()
     if args.json:
-        data = {
-            "operators": [
-                {"name": e.name, "kind": e.item.kind, "package": e.package, "default": e.default}
-                for e in mutators.entries()
-            ],
-            "filters": [
-                {"name": e.name, "package": e.package, "default": e.default}
-                for e in filters.entries()
-            ],
-            "backends": [
-                {"name": e.name, "package": e.package, "description": e.item.description}
-                for e in backends.entries()
-            ],
-            "scorers": [
-                {"name": e.name, "package": e.package, "default": e.default}
-                for e in scorers.entries()
-            ],
-            "plugins": [
-                {"name": i.name, "package": i.package, "version": i.version} for i in plugins.info()
-            ],
-            "default_model": _default_model_text(),
-        }
-        print(json.dumps(data, indent=2))
+        print(json.dumps(_plugins_json(plugins), indent=2))
         return 0
     from rich.table import Table
 
     console = _console()
-    table = Table(title="operators")
-    for column in ("name", "kind", "package", "default"):
-        table.add_column(column)
-    for e in mutators.entries():
-        table.add_row(e.name, e.item.kind, e.package, "yes" if e.default else "on request")
-    console.print(table)
-    table = Table(title="filters (run in this order)")
-    for column in ("name", "package", "needs response", "default"):
-        table.add_column(column)
-    for f in filters.entries():
-        needs = "yes" if f.item.needs_response else "no"
-        table.add_row(f.name, f.package, needs, "yes" if f.default else "on request")
-    console.print(table)
-    table = Table(title="backends")
-    for column in ("name", "package", "handles"):
-        table.add_column(column)
-    for b in backends.entries():
-        table.add_row(b.name, b.package, b.item.description)
-    console.print(table)
-    table = Table(title="scorers (evolkit score)")
-    for column in ("name", "package", "needs a model", "default"):
-        table.add_column(column)
-    for sc in scorers.entries():
-        needs = "yes" if sc.item.needs_model else "no"
-        table.add_row(sc.name, sc.package, needs, "yes" if sc.default else "on request")
-    console.print(table)
+    for title, columns, rows in _plugin_tables(plugins):
+        table = Table(title=title)
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
     console.print(f"default model: {_default_model_text()}")
     return 0
 

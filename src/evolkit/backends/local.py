@@ -21,7 +21,6 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import attrs
@@ -30,6 +29,7 @@ from evolkit._protocols import BackendHints
 from evolkit._shapes import ReplyShape, json_schema_format
 from evolkit._types import ChatMessage, Completion
 from evolkit.backends._classify import classify_provider_error
+from evolkit.backends._closing import ClosedOnExit
 from evolkit.backends._gguf import require_chat_template
 from evolkit.backends._server import ServerProcess
 from evolkit.backends._weights import DEFAULT_EMBEDDED, EMBEDDED, EmbeddedModel, ensure_weights
@@ -103,7 +103,7 @@ def _alias(target: EmbeddedModel | Path) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", raw).strip("-") or "local"
 
 
-class LocalBackend:
+class LocalBackend(ClosedOnExit):
     """A local GGUF model served by llama.cpp and called over its OpenAI-compatible API.
 
     ``params`` are call parameters (``temperature``, ``max_tokens``…), passed on
@@ -283,11 +283,3 @@ class LocalBackend:
     async def __aenter__(self) -> LocalBackend:
         await self.start()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

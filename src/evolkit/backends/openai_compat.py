@@ -20,13 +20,13 @@ import functools
 import json
 import os
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from evolkit._protocols import BackendHints
 from evolkit._shapes import ReplyShape, json_schema_format
 from evolkit._types import ChatMessage, Completion, Usage
 from evolkit.backends._classify import retry_after_header
+from evolkit.backends._closing import ClosedOnExit
 from evolkit.errors import BackendError, ModelError
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def _prices(model: str) -> tuple[float, float]:
     return 0.0, 0.0
 
 
-class OpenAICompatBackend:
+class OpenAICompatBackend(ClosedOnExit):
     """Calls ``POST {api_base}/chat/completions`` of an OpenAI-compatible server with aiohttp.
 
     ``params`` are litellm-style: ``api_base`` (required), ``api_key`` (default
@@ -310,11 +310,3 @@ class OpenAICompatBackend:
 
     async def __aenter__(self) -> OpenAICompatBackend:
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 from attrs import frozen
 
+from evolkit._registry import by_name
 from evolkit._types import Instruction
 
 __all__ = ["LAYOUTS", "ROLES", "Layout", "LayoutError", "RowMapper", "parse_fields"]
@@ -53,56 +54,51 @@ class Layout:
         return {path.split(".")[0] for path in self.paths.values()} | set(self.required)
 
 
-LAYOUTS: dict[str, Layout] = {
-    layout.name: layout
-    for layout in (
-        Layout(
-            "alpaca",
-            ("instruction",),
-            {"instruction": "instruction", "input": "input", "response": "output"},
-        ),
-        Layout(
-            "self-instruct",
-            ("instruction", "instances"),
-            {
-                "instruction": "instruction",
-                "input": "instances.0.input",
-                "response": "instances.0.output",
-            },
-        ),
-        Layout(
-            "dolly",
-            ("instruction", "response"),
-            {"instruction": "instruction", "input": "context", "response": "response"},
-        ),
-        Layout(
-            "prompt/completion", ("prompt",), {"instruction": "prompt", "response": "completion"}
-        ),
-        Layout(
-            "prompt/response",
-            ("prompt", "response"),
-            {"instruction": "prompt", "response": "response"},
-        ),
-        Layout("question/answer", ("question",), {"instruction": "question", "response": "answer"}),
-        Layout(
-            "messages",
-            ("messages",),
-            {"instruction": "messages", "input": "input"},
-            chat=("role", "content"),
-            users=("user",),
-            assistants=("assistant",),
-        ),
-        Layout(
-            "sharegpt",
-            ("conversations",),
-            {"instruction": "conversations", "input": "input"},
-            chat=("from", "value"),
-            users=("human", "user"),
-            assistants=("gpt", "assistant", "chatgpt", "model", "bard", "bing"),
-        ),
-        Layout("text", ("text",), {"instruction": "text"}, fallback=True),
-    )
-}
+LAYOUTS: dict[str, Layout] = by_name(
+    Layout(
+        "alpaca",
+        ("instruction",),
+        {"instruction": "instruction", "input": "input", "response": "output"},
+    ),
+    Layout(
+        "self-instruct",
+        ("instruction", "instances"),
+        {
+            "instruction": "instruction",
+            "input": "instances.0.input",
+            "response": "instances.0.output",
+        },
+    ),
+    Layout(
+        "dolly",
+        ("instruction", "response"),
+        {"instruction": "instruction", "input": "context", "response": "response"},
+    ),
+    Layout("prompt/completion", ("prompt",), {"instruction": "prompt", "response": "completion"}),
+    Layout(
+        "prompt/response",
+        ("prompt", "response"),
+        {"instruction": "prompt", "response": "response"},
+    ),
+    Layout("question/answer", ("question",), {"instruction": "question", "response": "answer"}),
+    Layout(
+        "messages",
+        ("messages",),
+        {"instruction": "messages", "input": "input"},
+        chat=("role", "content"),
+        users=("user",),
+        assistants=("assistant",),
+    ),
+    Layout(
+        "sharegpt",
+        ("conversations",),
+        {"instruction": "conversations", "input": "input"},
+        chat=("from", "value"),
+        users=("human", "user"),
+        assistants=("gpt", "assistant", "chatgpt", "model", "bard", "bing"),
+    ),
+    Layout("text", ("text",), {"instruction": "text"}, fallback=True),
+)
 
 
 def parse_fields(items: Iterable[str] | Mapping[str, str] | None) -> dict[str, str]:

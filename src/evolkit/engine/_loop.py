@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 from evolkit.engine.interrupts import run_main
 
-__all__ = ["run_sync"]
+__all__ = ["blocking", "run_sync"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -40,3 +42,18 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     if error:
         raise error[0]
     return result[0]
+
+
+def blocking(fn: Callable[P, Coroutine[Any, Any, T]], name: str) -> Callable[P, T]:
+    """The blocking form of the coroutine function ``fn``, named ``name``: the same
+    parameters, run to the end with :func:`run_sync` (so inside a running loop too)."""
+
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        return run_sync(fn(*args, **kwargs))
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = (
+        f"Blocking :func:`{fn.__name__}`; works inside a running event loop (Jupyter) too."
+    )
+    return call

@@ -29,7 +29,14 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from evolkit.engine.plan import RunPlan
 
-__all__ = ["Outcome", "RoundContext", "draw_operator", "mutation_rng", "response_messages"]
+__all__ = [
+    "CallObserver",
+    "Outcome",
+    "RoundContext",
+    "draw_operator",
+    "mutation_rng",
+    "response_messages",
+]
 
 
 def response_messages(instruction: Instruction, system: str | None = None) -> list[ChatMessage]:
@@ -104,16 +111,28 @@ class _AccountedBackend:
         return await self._ctx.call(messages, params, self._round, self._operator, "judge", site)
 
 
+CallObserver = Callable[[str, Completion, int, str], None]
+"""Told of one call a round context made: its journal key, completion, round and operator."""
+
+
 class RoundContext:
     """Shared state of a run's rounds: the run plan, the call runner, the counts, and the
     duplicate rules with the ids kept so far. Built from a
     :class:`~evolkit.engine.plan.RunPlan` in the driver and in each worker alike, so every
     setting reaches every place an instruction is evolved."""
 
-    def __init__(self, plan: RunPlan, runner: CallRunner, stats: StatsBuilder) -> None:
+    def __init__(
+        self,
+        plan: RunPlan,
+        runner: CallRunner,
+        stats: StatsBuilder,
+        on_call: CallObserver | None = None,
+    ) -> None:
         self.plan = plan
         self.runner = runner
         self.stats = stats
+        #: Told of every call (its journal key, completion, round and operator), or ``None``.
+        self.on_call = on_call
         self.mutators: Sequence[tuple[Mutator, float]] = plan.mutators
         usable = plan.active_filters
         self.filters: Sequence[Filter] = [f for f in usable if not isinstance(f, PoolFilter)]
@@ -169,6 +188,9 @@ class RoundContext:
         ``site`` is where it comes from (part of its journal key)."""
         completion, _ = await self.runner.call(messages, params, site)
         self.stats.add_usage(completion, round, operator, stage)
+        if self.on_call is not None:
+            key = self.runner.key_for(messages, dict(params), site)
+            self.on_call(key, completion, round, operator)
         return completion
 
     def rng(self, round: int, parent: Instruction) -> random.Random:

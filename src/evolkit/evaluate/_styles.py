@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 from attrs import field, frozen
 
+from evolkit._registry import by_name
 from evolkit._types import ChatMessage
 from evolkit.errors import ConfigError, UnknownNameError
 from evolkit.evaluate._data import GSM8KData, strip_calculator_notes
@@ -160,47 +161,44 @@ def _chat(question: str, exemplars: Sequence[Exemplar]) -> Prompt:
 
 _ANSWER_IS = re.compile(r"the answer is\s*:?", re.IGNORECASE)
 
-STYLES: dict[str, PromptStyle] = {
-    style.name: style
-    for style in (
-        PromptStyle(
-            name="wizardmath",
-            description="zero-shot Alpaca prompt, response opened with step-by-step reasoning",
-            marker=_ANSWER_IS,
-            stop=(ALPACA.instruction_header, ALPACA.response_header, ALPACA.input_header),
-            num_fewshot=0,
-            chat=False,
-            render=_wizardmath,
-        ),
-        PromptStyle(
-            name="gsm8k",
-            description="few-shot 'Question:/Answer:' with '#### N', as lm-evaluation-harness",
-            marker=re.compile(r"####"),
-            stop=("Question:", "</s>", "<|im_end|>"),
-            num_fewshot=5,
-            chat=False,
-            render=_gsm8k,
-        ),
-        PromptStyle(
-            name="gsm8k_cot",
-            description="8-shot chain of thought 'Q:/A:' ending 'The answer is N.'",
-            marker=_ANSWER_IS,
-            stop=("\nQ:", "</s>", "<|im_end|>"),
-            num_fewshot=8,
-            chat=False,
-            render=_gsm8k_cot,
-        ),
-        PromptStyle(
-            name="chat",
-            description="zero-shot chain of thought in the model's own chat template",
-            marker=re.compile(r"(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)\s*:?", re.IGNORECASE),
-            stop=(),
-            num_fewshot=0,
-            chat=True,
-            render=_chat,
-        ),
-    )
-}
+STYLES: dict[str, PromptStyle] = by_name(
+    PromptStyle(
+        name="wizardmath",
+        description="zero-shot Alpaca prompt, response opened with step-by-step reasoning",
+        marker=_ANSWER_IS,
+        stop=(ALPACA.instruction_header, ALPACA.response_header, ALPACA.input_header),
+        num_fewshot=0,
+        chat=False,
+        render=_wizardmath,
+    ),
+    PromptStyle(
+        name="gsm8k",
+        description="few-shot 'Question:/Answer:' with '#### N', as lm-evaluation-harness",
+        marker=re.compile(r"####"),
+        stop=("Question:", "</s>", "<|im_end|>"),
+        num_fewshot=5,
+        chat=False,
+        render=_gsm8k,
+    ),
+    PromptStyle(
+        name="gsm8k_cot",
+        description="8-shot chain of thought 'Q:/A:' ending 'The answer is N.'",
+        marker=_ANSWER_IS,
+        stop=("\nQ:", "</s>", "<|im_end|>"),
+        num_fewshot=8,
+        chat=False,
+        render=_gsm8k_cot,
+    ),
+    PromptStyle(
+        name="chat",
+        description="zero-shot chain of thought in the model's own chat template",
+        marker=re.compile(r"(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)\s*:?", re.IGNORECASE),
+        stop=(),
+        num_fewshot=0,
+        chat=True,
+        render=_chat,
+    ),
+)
 
 
 def get_style(style: str | PromptStyle) -> PromptStyle:

@@ -21,15 +21,7 @@ from typing import Any
 from evolkit._registry import MutatorRegistry
 from evolkit._shapes import ReplyField, ReplyShape, ShapeMismatch, rewrite_shape
 from evolkit.hookspecs import hookimpl
-from evolkit.operators._builtin import (
-    ADD_CONSTRAINTS,
-    BREADTH_MUTATE,
-    BUILTIN_MUTATORS,
-    COMPLICATE_INPUT,
-    CONCRETIZE,
-    DEEPEN,
-    INCREASE_REASONING,
-)
+from evolkit.operators import prompts
 from evolkit.operators._detect import carries_data
 from evolkit.operators._reply import (
     asks_for_something,
@@ -60,6 +52,68 @@ __all__ = [
     "looks_like_answer",
     "rewrite_shape",
 ]
+
+
+ADD_CONSTRAINTS = TemplateMutator(
+    name="depth.add_constraints",
+    kind="depth",
+    template=prompts.ADD_CONSTRAINTS,
+    variants=prompts.ADD_CONSTRAINTS_VARIANTS,
+    description="adds one constraint or requirement",
+)
+
+DEEPEN = TemplateMutator(
+    name="depth.deepen",
+    kind="depth",
+    template=prompts.DEEPEN,
+    variants=prompts.DEEPEN_VARIANTS,
+    description="asks about the topic in more depth or breadth",
+)
+
+CONCRETIZE = TemplateMutator(
+    name="depth.concretize",
+    kind="depth",
+    template=prompts.CONCRETIZE,
+    variants=prompts.CONCRETIZE_VARIANTS,
+    description="replaces a general idea with a specific one",
+)
+
+INCREASE_REASONING = TemplateMutator(
+    name="depth.increase_reasoning",
+    kind="depth",
+    template=prompts.INCREASE_REASONING,
+    variants=prompts.INCREASE_REASONING_VARIANTS,
+    description="makes the answer need several reasoning steps",
+)
+
+COMPLICATE_INPUT = TemplateMutator(
+    name="depth.complicate_input",
+    kind="depth",
+    template=prompts.COMPLICATE_INPUT,
+    variants=prompts.COMPLICATE_INPUT_VARIANTS,
+    predicate=carries_data,
+    input_mode="rewrite",
+    description="makes the data (input, code, table, JSON, formula) more complex",
+)
+
+BREADTH_MUTATE = TemplateMutator(
+    name="breadth.mutate",
+    kind="breadth",
+    template=prompts.BREADTH,
+    variants=prompts.BREADTH_VARIANTS,
+    input_mode="drop",
+    description="a new, rarer instruction in the same domain, as long and as hard",
+)
+
+BUILTIN_MUTATORS: tuple[TemplateMutator, ...] = (
+    ADD_CONSTRAINTS,
+    DEEPEN,
+    CONCRETIZE,
+    INCREASE_REASONING,
+    COMPLICATE_INPUT,
+    BREADTH_MUTATE,
+)
+"""The built-in operators, in the order they are registered."""
 
 
 @hookimpl

@@ -36,6 +36,7 @@ from evolkit._protocols import (
     PromptTextMutator,
 )
 from evolkit._types import ChatMessage, Completion, Instruction, Verdict
+from evolkit.engine._loop import blocking
 from evolkit.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -226,30 +227,8 @@ async def _judge_all(
     return out
 
 
-def refilter(
-    rows: Iterable[Instruction],
-    filters: Sequence[Filter],
-    *,
-    backend: Backend | None = None,
-    mutators: Mapping[str, Mutator] | None = None,
-    concurrency: int = 8,
-    journal: Path | None = None,
-    retries: int = 4,
-) -> list[RowVerdicts]:
-    """Blocking :func:`arefilter`."""
-    from evolkit.engine._loop import run_sync
-
-    return run_sync(
-        arefilter(
-            rows,
-            filters,
-            backend=backend,
-            mutators=mutators,
-            concurrency=concurrency,
-            journal=journal,
-            retries=retries,
-        )
-    )
+refilter = blocking(arefilter, "refilter")
+"""Blocking :func:`arefilter`; works inside a running event loop (Jupyter) too."""
 
 
 def drop_counts(results: Iterable[RowVerdicts]) -> Counter[str]:

@@ -24,10 +24,10 @@ from typing import Any
 
 from attrs import frozen
 
-from evolkit._types import ChatMessage, Completion, Instruction
+from evolkit._types import Completion, Instruction
 from evolkit.engine.cache import ResponseCache, scoped_cache
 from evolkit.engine.calls import CallRunner
-from evolkit.engine.journal import CallSite, Journal
+from evolkit.engine.journal import Journal
 from evolkit.engine.plan import RunPlan
 from evolkit.engine.stats import StatsBuilder
 from evolkit.engine.steps import Outcome, RoundContext
@@ -119,22 +119,9 @@ _CALLS: contextvars.ContextVar[list[tuple[str, Completion, int, str]]] = context
 )
 
 
-class _RecordingContext(RoundContext):
-    """A round context that also records each item's calls for the driver."""
-
-    async def call(
-        self,
-        messages: Sequence[ChatMessage],
-        params: Mapping[str, Any],
-        round: int,
-        operator: str,
-        stage: str = "mutate",
-        site: CallSite | None = None,
-    ) -> Completion:
-        completion = await super().call(messages, params, round, operator, stage, site)
-        key = self.runner.key_for(messages, dict(params), site)
-        _CALLS.get().append((key, completion, round, operator))
-        return completion
+def _record_call(key: str, completion: Completion, round: int, operator: str) -> None:
+    """Record one of the current item's calls for the driver."""
+    _CALLS.get().append((key, completion, round, operator))
 
 
 def _journal_folder(requested: str) -> Path:
@@ -167,7 +154,7 @@ class Worker:
 
     def __init__(self, index: int) -> None:
         self.index = index
-        self._ctx: _RecordingContext | None = None
+        self._ctx: RoundContext | None = None
         self._journal: SharedJournal | None = None
         self._token: int | None = None
         self._seen_round = -1
@@ -194,7 +181,7 @@ class Worker:
         import_litellm()
         default_plugins()
 
-    async def _setup(self, token: int, spec_box: list[Any]) -> _RecordingContext:
+    async def _setup(self, token: int, spec_box: list[Any]) -> RoundContext:
         """The context for run ``token``, built from the spec in ``spec_box`` when it changes."""
         import asyncio
 
@@ -203,7 +190,7 @@ class Worker:
         async with self._lock:  # chunks arrive together; only the first one builds
             return await self._build(token, spec_box)
 
-    async def _build(self, token: int, spec_box: list[Any]) -> _RecordingContext:
+    async def _build(self, token: int, spec_box: list[Any]) -> RoundContext:
         if self._ctx is not None and self._token == token:
             return self._ctx
         if self._journal is not None:
@@ -223,7 +210,7 @@ class Worker:
         runner = CallRunner.from_plan(
             plan, backend, self._journal, scoped_cache(self._cache, backend)
         )
-        self._ctx = _RecordingContext(plan, runner, StatsBuilder())
+        self._ctx = RoundContext(plan, runner, StatsBuilder(), on_call=_record_call)
         self._token = token
         return self._ctx
 

@@ -11,8 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
 
 import attrs
 
@@ -20,7 +19,7 @@ from evolkit._filter_call import apply_filter
 from evolkit._protocols import Backend, Filter, Mutator
 from evolkit._types import ChatMessage, Instruction, Rejected, Verdict
 from evolkit.backends.fake import FakeBackend, default_reply
-from evolkit.engine._loop import run_sync
+from evolkit.engine._loop import blocking
 from evolkit.engine.steps import draw_operator, mutation_rng
 
 __all__ = [
@@ -31,12 +30,6 @@ __all__ = [
     "run_filter",
     "run_mutator",
 ]
-
-T = TypeVar("T")
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    return run_sync(coro)
 
 
 async def arun_mutator(
@@ -74,19 +67,8 @@ async def arun_mutator(
     return result.evolved_from(parent, mutator.name, round)
 
 
-def run_mutator(
-    mutator: Mutator,
-    instruction: Instruction | str,
-    backend: Backend | None = None,
-    *,
-    seed: int = 0,
-    round: int = 1,
-    structured: str = "auto",
-) -> Instruction | Rejected:
-    """Blocking :func:`arun_mutator`; works inside a running event loop (Jupyter) too."""
-    return _run(
-        arun_mutator(mutator, instruction, backend, seed=seed, round=round, structured=structured)
-    )
+run_mutator = blocking(arun_mutator, "run_mutator")
+"""Blocking :func:`arun_mutator`; works inside a running event loop (Jupyter) too."""
 
 
 async def arun_filter(
@@ -116,14 +98,5 @@ async def arun_filter(
     return await apply_filter(filter, cand, par, model, prompt)
 
 
-def run_filter(
-    filter: Filter,
-    candidate: Instruction | str,
-    parent: Instruction | str | None = None,
-    backend: Backend | None = None,
-    *,
-    response: str | None = None,
-    prompt: Sequence[ChatMessage] | None = None,
-) -> Verdict:
-    """Blocking :func:`arun_filter`."""
-    return _run(arun_filter(filter, candidate, parent, backend, response=response, prompt=prompt))
+run_filter = blocking(arun_filter, "run_filter")
+"""Blocking :func:`arun_filter`; works inside a running event loop (Jupyter) too."""

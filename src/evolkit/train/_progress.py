@@ -13,7 +13,27 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 __all__ = ["ProgressDisplay", "TokensPerSecond"]
 
 
-class TokensPerSecond(TrainerCallback):  # type: ignore[misc, unused-ignore]
+class _LossLogs(TrainerCallback):  # type: ignore[misc, unused-ignore]
+    """A callback that reads only the logs with a training loss in them."""
+
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if logs and "loss" in logs:
+            self.on_loss_log(args, state, logs)
+
+    def on_loss_log(
+        self, args: TrainingArguments, state: TrainerState, logs: dict[str, Any]
+    ) -> None:
+        """``logs`` has a training loss; a subclass reads it or adds to it."""
+
+
+class TokensPerSecond(_LossLogs):
     """Adds ``tokens_per_second`` (per process, i.e. per GPU) to every log.
 
     Counts the non-padding tokens the trainer saw (``state.num_input_tokens_seen``, summed
@@ -32,16 +52,9 @@ class TokensPerSecond(TrainerCallback):  # type: ignore[misc, unused-ignore]
         self._time = time.perf_counter()
         self._tokens = state.num_input_tokens_seen
 
-    def on_log(
-        self,
-        args: TrainingArguments,
-        state: TrainerState,
-        control: TrainerControl,
-        logs: dict[str, Any] | None = None,
-        **kwargs: Any,
+    def on_loss_log(
+        self, args: TrainingArguments, state: TrainerState, logs: dict[str, Any]
     ) -> None:
-        if logs is None or "loss" not in logs:
-            return
         now = time.perf_counter()
         seen = state.num_input_tokens_seen
         elapsed = now - self._time
@@ -51,7 +64,7 @@ class TokensPerSecond(TrainerCallback):  # type: ignore[misc, unused-ignore]
         self._time, self._tokens = now, seen
 
 
-class ProgressDisplay(TrainerCallback):  # type: ignore[misc, unused-ignore]
+class ProgressDisplay(_LossLogs):
     """A rich progress bar with the step, the loss and tokens per second per GPU.
 
     Shown by the main process only; replaces the trainer's tqdm bar.
@@ -98,15 +111,10 @@ class ProgressDisplay(TrainerCallback):  # type: ignore[misc, unused-ignore]
         if self._progress is not None:
             self._progress.update(self._task, completed=state.global_step)
 
-    def on_log(
-        self,
-        args: TrainingArguments,
-        state: TrainerState,
-        control: TrainerControl,
-        logs: dict[str, Any] | None = None,
-        **kwargs: Any,
+    def on_loss_log(
+        self, args: TrainingArguments, state: TrainerState, logs: dict[str, Any]
     ) -> None:
-        if self._progress is None or not logs or "loss" not in logs:
+        if self._progress is None:
             return
         rate = self._rate.last
         shown = f"{rate / 1000:.1f}k" if rate >= 1000 else f"{rate:.0f}"
