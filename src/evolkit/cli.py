@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evolkit._arguments import Command
+from evolkit._arguments import Command, flag_values
 from evolkit.errors import ConfigError, EvolkitError
 from evolkit.redact import redact
 
@@ -164,6 +164,13 @@ def _evolve_arguments(p: argparse.ArgumentParser) -> None:
     add_cost_arguments(p)
 
 
+#: The ``evolve`` flags handed to :class:`~evolkit.EvolveConfig` as they were given.
+_EVOLVE_FLAGS = (
+    "rounds", "seed", "concurrency", "operators", "filters", "respond_system", "retries",
+    "timeout", "rpm", "tpm", "hedge", "structured",
+)  # fmt: skip
+
+
 def _config_from_args(args: argparse.Namespace) -> Any:
     """The run's :class:`EvolveConfig` from the ``evolve`` options: the one place they meet."""
     from evolkit.engine.cache import cache_path
@@ -177,19 +184,8 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         sampling["respond_params"] = {"temperature": args.temperature, "max_tokens": 1024}
     try:
         return EvolveConfig(
-            rounds=args.rounds,
-            seed=args.seed,
-            concurrency=args.concurrency,
-            operators=args.operators,
-            filters=args.filters,
+            **flag_values(args, *_EVOLVE_FLAGS),
             respond=not args.no_respond,
-            respond_system=args.respond_system,
-            retries=args.retries,
-            timeout=args.timeout,
-            rpm=args.rpm,
-            tpm=args.tpm,
-            hedge=args.hedge,
-            structured=args.structured,
             cache=cache,
             **sampling,
             **failure_settings(args),
