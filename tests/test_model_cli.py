@@ -59,8 +59,9 @@ def test_optimize_hands_on_the_shared_settings(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(evolkit.auto, "optimize", _stand_in)
     argv = ["optimize", "seeds.jsonl", "--dev", "dev.jsonl", "-o", "m.toml", *FLAGS]
     args = build_parser().parse_args(
-        [*argv, "--concurrency", "3", "--retries", "1", "--cache", "off"]
+        [*argv, "--concurrency", "3", "--retries", "1", "--cache", "off", "--structured", "auto"]
     )
     with pytest.raises(Handed) as handed:
         run(args)
-    assert handed.value.settings.items() >= {**EXPECTED, "steps": 3, "name": "auto"}.items()
+    expected = {**EXPECTED, "steps": 3, "name": "auto", "structured": "auto"}
+    assert handed.value.settings.items() >= expected.items()

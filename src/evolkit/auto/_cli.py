@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from evolkit._arguments import Command
+from evolkit.engine.structured import add_structured_argument
 
 __all__ = ["add_subcommand", "method_setup", "run"]
 
@@ -46,6 +47,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", default="default", help="response cache file, 'default' or 'off'")
     p.add_argument("--overwrite", action="store_true", help="discard a previous optimisation")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the result")
+    add_structured_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             "overwrite",
             "filters",
             "respond_system",
+            "structured",
         ),
     )
     print(render_result(result))
