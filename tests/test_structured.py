@@ -45,6 +45,7 @@ from evolkit.cli import main
 from evolkit.engine.journal import request_key
 from evolkit.errors import ConfigError
 from evolkit.filters.information_gain import (
+    JUDGE_EXAMPLES,
     REASONED_VERDICT_SHAPE,
     VERDICT_SHAPE,
     InformationGainFilter,
@@ -268,8 +269,9 @@ def test_each_call_of_a_run_sends_its_schema_and_a_fitting_reply_is_kept() -> No
             assert fmt == json_schema_format(rewrite_shape())
             assert body["messages"][-1]["content"].endswith(ADD_CONSTRAINTS.json_format)
         if name == "information_gain":
-            assert fmt == json_schema_format(VERDICT_SHAPE)
-            assert body["messages"][2] == {"role": "assistant", "content": '{"verdict": "Equal"}'}
+            assert fmt == json_schema_format(REASONED_VERDICT_SHAPE)
+            first = json.loads(body["messages"][2]["content"])
+            assert first == {"reason": JUDGE_EXAMPLES[0].why, "verdict": "Equal"}
     # the responses (to the seeds and to the children) are free text
     assert by_schema == {"none": 2 * len(SEEDS), "rewrite": len(SEEDS), "information_gain": 3}
 
@@ -347,7 +349,7 @@ def test_an_operator_without_a_shape_keeps_text_parsing() -> None:
 def test_the_judge_sends_the_verdict_schema_and_counts_an_unfit_reply() -> None:
     parent = Instruction(text="Name three rivers.")
     child = Instruction(text="Name three rivers in Asia and their lengths.")
-    judge = InformationGainFilter()
+    judge = InformationGainFilter(reason_first=False)
     replies = iter(['{"verdict": "Equal"}', '{"verdict": "Equal"}', '{"verdict": "maybe"}'])
 
     async def both(server: Recorder) -> tuple[Verdict, Verdict]:
@@ -367,7 +369,7 @@ def test_the_judge_sends_the_verdict_schema_and_counts_an_unfit_reply() -> None:
 def test_a_judge_asked_for_a_reason_first_sends_that_schema_and_reads_its_label() -> None:
     parent = Instruction(text="Name three rivers.")
     child = Instruction(text="Name three rivers in Asia and their lengths.")
-    judge = InformationGainFilter(reason_first=True, double_check=False)
+    judge = InformationGainFilter(double_check=False)  # the reason first, by default
     replies = iter([
         '{"reason": "The second adds a continent and lengths.", "verdict": "Not Equal"}',
         '{"reason": "Only reworded.", "verdict": "Equal"}',

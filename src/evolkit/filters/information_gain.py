@@ -10,8 +10,11 @@ benchmark cases), so it carried no signal; with the examples it tells rewordings
 changes (benchmarks/README.md, "Eliminator").
 
 When the run constrains replies (``--structured``), the judge's reply is a JSON object of
-:data:`VERDICT_SHAPE` (``{"verdict": "Equal"}`` or ``{"verdict": "Not Equal"}``) and the worked
-examples are answered in that form.
+:data:`REASONED_VERDICT_SHAPE`: one short ``reason`` (what the second asks that the first does
+not), then the ``verdict`` (``"Equal"`` or ``"Not Equal"``); the worked examples are answered in
+that form. Forced to give the bare label (:data:`VERDICT_SHAPE`, ``reason_first=False``), the
+embedded 1.5B judge called 40 of 164 good rewrites Equal with the double check, against 9 in
+plain text; with the reason first, 9 (``benchmarks/README.md``, "Constrained replies").
 """
 
 from __future__ import annotations
@@ -51,11 +54,11 @@ or Not Equal (the second asks for more or for something else)?"""
 
 _LABELS = {True: "Equal", False: "Not Equal"}
 
-#: The judge's reply when replies are constrained: one of the two labels.
+#: The bare label, when replies are constrained and ``reason_first`` is off.
 VERDICT_SHAPE = verdict_shape((_LABELS[True], _LABELS[False]), name="information_gain")
 
-#: The same, after one short sentence on what the second asks that the first does not
-#: (``InformationGainFilter(reason_first=True)``).
+#: The judge's reply when replies are constrained (the default): one short sentence on what the
+#: second asks that the first does not, then the label.
 REASONED_VERDICT_SHAPE = verdict_shape(
     (_LABELS[True], _LABELS[False]),
     name="information_gain",
@@ -173,7 +176,8 @@ class InformationGainFilter:
     calls Not Equal is kept with the reason ``judge_disagreed``.
 
     A backend that constrains replies (:class:`~evolkit._protocols.ConstrainedBackend`) is
-    asked for :data:`VERDICT_SHAPE`; a reply that does not fit it is unclear, counted under
+    asked for :data:`REASONED_VERDICT_SHAPE` (:data:`VERDICT_SHAPE` without ``reason_first``),
+    and its examples give their reasons; a reply that does not fit it is unclear, counted under
     ``unfit_reply:<why>`` instead of ``judge_unclear``.
     """
 
@@ -184,7 +188,7 @@ class InformationGainFilter:
     max_tokens: int | None = field(default=None)
     drop_unclear: bool = False
     double_check: bool = True
-    reason_first: bool = False
+    reason_first: bool = True
     system: str = field(default=JUDGE_SYSTEM, repr=False)
     template: str = field(default=JUDGE_TEMPLATE, repr=False)
     examples: tuple[JudgeExample, ...] = field(default=JUDGE_EXAMPLES, converter=tuple, repr=False)
@@ -194,7 +198,7 @@ class InformationGainFilter:
     ) -> list[ChatMessage]:
         """The judge prompt: the worked examples as earlier turns, then the pair to judge,
         the parent in ``<first>`` tags and the candidate in ``<second>``. With
-        ``structured`` the examples are answered as JSON of :data:`VERDICT_SHAPE`."""
+        ``structured`` the examples are answered as JSON of the reply's shape."""
         messages = [ChatMessage(role="system", content=self.system)]
         for example in self.examples:
             label = _LABELS[example.equal]
