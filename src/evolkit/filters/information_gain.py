@@ -27,7 +27,7 @@ from attrs import field, frozen
 
 from evolkit._markers import JUDGE_TAGS, described, wrap
 from evolkit._protocols import Backend, ConstrainedBackend
-from evolkit._shapes import ShapeMismatch, verdict_shape
+from evolkit._shapes import ReplyShape, ShapeMismatch, verdict_shape
 from evolkit._types import ChatMessage, Instruction, Verdict
 
 __all__ = [
@@ -193,6 +193,11 @@ class InformationGainFilter:
     template: str = field(default=JUDGE_TEMPLATE, repr=False)
     examples: tuple[JudgeExample, ...] = field(default=JUDGE_EXAMPLES, converter=tuple, repr=False)
 
+    @property
+    def shape(self) -> ReplyShape:
+        """The reply asked for when replies are constrained: the reason first, or the label."""
+        return REASONED_VERDICT_SHAPE if self.reason_first else VERDICT_SHAPE
+
     def build_messages(
         self, candidate: Instruction, parent: Instruction, *, structured: bool = False
     ) -> list[ChatMessage]:
@@ -202,11 +207,7 @@ class InformationGainFilter:
         messages = [ChatMessage(role="system", content=self.system)]
         for example in self.examples:
             label = _LABELS[example.equal]
-            answer = label
-            if structured and self.reason_first:
-                answer = REASONED_VERDICT_SHAPE.example(reason=example.why, verdict=label)
-            elif structured:
-                answer = VERDICT_SHAPE.example(verdict=label)
+            answer = self.shape.example(reason=example.why, verdict=label) if structured else label
             messages.append(
                 ChatMessage(role="user", content=self._ask(example.first, example.second))
             )
@@ -231,10 +232,9 @@ class InformationGainFilter:
         if not (isinstance(backend, ConstrainedBackend) and backend.constrains):
             completion = await backend.complete(self.build_messages(candidate, parent), **params)
             return read_judgement(completion.text), "judge_unclear"
-        shape = REASONED_VERDICT_SHAPE if self.reason_first else VERDICT_SHAPE
-        params.update(backend.constraint(shape))
+        params.update(backend.constraint(self.shape))
         messages = self.build_messages(candidate, parent, structured=True)
-        fields = shape.read((await backend.complete(messages, **params)).text)
+        fields = self.shape.read((await backend.complete(messages, **params)).text)
         if isinstance(fields, ShapeMismatch):
             return "unclear", f"unfit_reply:{fields.reason}"
         return ("equal" if fields["verdict"] == _LABELS[True] else "not_equal"), ""
