@@ -9,7 +9,8 @@ or an answer), the share kept, the drop reasons, and, when ``--labels`` names a 
 read by hand (one JSON object a line: ``{"id", "good": true|false}``), the kept rows a careful
 reader finds good. ``--drop-labels`` does the same for the dropped rewrites
 (``{"key", "good"}``, the key from :func:`drop_key`), to count the good ones the eliminator
-threw away. ``--more NAME=OUT`` sets more runs beside the two (another ``--seed``, a variant).
+threw away. ``--more NAME=OUT`` sets more runs beside the two (a variant), and pools the runs
+given one name (the same mode with another ``--seed``).
 ``--sheet`` writes every kept and dropped rewrite of every run beside its seed, to read and
 label.
 
@@ -58,6 +59,11 @@ def load_run(out: Path) -> Run:
 def drop_key(drop: dict[str, Any]) -> str:
     """The key a dropped rewrite is labelled under: its parent and its text."""
     return hashlib.sha256(f"{drop['parent_id']}\n{drop['text']}".encode()).hexdigest()[:16]
+
+
+def pooled(one: Run, other: Run) -> Run:
+    """Two runs counted as one (the same mode with another ``--seed``)."""
+    return one[0] + other[0], one[1] + other[1], {**one[2], **other[2]}
 
 
 def per_operator(
@@ -153,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME=OUT",
-        help="another run to set beside them (a second seed, a variant), named NAME",
+        help="another run to set beside them (a variant), named NAME; a NAME given twice, or "
+        "'on' or 'off', pools the runs (the same mode with another --seed)",
     )
     parser.add_argument("--labels", type=Path, default=None, help="verdicts read by hand")
     parser.add_argument(
@@ -169,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = {"on": load_run(args.on), "off": load_run(args.off)}
     for more in args.more:
         name, _, out = more.partition("=")
-        runs[name] = load_run(Path(out))
+        run = load_run(Path(out))
+        runs[name] = pooled(runs[name], run) if name in runs else run
     good_drops = {}
     if args.drop_labels:
         good_drops = {r["key"]: bool(r["good"]) for r in read_jsonl(args.drop_labels)}
