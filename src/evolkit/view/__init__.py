@@ -7,14 +7,25 @@
 - :func:`as_run` / :func:`agreement`: precision and recall of the eliminator against the labels.
 
 The page is plain HTML, CSS and JavaScript shipped in the package (``static/``): no build step.
+Nothing here is imported until it is used, so every command line that lists ``evolkit view``
+among its subcommands starts without the web server.
 """
 
 from __future__ import annotations
 
-from evolkit.view._agreement import Agreement, Disagreement, agreement, as_run, disagreements
-from evolkit.view._index import RowIndex, RowQuery, ViewRow, drop_id
-from evolkit.view._labels import Label, LabelStore, labels_path, read_labels
-from evolkit.view._server import ViewServer, make_app, running_view
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evolkit.view._agreement import (
+        Agreement,
+        Disagreement,
+        agreement,
+        as_run,
+        disagreements,
+    )
+    from evolkit.view._index import RowIndex, RowQuery, ViewRow, drop_id
+    from evolkit.view._labels import Label, LabelStore, labels_path, read_labels
+    from evolkit.view._server import ViewServer, make_app, running_view
 
 __all__ = [
     "Agreement",
@@ -34,3 +45,21 @@ __all__ = [
     "read_labels",
     "running_view",
 ]
+
+_WHERE = {
+    **dict.fromkeys(
+        ("Agreement", "Disagreement", "agreement", "as_run", "disagreements"),
+        "evolkit.view._agreement",
+    ),
+    **dict.fromkeys(("RowIndex", "RowQuery", "ViewRow", "drop_id"), "evolkit.view._index"),
+    **dict.fromkeys(("Label", "LabelStore", "labels_path", "read_labels"), "evolkit.view._labels"),
+    **dict.fromkeys(("ViewServer", "make_app", "running_view"), "evolkit.view._server"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        import importlib
+
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'evolkit.view' has no attribute {name!r}")
