@@ -387,3 +387,19 @@ def test_filter_labels_errors_are_one_line(out: Path, capsys: pytest.CaptureFixt
     assert cli_main(["filter", str(out)]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line]
     assert len(errors) == 3 and all(line.startswith("error: ") for line in errors)
+
+
+def test_the_command_line_starts_without_the_web_server() -> None:
+    """Every command's parser lists ``evolkit view``; only running it loads aiohttp's server."""
+    probe = (
+        "import sys\n"
+        "import evolkit.cli\n"
+        "evolkit.cli.build_parser()\n"
+        "print(sorted(m for m in ('evolkit.view._server', 'aiohttp.web') if m in sys.modules))\n"
+        "from evolkit.view import ViewServer\n"
+        "print(ViewServer.__module__, 'aiohttp.web' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.splitlines()
+    assert out == ["[]", "evolkit.view._server True"]
