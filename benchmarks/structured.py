@@ -133,7 +133,7 @@ def print_table(
 
 
 def write_sheet(path: Path, runs: dict[str, Run]) -> None:
-    lines = ["# Kept rows, to read", ""]
+    lines = ["# Rewrites, to read", ""]
     for mode, (rows, drops, seeds) in runs.items():
         lines += [f"## structured {mode}", ""]
         for row in sorted(rows, key=lambda r: r["operator"]):
@@ -170,13 +170,23 @@ def main(argv: list[str] | None = None) -> int:
         help="verdicts read by hand on the dropped rewrites ({'key', 'good'}, the key from "
         "drop_key): counts the good rewrites the eliminator dropped",
     )
-    parser.add_argument("--sheet", type=Path, default=None, help="write the kept rows here")
+    parser.add_argument(
+        "--sheet", type=Path, default=None, help="write the kept and dropped rewrites here"
+    )
     args = parser.parse_args(argv)
     good = {r["id"]: bool(r["good"]) for r in read_jsonl(args.labels)} if args.labels else {}
-    runs = {"on": load_run(args.on), "off": load_run(args.off)}
+    named = [("on", args.on), ("off", args.off)]
     for more in args.more:
-        name, _, out = more.partition("=")
-        run = load_run(Path(out))
+        name, sep, out = more.partition("=")
+        if not sep or not name or not out:
+            parser.error(f"--more {more!r}: give NAME=OUT")
+        named.append((name, Path(out)))
+    runs: dict[str, Run] = {}
+    for name, out in named:
+        try:
+            run = load_run(out)
+        except (OSError, ValueError, KeyError) as exc:
+            parser.error(f"cannot read the run {out}: {exc}")
         runs[name] = pooled(runs[name], run) if name in runs else run
     good_drops = {}
     if args.drop_labels:
@@ -187,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(tables, labelled=bool(good), drops_labelled=bool(good_drops))
     if args.sheet:
         write_sheet(args.sheet, runs)
-        print(f"kept rows written to {args.sheet}", file=sys.stderr)
+        print(f"kept and dropped rewrites written to {args.sheet}", file=sys.stderr)
     return 0
 
 

@@ -14,7 +14,9 @@ Nothing here imports litellm or ray until it is used.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from evolkit._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from evolkit.backends._router_config import RouterConfig, load_router_config
@@ -37,10 +39,4 @@ _WHERE = {
     "load_router_config": "evolkit.backends._router_config",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        import importlib
-
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'evolkit.scale' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _WHERE)

@@ -13,7 +13,9 @@ among its subcommands starts without the web server.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from evolkit._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from evolkit.view._agreement import (
@@ -56,10 +58,4 @@ _WHERE = {
     **dict.fromkeys(("ViewServer", "make_app", "running_view"), "evolkit.view._server"),
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        import importlib
-
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'evolkit.view' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _WHERE)
